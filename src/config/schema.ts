@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file's schema (zod is its single source of truth; types are inferred from it).
+ *
+ * Every duration ends in `Ms` (milliseconds) or `S` (seconds). Instants never appear in config; wall-clock
+ * values are venue-local `HH:MM` text.
+ */
+
+/** Strict 24 h `HH:MM` (zod's `z.iso.time()` would accept seconds; STACK.md). */
+export const hhmmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be 24 h "HH:MM" text, e.g. "07:00"');
+
+/** True when `timeZone` is an IANA zone this Node.js knows (croner only fails at first use; STACK.md). */
+export function isKnownTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IANA time zone name such as `America/Guatemala`. */
+export const timeZoneSchema = z.string().refine(isKnownTimeZone, { message: 'must be an IANA time zone such as "America/New_York"' });
+
+/**
+ * When a slot opens for booking (DESIGN.md "release rule"):
+ * - `{ hoursBefore: N }`: N elapsed hours before the slot's start instant (the origin site uses 48);
+ * - `{ daysBefore: N, at: "HH:MM" }`: that wall-clock time in the venue's zone, N calendar days before the slot date.
+ */
+export const releaseRuleSchema = z.union([
+  z.strictObject({ hoursBefore: z.number().int().min(0).max(24 * 366) }),
+  z.strictObject({ daysBefore: z.number().int().min(0).max(366), at: hhmmSchema }),
+]);
+export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
+
+/** The booking site of a venue. Only the Acuity Scheduling adapter exists today. */
+export const siteSchema = z.strictObject({
+  /** Which flow books this site. */
+  adapter: z.literal('acuity').default('acuity'),
+  /** Site origin, e.g. `https://example.as.me` or the sandbox's `http://127.0.0.1:8080`. No trailing slash. */
+  baseUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
+  /** The scheduling page's owner slug in `/schedule/<slug>/...` paths. */
+  slug: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  /** Acuity appointment type id used by every court of this venue. */
+  appointmentTypeId: z.string().regex(/^[A-Za-z0-9_-]+$/),
+});
+
+/** One venue: a booking site account/location (DESIGN.md "venue"). */
+export const venueSchema = z.strictObject({
+  /** Human name, used in notifications. */
+  name: z.string().min(1),
+  /** IANA zone of the venue; every slot date/time is wall-clock in this zone. */
+  timeZone: timeZoneSchema,
+  releaseRule: releaseRuleSchema,
+  site: siteSchema,
+  /** Court number → the site's calendar id for that court. At least one court. */
+  courts: z
+    .record(z.string().regex(/^[1-9]\d*$/, 'court numbers are positive integers'), z.string().regex(/^[A-Za-z0-9_-]+$/))
+    .refine((m) => Object.keys(m).length > 0, { message: 'a venue needs at least one court' }),
+  /** Slot length in seconds (default one hour). */
+  slotLengthS: z.number().int().min(300).max(4 * 3600).default(3600),
+  /** First slot start of a day, venue-local `HH:MM`. */
+  firstSlotTime: hhmmSchema.default('07:00'),
+  /** Last slot start of a day, venue-local `HH:MM`. */
+  lastSlotTime: hhmmSchema.default('21:00'),
+});
+export type VenueConfig = z.infer<typeof venueSchema>;
+
+/** Daemon timing and browser settings. */
+export const daemonSchema = z.strictObject({
+  /** Longest sleep between scans for due work; new rows also wake the daemon at once (LISTEN). Default 30 s. */
+  pollIntervalMs: z.number().int().min(50).max(300_000).default(30_000),
+  /** How long before the release instant the reservation is claimed and a page warmed. Default 60 s. */
+  prepareLeadMs: z.number().int().min(0).max(3_600_000).default(60_000),
+  /** Budget for one attempt (one court) from fire to result. Default 20 s. */
+  attemptTimeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
+  /** How long a claim lease lasts without a heartbeat. Default 120 s. */
+  leaseMs: z.number().int().min(5_000).max(3_600_000).default(120_000),
+  /** How long "not open yet" is retried after the fire instant. Default 10 s. */
+  notOpenRetryBudgetMs: z.number().int().min(0).max(300_000).default(10_000),
+  /** Pause between "not open yet" retries. Default 250 ms (one careful person, not a hammer). */
+  notOpenRetryIntervalMs: z.number().int().min(100).max(10_000).default(250),
+  /** How long in-flight bookings may finish after SIGTERM before they are interrupted. Default 30 s. */
+  stopGraceMs: z.number().int().min(0).max(600_000).default(30_000),
+  /** Chromium executable; null = auto-detect (Playwright's browser, /usr/bin/chromium, ...). */
+  browserExecutable: z.string().min(1).nullable().default(null),
+  /** Run the browser headless (default true). */
+  headless: z.boolean().default(true),
+});
+
+/** Database settings; `DATABASE_URL` (env) overrides `url`. No url → embedded PostgreSQL. */
+export const databaseSchema = z.strictObject({
+  /** Postgres connection string; null → start an embedded PostgreSQL. */
+  url: z.string().min(1).nullable().default(null),
+  /** Embedded PostgreSQL data directory (relative to the working directory). */
+  embeddedDataDir: z.string().min(1).default('.reservd/pgdata'),
+  /** Embedded PostgreSQL port on 127.0.0.1. */
+  embeddedPort: z.number().int().min(1024).max(65535).default(54329),
+  /** Pool size. */
+  poolMax: z.number().int().min(2).max(100).default(10),
+});
+
+/** Sandbox site settings (`reservd sandbox`, demo, tests, benchmarks). */
+export const sandboxSchema = z.strictObject({
+  /** Port on 127.0.0.1; 0 picks a free one. */
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** The site's clock minus the true clock, ms (positive: site ahead). */
+  clockSkewMs: z.number().int().min(-86_400_000).max(86_400_000).default(0),
+});
+
+/** The whole configuration file. */
+export const configSchema = z.strictObject({
+  daemon: daemonSchema.default(() => daemonSchema.parse({})),
+  database: databaseSchema.default(() => databaseSchema.parse({})),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  sandbox: sandboxSchema.default(() => sandboxSchema.parse({})),
+  /** Venue id (slug, used in `reservations.venue`) → venue. */
+  venues: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'venue ids are lower-case slugs'), venueSchema),
+});
+
+/** Parsed, defaulted configuration (deep-frozen by `loadConfig`). */
+export type Config = z.infer<typeof configSchema>;
+export type DaemonConfig = Config['daemon'];
+export type DatabaseConfig = Config['database'];
+export type SandboxConfig = Config['sandbox'];
