@@ -1,0 +1,125 @@
+import { Temporal } from 'temporal-polyfill';
+import type { ReleaseRule } from '../config/schema.js';
+
+/**
+ * Release-time rules (pure: no clock, no I/O). The policy is fixed by `../shared/cases/release-time.md`:
+ *
+ * - `hoursBefore: N` — N ELAPSED hours before the slot's start instant (C01, C03).
+ * - `daysBefore: N, at: "HH:MM"` — that wall-clock time in the venue's zone, N CALENDAR days before the
+ *   slot date (C03).
+ * - A release wall-clock time inside a DST gap → the first instant after the gap (what croner does too);
+ *   one that occurs twice (DST overlap) → the earlier occurrence (C04, C05).
+ * - A slot start time that does not exist in the venue's zone → {@link SlotTimeError}; the reservation is
+ *   rejected with a reason naming the gap. One that occurs twice → the earlier occurrence (C05).
+ *
+ * All arithmetic goes through Temporal (IANA zones, DST); the host's zone never leaks in (C01, C08), and
+ * "next day" is calendar arithmetic, never `+24h`.
+ */
+
+/** Thrown when a slot's wall-clock start does not exist (or cannot be read) in the venue's zone. */
+export class SlotTimeError extends Error {
+  readonly code = 'slot_time_invalid';
+  readonly retryable = false;
+  /** The column/field at fault: `target_date` or `target_time`. */
+  readonly field: 'target_date' | 'target_time';
+  constructor(field: 'target_date' | 'target_time', message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** Parses a `YYYY-MM-DD` calendar date strictly. @throws SlotTimeError (field `target_date`). */
+export function parseLocalDate(date: string): Temporal.PlainDate {
+  if (!DATE_RE.test(date)) throw new SlotTimeError('target_date', `"${date}" is not a YYYY-MM-DD date`);
+  try {
+    return Temporal.PlainDate.from(date, { overflow: 'reject' });
+  } catch (err) {
+    throw new SlotTimeError('target_date', `"${date}" is not a real calendar date`, { cause: err });
+  }
+}
+
+function parseLocalDateTime(date: string, time: string): Temporal.PlainDateTime {
+  const plainDate = parseLocalDate(date);
+  if (!TIME_RE.test(time)) throw new SlotTimeError('target_time', `"${time}" is not a 24-hour HH:MM time`);
+  return plainDate.toPlainDateTime(Temporal.PlainTime.from(time));
+}
+
+/** Earlier occurrence of a wall-clock time, or null when it falls in a DST gap. */
+function resolveWallClock(local: Temporal.PlainDateTime, timeZone: string): Temporal.ZonedDateTime | null {
+  const earlier = local.toZonedDateTime(timeZone, { disambiguation: 'earlier' });
+  return earlier.toPlainDateTime().equals(local) ? earlier : null;
+}
+
+/**
+ * The slot's start instant: `targetDate` + `targetTime` read as wall-clock time in `timeZone`.
+ * A time that occurs twice resolves to the earlier occurrence.
+ *
+ * @throws SlotTimeError when the date/time text is invalid or the time falls in a DST gap (C05:
+ *   2027-03-14 02:30 America/New_York does not exist).
+ */
+export function slotStartAt(targetDate: string, targetTime: string, timeZone: string): Date {
+  const local = parseLocalDateTime(targetDate, targetTime);
+  const zoned = resolveWallClock(local, timeZone);
+  if (!zoned) {
+    throw new SlotTimeError(
+      'target_time',
+      `${targetDate} ${targetTime} does not exist in ${timeZone} (the clocks skip it: daylight-saving gap)`,
+    );
+  }
+  return new Date(zoned.epochMilliseconds);
+}
+
+/**
+ * The instant a wall-clock release time happens: inside a DST gap → the first instant after the gap;
+ * in an overlap → the earlier occurrence (policy of `release-time.md`, same as croner).
+ */
+export function wallClockReleaseAt(localDate: string, localTime: string, timeZone: string): Date {
+  const local = parseLocalDateTime(localDate, localTime);
+  const zoned = resolveWallClock(local, timeZone);
+  if (zoned) return new Date(zoned.epochMilliseconds);
+  const beforeGap = local.toZonedDateTime(timeZone, { disambiguation: 'earlier' });
+  const gapEnd = beforeGap.getTimeZoneTransition('next');
+  if (!gapEnd) throw new Error(`no time-zone transition after ${beforeGap.toString()} in ${timeZone}`);
+  return new Date(gapEnd.epochMilliseconds);
+}
+
+/**
+ * The release instant of a slot under a venue's release rule.
+ *
+ * @param rule `{ hoursBefore }` (elapsed hours) or `{ daysBefore, at }` (calendar days + wall-clock time).
+ * @throws SlotTimeError when the slot itself is invalid (see {@link slotStartAt}).
+ */
+export function computeReleaseAt(rule: ReleaseRule, targetDate: string, targetTime: string, timeZone: string): Date {
+  const slotAt = slotStartAt(targetDate, targetTime, timeZone);
+  if ('hoursBefore' in rule) return new Date(slotAt.getTime() - rule.hoursBefore * 3_600_000);
+  return wallClockReleaseAt(addDays(targetDate, -rule.daysBefore), rule.at, timeZone);
+}
+
+/** Venue-local calendar date (`YYYY-MM-DD`) and time (`HH:MM`) of an instant. */
+export function localDateTime(at: Date | number, timeZone: string): { date: string; time: string } {
+  const ms = typeof at === 'number' ? at : at.getTime();
+  const zoned = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone);
+  return { date: zoned.toPlainDate().toString(), time: zoned.toPlainTime().toString({ smallestUnit: 'minute' }) };
+}
+
+/**
+ * The Acuity direct-slot link's datetime segment, built from the SLOT (never from "now") and carrying the
+ * venue's offset on that date (C10): `2027-07-23T09:00:00-06:00`. Not percent-encoded.
+ *
+ * @throws SlotTimeError like {@link slotStartAt}.
+ */
+export function slotDatetimeSegment(targetDate: string, targetTime: string, timeZone: string): string {
+  const at = slotStartAt(targetDate, targetTime, timeZone);
+  return Temporal.Instant.fromEpochMilliseconds(at.getTime())
+    .toZonedDateTimeISO(timeZone)
+    .toString({ timeZoneName: 'never', smallestUnit: 'second' });
+}
+
+/** Calendar arithmetic on a `YYYY-MM-DD` date (never `+24h`). @throws SlotTimeError on a bad date. */
+export function addDays(date: string, days: number): string {
+  return parseLocalDate(date).add({ days }).toString();
+}
