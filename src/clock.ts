@@ -99,3 +99,11 @@ export function createManualClock(startMs: number): ManualClock {
     pendingSleeps: () => sleepers.size,
   };
 }
+
+/**
+ * A real-time clock shifted by `offsetMs`: time flows normally, but `now()` reads `Date.now() + offsetMs`.
+ * Lets a test or demo stand a few seconds before any chosen instant without sleeping for days.
+ */
+export function createOffsetClock(offsetMs: number): Clock {
+  return { now: () => systemClock.now() + offsetMs, sleep: (durationMs, signal) => systemClock.sleep(durationMs, signal) };
+}

@@ -38,7 +38,11 @@ function deepFreeze<T>(value: T): T {
 export function parseConfig(raw: unknown, env: ConfigEnv = {}): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const lines = result.error.issues.map((issue) => {
+      // zod reports a bad record key as "Invalid key in record" and nests the key schema's own message.
+      const message = issue.code === 'invalid_key' ? `invalid key: ${issue.issues.map((i) => i.message).join('; ')}` : issue.message;
+      return `${issue.path.join('.') || '(root)'}: ${message}`;
+    });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`, { cause: result.error });
   }
   const config = structuredClone(result.data);

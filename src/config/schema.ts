@@ -31,7 +31,7 @@ export const timeZoneSchema = z.string().refine(isKnownTimeZone, { message: 'mus
 export const releaseRuleSchema = z.union([
   z.strictObject({ hoursBefore: z.number().int().min(0).max(24 * 366) }),
   z.strictObject({ daysBefore: z.number().int().min(0).max(366), at: hhmmSchema }),
-]);
+], { error: 'must be either { "hoursBefore": N } or { "daysBefore": N, "at": "HH:MM" }' });
 export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
 
 /** The booking site of a venue. Only the Acuity Scheduling adapter exists today. */
@@ -39,7 +39,7 @@ export const siteSchema = z.strictObject({
   /** Which flow books this site. */
   adapter: z.literal('acuity').default('acuity'),
   /** Site origin, e.g. `https://example.as.me` or the sandbox's `http://127.0.0.1:8080`. No trailing slash. */
-  baseUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
+  baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://example.as.me"' }).transform((u) => u.replace(/\/+$/, '')),
   /** The scheduling page's owner slug in `/schedule/<slug>/...` paths. */
   slug: z.string().regex(/^[A-Za-z0-9_-]+$/),
   /** Acuity appointment type id used by every court of this venue. */

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Clock } from './clock.js';
+import { ConfigError } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { findChromium, createBrowserPool } from './booking/browser.js';
+import { createExecutor } from './booking/executor.js';
+import type { BrowserPool, SlotFlow } from './booking/flow.js';
+import { createAcuityFlow } from './booking/flows/acuity.js';
+import { openDatabase, type DatabaseHandle } from './db/create-database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createAttemptRecorder, type BookingExecutor } from './scheduling/booking-job.js';
+import { createScheduler, type Scheduler } from './scheduling/daemon.js';
+import type { Logger } from './telemetry/logger.js';
+
+/**
+ * The composition root (STYLE.md "Shape of the program"): creates and wires every part from a parsed,
+ * frozen config. It does no I/O of its own; parts do theirs when started.
+ */
+
+/** NOTIFY channel the `reservations` insert trigger uses (migration 0001). */
+export const RESERVATIONS_CHANNEL = 'reservd_reservations';
+
+/** A unique lease owner id for this process: `host:pid:random`. */
+export function createDaemonId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+/** The booking flow of a site adapter. */
+export function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
+  switch (adapter) {
+    case 'acuity':
+      return createAcuityFlow({ clock }) as SlotFlow;
+  }
+}
+
+/** Open database, browser pool and executor: what `run`, `book-now` and the demo share. */
+export interface Services {
+  database: DatabaseHandle;
+  pool: BrowserPool;
+  executor: BookingExecutor;
+  daemonId: string;
+  /** Releases everything in reverse order; every step attempted, failures aggregated. Safe twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database (embedded PostgreSQL when no URL), migrates it, resolves the browser and wires the
+ * executor. Fails before touching any reservation when the browser is missing.
+ *
+ * @throws Error from the database or browser look-up (messages name the fix).
+ */
+export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string }): Promise<Services> {
+  const { config, logger, clock } = args;
+  const daemonId = args.daemonId ?? createDaemonId();
+  let executablePath: string;
+  try {
+    executablePath = findChromium(config.daemon.browserExecutable);
+  } catch (err) {
+    // No browser is a setup problem, not a crash: exit 78 with the fix in the message.
+    throw new ConfigError((err as Error).message, { cause: err });
+  }
+  const database = await openDatabase(config.database, logger);
+  const releasers: Array<{ name: string; release: () => Promise<void> }> = [{ name: 'database', release: () => database.close() }];
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      const errors: unknown[] = [];
+      for (const { name, release } of releasers.reverse()) {
+        try {
+          await release();
+        } catch (err) {
+          logger.error({ err }, `closing ${name} failed`);
+          errors.push(err);
+        }
+      }
+      if (errors.length > 0) throw new AggregateError(errors, 'some resources failed to close');
+    })());
+  try {
+    await migrateToLatest(database.db, logger);
+    const pool = createBrowserPool({ executablePath, headless: config.daemon.headless, logger });
+    releasers.push({ name: 'browser pool', release: () => pool.close() });
+    const executor = createExecutor({
+      clock,
+      logger,
+      pool,
+      flow: flowFor('acuity', clock),
+      recorder: createAttemptRecorder(database.db, clock, daemonId),
+      executorId: daemonId,
+      attemptTimeoutMs: config.daemon.attemptTimeoutMs,
+      notOpenRetryBudgetMs: config.daemon.notOpenRetryBudgetMs,
+      notOpenRetryIntervalMs: config.daemon.notOpenRetryIntervalMs,
+    });
+    return { database, pool, executor, daemonId, close };
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
+}
+
+/** A running daemon: `start` and `stop` are safe to call twice; `done` settles after the stop. */
+export interface App {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly done: Promise<void>;
+  /** The scheduler once started (tests and the demo observe it). */
+  scheduler(): Scheduler | null;
+  services(): Services | null;
+}
+
+/** Creates the daemon (`reservd run`). */
+export function createApp(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string }): App {
+  const { config, logger, clock } = args;
+  let services: Services | null = null;
+  let scheduler: Scheduler | null = null;
+  let unlisten: (() => Promise<void>) | null = null;
+  let starting: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+
+  async function start(): Promise<void> {
+    services = await openServices(args);
+    const { database, executor, daemonId } = services;
+    let wake: () => void = () => {};
+    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, subscribe: (w) => (wake = w) });
+    const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
+    unlisten = () => listener.close();
+    scheduler.start();
+    logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded }, 'reservd started');
+  }
+
+  async function stop(): Promise<void> {
+    await starting?.catch(() => {});
+    logger.info('stopping: no new claims; waiting for in-flight bookings');
+    const errors: unknown[] = [];
+    for (const step of [
+      () => scheduler?.stop(config.daemon.stopGraceMs),
+      () => unlisten?.(),
+      () => services?.close(),
+    ]) {
+      try {
+        await step();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    resolveDone();
+    if (errors.length > 0) throw new AggregateError(errors, 'reservd did not stop cleanly');
+    logger.info('reservd stopped');
+  }
+
+  return {
+    start: () => (starting ??= start()),
+    stop: () => (stopping ??= stop()),
+    done,
+    scheduler: () => scheduler,
+    services: () => services,
+  };
+}

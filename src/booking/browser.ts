@@ -1,0 +1,163 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { BrowserPool, PageLease } from './flow.js';
+
+/**
+ * Finding and lending Chromium (the only module that launches a browser). No browser download is possible
+ * on our machines (STACK.md): we run an installed Chromium through playwright-core.
+ */
+
+/** Thrown when no Chromium executable can be found; the message says how to fix it. */
+export class BrowserNotFoundError extends Error {
+  readonly code = 'browser_not_found';
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** System paths tried after the configured one and Playwright's own (STACK.md "System pieces"). */
+export const SYSTEM_CHROMIUM_PATHS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+/** Lookups {@link findChromium} uses; tests replace them. */
+export interface FindChromiumDeps {
+  /** Whether a file exists (default `fs.existsSync`). */
+  exists?: (path: string) => boolean;
+  /** Playwright's own browser path, whether installed or not (default `chromium.executablePath()`). */
+  playwrightPath?: () => string;
+}
+
+/**
+ * The Chromium executable to launch. Order (STACK.md): `configured` (from `daemon.browserExecutable` or
+ * RESERVD_BROWSER) → Playwright's own browser if it is installed → /usr/bin/chromium,
+ * /usr/bin/chromium-browser, /usr/bin/google-chrome.
+ *
+ * @throws BrowserNotFoundError when the configured path does not exist (no silent fallback: the operator
+ *   asked for it) or when nothing is found; the message names the fix.
+ */
+export function findChromium(configured: string | null, deps: FindChromiumDeps = {}): string {
+  const exists = deps.exists ?? existsSync;
+  if (configured !== null) {
+    if (exists(configured)) return configured;
+    throw new BrowserNotFoundError(
+      `browser executable ${configured} (daemon.browserExecutable or RESERVD_BROWSER) does not exist; fix the path, or unset it to auto-detect`,
+    );
+  }
+  const candidates: string[] = [];
+  try {
+    candidates.push((deps.playwrightPath ?? (() => chromium.executablePath()))());
+  } catch {
+    // playwright-core throws when it knows no browser for this platform; the system paths remain.
+  }
+  candidates.push(...SYSTEM_CHROMIUM_PATHS);
+  const found = candidates.find((path) => path !== '' && exists(path));
+  if (found) return found;
+  throw new BrowserNotFoundError(
+    `no Chromium found (tried ${candidates.join(', ')}); install it with \`apt-get update && apt-get install -y chromium\`, ` +
+      'or set daemon.browserExecutable in the config (or RESERVD_BROWSER) to a Chromium/Chrome executable',
+  );
+}
+
+/** The part of a pino logger the pool uses. */
+export interface BrowserPoolLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** Options of {@link createBrowserPool}. */
+export interface BrowserPoolOptions {
+  /** From {@link findChromium}. */
+  executablePath: string;
+  headless: boolean;
+  logger: BrowserPoolLogger;
+  /** Launch budget, ms (default 30 s). */
+  launchTimeoutMs?: number;
+}
+
+/** A page lease with its context (one fresh context per lease: no cookies shared between attempts). */
+export interface BrowserLease extends PageLease {
+  context: BrowserContext;
+}
+
+/** A {@link BrowserPool} whose leases also expose their context. */
+export interface ChromiumPool extends BrowserPool {
+  acquire(): Promise<BrowserLease>;
+}
+
+/** Chromium flags: this machine has no network, so no background traffic, updates, first-run or sync. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+
+/**
+ * Creates a pool that launches ONE Chromium lazily (on the first `acquire`), relaunches it when it has
+ * crashed or disconnected, and lends a fresh context + page per `acquire`. `browserId` is
+ * `chromium-<launch number>`. No I/O until `acquire`.
+ *
+ * `acquire` rejects after `close()` or when the launch fails. `close()` closes the browser (and so every
+ * lent context); safe to call twice.
+ */
+export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
+  const { executablePath, headless, logger } = options;
+  let launches = 0;
+  let current: { browser: Browser; browserId: string } | null = null;
+  let launching: Promise<{ browser: Browser; browserId: string }> | null = null;
+  let closed = false;
+  let closing: Promise<void> | null = null;
+
+  const launch = async (): Promise<{ browser: Browser; browserId: string }> => {
+    const browserId = `chromium-${++launches}`;
+    const browser = await chromium.launch({ executablePath, headless, args: [...CHROMIUM_ARGS], timeout: options.launchTimeoutMs ?? 30_000 });
+    const entry = { browser, browserId };
+    browser.on('disconnected', () => {
+      if (current === entry) current = null;
+      if (!closed) logger.warn({ browser_id: browserId }, 'browser disconnected; the next page relaunches it');
+    });
+    logger.info({ browser_id: browserId, version: browser.version(), executable: executablePath }, 'browser launched');
+    if (closed) {
+      await browser.close().catch(() => undefined);
+      throw new Error('browser pool is closed');
+    }
+    current = entry;
+    return entry;
+  };
+
+  const ensureBrowser = async (): Promise<{ browser: Browser; browserId: string }> => {
+    if (current?.browser.isConnected()) return current;
+    launching ??= launch().finally(() => {
+      launching = null;
+    });
+    return launching;
+  };
+
+  return {
+    async acquire() {
+      if (closed) throw new Error('browser pool is closed');
+      const { browser, browserId } = await ensureBrowser();
+      const context = await browser.newContext();
+      let released: Promise<void> | null = null;
+      try {
+        const page = await context.newPage();
+        const release = (): Promise<void> => (released ??= context.close().catch(() => undefined));
+        return { page, context, browserId, release };
+      } catch (err) {
+        await context.close().catch(() => undefined);
+        throw err;
+      }
+    },
+    close() {
+      closed = true;
+      closing ??= (async () => {
+        await launching?.catch(() => undefined);
+        const entry = current;
+        current = null;
+        if (entry) await entry.browser.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import type { Clock } from '../clock.js';
+import type { VenueConfig } from '../config/schema.js';
+import {
+  BookingResult,
+  createBookingMetadata,
+  type BookingOutcome,
+  type BookingRequest,
+} from '../contracts/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { BrowserPool, FlowResult, PageLease, SlotFlow } from './flow.js';
+import { mapFlowError } from './flows/map-flow-error.js';
+
+/**
+ * The executor runs a flow for one BookingRequest: it owns attempts, "not open yet" retries and court
+ * fallback (DESIGN.md "executor"). It never builds SQL: attempts are written through the
+ * {@link AttemptRecorder} the composition root hands it.
+ */
+
+/** Append-only attempt log (`booking_attempts`), implemented by the reservations repository. */
+export interface AttemptRecorder {
+  /** Writes the attempt row before anything is sent; returns its id. */
+  startAttempt(args: { reservationId: number; attempt: number; court: number; browserId: string; flow: string }): Promise<number>;
+  /** The intent: written BEFORE the submit is pressed (DESIGN.md). */
+  markSubmitted(attemptId: number): Promise<void>;
+  finishAttempt(args: {
+    attemptId: number;
+    outcome: BookingOutcome;
+    confirmationCode: string | null;
+    error: string | null;
+    metadata: Record<string, unknown>;
+  }): Promise<void>;
+}
+
+/** Settings of {@link createExecutor}. */
+export interface ExecutorOptions {
+  clock: Clock;
+  logger: Logger;
+  pool: BrowserPool;
+  flow: SlotFlow;
+  recorder: AttemptRecorder;
+  /** Identifies this daemon in metadata `executor`. */
+  executorId: string;
+  /** Budget for one submit from fire to result, ms. */
+  attemptTimeoutMs: number;
+  /** How long "not open yet" is retried after the fire instant, ms. */
+  notOpenRetryBudgetMs: number;
+  /** Pause between "not open yet" retries, ms. */
+  notOpenRetryIntervalMs: number;
+}
+
+/** One booking job for the executor. */
+export interface ExecuteArgs {
+  request: BookingRequest;
+  venue: VenueConfig;
+  /** The reservation row the attempts belong to (queued and immediate bookings both have one). */
+  reservationId: number;
+  /** Fire instant; nothing is submitted before it. Immediate bookings pass "now". */
+  fireAt: Date;
+  /** Aborts waiting and further attempts; an attempt cut off is recorded `interrupted`. */
+  signal: AbortSignal;
+  /**
+   * Called once at the fire instant, before the first submit (the queue moves the row claimed → booking
+   * here). Returning false stops without submitting (e.g. the row was cancelled while waiting).
+   */
+  beforeFire?: () => Promise<boolean>;
+  /** Called before each further court: returning false stops before the next submit (row cancelled). */
+  shouldContinue?: () => Promise<boolean>;
+}
+
+/** Outcomes after which the next court in the preference list is tried. */
+const NEXT_COURT_OUTCOMES: ReadonlySet<BookingOutcome> = new Set(['slot_taken', 'not_open_yet', 'site_changed']);
+
+/** A {@link FlowResult} for an unexpected exception (the mapping itself is `mapFlowError`'s, STYLE.md). */
+function flowResultFromError(err: unknown, submitted: boolean): FlowResult {
+  return { ...mapFlowError(err), confirmationCode: null, submitted, timingsMs: {} };
+}
+
+/** Creates the executor; `execute` resolves to a BookingResult and never throws for expected outcomes. */
+export function createExecutor(options: ExecutorOptions): { execute(args: ExecuteArgs): Promise<BookingResult> } {
+  const { clock, logger, pool, flow, recorder } = options;
+
+  async function submitUntilOpen(
+    handle: unknown,
+    args: ExecuteArgs,
+    attemptId: number,
+    log: Logger,
+  ): Promise<FlowResult> {
+    const deadlineMs = args.fireAt.getTime() + options.notOpenRetryBudgetMs;
+    let submitted = false;
+    for (let tries = 1; ; tries++) {
+      let result: FlowResult;
+      try {
+        result = await flow.submit(handle, {
+          user: args.request.user,
+          timeoutMs: options.attemptTimeoutMs,
+          onBeforeSubmit: async () => {
+            if (args.signal.aborted) throw new Error('stopping: submit cancelled before it was sent');
+            await recorder.markSubmitted(attemptId);
+            submitted = true;
+          },
+        });
+      } catch (err) {
+        result = flowResultFromError(err, submitted);
+      }
+      if (result.outcome !== 'not_open_yet' || clock.now() >= deadlineMs || args.signal.aborted) return result;
+      log.info({ tries }, 'slot not open yet; retrying');
+      await clock.sleep(options.notOpenRetryIntervalMs, args.signal);
+    }
+  }
+
+  async function execute(args: ExecuteArgs): Promise<BookingResult> {
+    const { request } = args;
+    const courts = request.courtPreference.asList();
+    const errors: string[] = [];
+    const courtsTried: number[] = [];
+    let lease: PageLease | null = null;
+    let attempt = 0;
+    let stoppedBeforeFire = false;
+    let anySubmitted = false;
+    const baseLog = logger.child({
+      reservation_id: args.reservationId,
+      venue: request.venue,
+      target_date: request.targetDate,
+      target_time: request.targetTime,
+      flow: flow.name,
+    });
+    const metadataFor = (court: number, extra: Record<string, unknown> = {}) =>
+      createBookingMetadata(request, {
+        executor: options.executorId,
+        flow: flow.name,
+        browserId: lease?.browserId ?? 'none',
+        attempt,
+        extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.fireAt.toISOString(), ...extra } as never,
+      });
+    try {
+      for (const court of courts) {
+        if (args.signal.aborted || (attempt > 0 && args.shouldContinue && !(await args.shouldContinue()))) {
+          errors.push(`court ${court}: not tried (booking stopped)`);
+          return BookingResult.failure({ request, outcome: 'interrupted', errors, metadata: metadataFor(court) });
+        }
+        attempt += 1;
+        courtsTried.push(court);
+        lease ??= await pool.acquire();
+        const log = baseLog.child({ court, attempt, browser_id: lease.browserId });
+        const attemptId = await recorder.startAttempt({
+          reservationId: args.reservationId,
+          attempt,
+          court,
+          browserId: lease.browserId,
+          flow: flow.name,
+        });
+        let result: FlowResult;
+        try {
+          const handle = await flow.prepare(lease.page, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
+          const waitMs = args.fireAt.getTime() - clock.now();
+          if (waitMs > 0) {
+            log.info({ wait_ms: waitMs }, 'page ready; waiting for the release instant');
+            await clock.sleep(waitMs, args.signal);
+          }
+          if (args.signal.aborted) {
+            result = { outcome: 'error', confirmationCode: null, message: 'stopped before the release instant', submitted: false, timingsMs: {} };
+          } else if (attempt === 1 && args.beforeFire && !(await args.beforeFire())) {
+            result = { outcome: 'error', confirmationCode: null, message: 'reservation changed before firing (cancelled?); nothing submitted', submitted: false, timingsMs: {} };
+            stoppedBeforeFire = true;
+          } else {
+            const firedAtMs = clock.now();
+            log.info({ fire_delay_ms: firedAtMs - args.fireAt.getTime() }, 'firing');
+            result = await submitUntilOpen(handle, args, attemptId, log);
+          }
+        } catch (err) {
+          result = flowResultFromError(err, false);
+        }
+        anySubmitted ||= result.submitted;
+        const outcome: BookingOutcome =
+          (args.signal.aborted || stoppedBeforeFire) && result.outcome !== 'booked' ? 'interrupted' : result.outcome;
+        const metadata = metadataFor(court, { timings_ms: result.timingsMs });
+        await recorder.finishAttempt({
+          attemptId,
+          outcome,
+          confirmationCode: result.confirmationCode,
+          error: outcome === 'booked' ? null : (result.message ?? outcome),
+          metadata,
+        });
+        log.info({ outcome, submitted: result.submitted }, `attempt finished: ${outcome}`);
+        if (outcome === 'booked' && result.confirmationCode) {
+          return BookingResult.success({ request, court, confirmationCode: result.confirmationCode, metadata, message: `booked court ${court}` });
+        }
+        // "booked" without a confirmation code means the confirmation page was not what we expect.
+        const failOutcome = outcome === 'booked' ? 'site_changed' : outcome;
+        errors.push(`court ${court}: ${describeOutcome(failOutcome, result.message)}`);
+        if (outcome === 'interrupted' || outcome === 'site_blocked' || (result.submitted && !NEXT_COURT_OUTCOMES.has(failOutcome))) {
+          // A block page stops the venue; an unknown result after a submit must not be followed by a
+          // blind second submit (DESIGN.md): stop here.
+          return BookingResult.failure({ request, outcome: failOutcome, errors, metadata });
+        }
+        if (!NEXT_COURT_OUTCOMES.has(failOutcome) && failOutcome !== 'timeout' && failOutcome !== 'error') {
+          return BookingResult.failure({ request, outcome: failOutcome, errors, metadata });
+        }
+        // A fresh page for the next court: the previous one may be on an error page.
+        await lease.release().catch((err: unknown) => log.warn({ err }, 'closing page failed'));
+        lease = null;
+      }
+      const lastCourt = courts[courts.length - 1] ?? 0;
+      return BookingResult.failure({ request, outcome: 'slot_taken', errors, message: 'no preferred court could be booked', metadata: metadataFor(lastCourt) });
+    } finally {
+      if (lease) await lease.release().catch((err: unknown) => baseLog.warn({ err }, 'closing page failed'));
+    }
+  }
+
+  return { execute };
+}
+
+function describeOutcome(outcome: BookingOutcome, message: string | null): string {
+  const text: Record<BookingOutcome, string> = {
+    booked: 'booked',
+    slot_taken: 'slot already taken',
+    not_open_yet: 'slot still not open after the retry budget',
+    site_blocked: 'the site showed a block page',
+    site_changed: 'the page did not look as expected (site changed?)',
+    timeout: 'timed out',
+    interrupted: 'interrupted by a stop',
+    invalid_request: 'invalid request',
+    error: 'unexpected error',
+  };
+  return message && outcome !== 'slot_taken' ? `${text[outcome]}: ${message}` : text[outcome];
+}

@@ -1,0 +1,54 @@
+import type { Page } from 'playwright-core';
+import type { VenueConfig } from '../config/schema.js';
+import type { BookingUser } from '../contracts/index.js';
+
+/**
+ * The small interfaces the executor owns (STYLE.md: "the executor depends on a small BrowserPool
+ * interface it owns"). Playwright details stay behind them; tests may pass their own.
+ */
+
+/** A page lent by a {@link BrowserPool}; `release()` closes its context. */
+export interface PageLease {
+  page: Page;
+  /** Identifies the browser process in logs and metadata (`browser_id`). */
+  browserId: string;
+  release(): Promise<void>;
+}
+
+/** Lends fresh pages (one context each) from a browser it launches and relaunches as needed. */
+export interface BrowserPool {
+  acquire(): Promise<PageLease>;
+  close(): Promise<void>;
+}
+
+/** Outcome of one flow submit; expected results are values, never exceptions (STYLE.md "Errors"). */
+export interface FlowResult {
+  outcome: 'booked' | 'slot_taken' | 'not_open_yet' | 'site_blocked' | 'site_changed' | 'timeout' | 'error';
+  confirmationCode: string | null;
+  message: string | null;
+  /** True when the booking form was submitted (the site may have taken the booking). */
+  submitted: boolean;
+  /** Phase → duration in ms, for metadata `timings_ms`. */
+  timingsMs: Record<string, number>;
+}
+
+/** What a flow needs to locate one court-slot. */
+export interface SlotTarget {
+  venue: VenueConfig;
+  court: number;
+  targetDate: string;
+  targetTime: string;
+}
+
+/** The steps that book one slot on one site (DESIGN.md "flow"). */
+export interface SlotFlow<Handle = unknown> {
+  /** Flow name recorded in `booking_attempts.flow` and metadata `flow`. */
+  readonly name: string;
+  /** Everything that can happen before the release instant (navigate, load). */
+  prepare(page: Page, target: SlotTarget): Promise<Handle>;
+  /**
+   * Fills and submits. `onBeforeSubmit` is awaited before the submit is pressed (the intent row,
+   * DESIGN.md "Before an attempt presses submit it writes an intent row").
+   */
+  submit(handle: Handle, args: { user: BookingUser; onBeforeSubmit: () => Promise<void>; timeoutMs: number }): Promise<FlowResult>;
+}

@@ -1,0 +1,98 @@
+import type { VenueConfig } from '../../config/schema.js';
+import { slotDatetimeSegment } from '../../scheduling/release-time.js';
+
+/**
+ * Acuity Scheduling paths (pure: no I/O, no clock). The sandbox site routes on them and the Acuity flow
+ * navigates to them, so both sides of the test agree by construction.
+ *
+ * Shapes (origin site, DESIGN.md "The sandbox site"; C10 in `cases/release-time.md`):
+ * - calendar:    `/schedule/<slug>/appointment/<typeId>/calendar/<calendarId>?date=YYYY-MM-DD`
+ * - direct slot: `/schedule/<slug>/appointment/<typeId>/calendar/<calendarId>/datetime/<segment>` where the
+ *   segment is the slot's local start with the venue offset, percent-encoded:
+ *   `2027-07-23T09%3A00%3A00-06%3A00`.
+ */
+
+/** Thrown when a venue has no calendar for the requested court number. */
+export class UnknownCourtError extends Error {
+  readonly code = 'unknown_court';
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The site's calendar id of `court` (from `venue.courts`).
+ *
+ * @throws UnknownCourtError when the venue has no such court.
+ */
+export function courtCalendarId(venue: VenueConfig, court: number): string {
+  const calendarId = venue.courts[String(court)];
+  if (calendarId === undefined) {
+    const known = Object.keys(venue.courts).join(', ');
+    throw new UnknownCourtError(`venue "${venue.name}": court ${court} is not configured (courts: ${known})`);
+  }
+  return calendarId;
+}
+
+/** `/schedule/<slug>/appointment/<typeId>/calendar/<calendarId>` without a trailing slash. */
+function calendarBase(venue: VenueConfig, calendarId: string): string {
+  const { slug, appointmentTypeId } = venue.site;
+  return `/schedule/${encodeURIComponent(slug)}/appointment/${encodeURIComponent(appointmentTypeId)}/calendar/${encodeURIComponent(calendarId)}`;
+}
+
+/**
+ * Path of a court's calendar page, optionally for one venue-local `YYYY-MM-DD` date (`?date=`).
+ *
+ * @throws UnknownCourtError for an unconfigured court.
+ */
+export function calendarPath(venue: VenueConfig, court: number, date?: string): string {
+  const base = calendarBase(venue, courtCalendarId(venue, court));
+  return date === undefined ? base : `${base}?date=${encodeURIComponent(date)}`;
+}
+
+/**
+ * The C10 datetime segment, percent-encoded for a path (`encodeURIComponent` turns `:` into `%3A` and a
+ * `+` offset into `%2B`).
+ *
+ * @throws SlotTimeError when the slot's wall-clock time does not exist in the venue's zone.
+ */
+export function encodedSlotSegment(venue: VenueConfig, date: string, time: string): string {
+  return encodeURIComponent(slotDatetimeSegment(date, time, venue.timeZone));
+}
+
+/**
+ * Path of the direct-slot page (and booking POST) of one court-slot; built from the SLOT, never "now" (C10).
+ *
+ * @param date venue-local `YYYY-MM-DD`; @param time venue-local `HH:MM`.
+ * @throws UnknownCourtError for an unconfigured court; SlotTimeError for a slot in a DST gap.
+ */
+export function directSlotPath(venue: VenueConfig, court: number, date: string, time: string): string {
+  return `${calendarBase(venue, courtCalendarId(venue, court))}/datetime/${encodedSlotSegment(venue, date, time)}`;
+}
+
+/** Absolute URL of {@link directSlotPath} on `venue.site.baseUrl`. Same errors. */
+export function directSlotUrl(venue: VenueConfig, court: number, date: string, time: string): string {
+  return `${venue.site.baseUrl}${directSlotPath(venue, court, date, time)}`;
+}
+
+/** Absolute URL of {@link calendarPath} on `venue.site.baseUrl`. Same errors. */
+export function calendarUrl(venue: VenueConfig, court: number, date?: string): string {
+  return `${venue.site.baseUrl}${calendarPath(venue, court, date)}`;
+}
+
+/** `/schedule/<slug>/confirmation/<appointmentId>`: where a successful booking POST redirects (303). */
+export function confirmationPath(slug: string, appointmentId: number | string): string {
+  return `/schedule/${encodeURIComponent(slug)}/confirmation/${encodeURIComponent(String(appointmentId))}`;
+}
+
+/** `/schedule/<slug>/appointments/<appointmentId>/cancel`: GET shows a confirm form, POST cancels. */
+export function cancelPath(slug: string, appointmentId: number | string): string {
+  return `/schedule/${encodeURIComponent(slug)}/appointments/${encodeURIComponent(String(appointmentId))}/cancel`;
+}
+
+/** `/schedule/<slug>/api/appointments?email=<email>`: JSON list of one client's appointments. */
+export function appointmentsApiPath(slug: string, email: string): string {
+  return `/schedule/${encodeURIComponent(slug)}/api/appointments?email=${encodeURIComponent(email)}`;
+}

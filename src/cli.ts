@@ -1,0 +1,107 @@
+import { Command, InvalidArgumentError } from 'commander';
+
+/**
+ * Command-line grammar (commander). Parsing only: each command hands a typed options object to the
+ * handler `main.ts` provides, so this file has no side effects of its own.
+ */
+
+/** Default configuration file, relative to the working directory (env `RESERVD_CONFIG` overrides). */
+export const DEFAULT_CONFIG_PATH = 'config/reservd.json';
+
+/** Options every command takes. */
+export interface CommonOptions {
+  config: string;
+}
+export interface RunOptions extends CommonOptions {
+  once: boolean;
+}
+export interface SandboxOptions extends CommonOptions {
+  port?: number;
+  clockSkewMs?: number;
+}
+export interface BookNowOptions extends CommonOptions {
+  venue: string;
+  date: string;
+  time: string;
+  courts: number[];
+  firstName: string;
+  lastName: string;
+  email: string;
+  phone: string;
+}
+export interface DemoOptions {
+  config?: string;
+}
+
+/** What each command does; `main.ts` supplies them. Each resolves to the process exit code. */
+export interface CommandHandlers {
+  run(options: RunOptions): Promise<number>;
+  migrate(options: CommonOptions): Promise<number>;
+  sandbox(options: SandboxOptions): Promise<number>;
+  bookNow(options: BookNowOptions): Promise<number>;
+  demo(options: DemoOptions): Promise<number>;
+}
+
+function parseInteger(name: string) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number (got "${value}")`);
+    return Number(value);
+  };
+}
+
+function parseCourts(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`--courts must be a comma-separated list of court numbers such as "2,1" (got "${value}")`);
+  return parts.map(Number);
+}
+
+/**
+ * Builds the `reservd` program. `onExit` receives the exit code a handler resolved to.
+ * @param defaultConfig config path used when `--config` is not given.
+ */
+export function createProgram(handlers: CommandHandlers, onExit: (code: number) => void, defaultConfig = DEFAULT_CONFIG_PATH): Command {
+  const program = new Command('reservd')
+    .description('Books reservations the instant a booking site releases them.')
+    .showHelpAfterError()
+    .exitOverride();
+  const configOption = ['-c, --config <file>', 'configuration file (JSON)', defaultConfig] as const;
+  const finish = (p: Promise<number>): Promise<void> => p.then(onExit);
+
+  program
+    .command('run')
+    .description('run the daemon: validate, schedule and book queued reservations')
+    .option(...configOption)
+    .option('--once', 'run one scheduling tick and exit (no booking waits)', false)
+    .action((o: RunOptions) => finish(handlers.run(o)));
+  program
+    .command('migrate')
+    .description('apply database migrations and exit')
+    .option(...configOption)
+    .action((o: CommonOptions) => finish(handlers.migrate(o)));
+  program
+    .command('sandbox')
+    .description('serve the Acuity-style sandbox booking site on 127.0.0.1 for the configured venues')
+    .option(...configOption)
+    .option('-p, --port <n>', 'port (0 picks a free one; default from config sandbox.port)', parseInteger('--port'))
+    .option('--clock-skew-ms <ms>', "the site's clock minus the true clock, ms", parseInteger('--clock-skew-ms'))
+    .action((o: SandboxOptions) => finish(handlers.sandbox(o)));
+  program
+    .command('book-now')
+    .description('book one slot immediately (same validation, executor and persistence as the queue)')
+    .option(...configOption)
+    .requiredOption('--venue <id>', 'venue id from the config')
+    .requiredOption('--date <YYYY-MM-DD>', 'slot date, venue-local')
+    .requiredOption('--time <HH:MM>', 'slot start, venue-local 24 h')
+    .requiredOption('--courts <list>', 'preferred courts in order, e.g. 2,1', parseCourts)
+    .requiredOption('--first-name <name>', "client's first name")
+    .requiredOption('--last-name <name>', "client's last name")
+    .requiredOption('--email <email>', "client's email")
+    .requiredOption('--phone <phone>', "client's phone")
+    .action((o: BookNowOptions) => finish(handlers.bookNow(o)));
+  program
+    .command('demo')
+    .description('start the sandbox site, the database (embedded unless DATABASE_URL) and the daemon; book three reservations released within a minute')
+    .option('-c, --config <file>', 'base configuration (default: built-in demo venue)')
+    .action((o: DemoOptions) => finish(handlers.demo(o)));
+  return program;
+}

@@ -1,0 +1,40 @@
+/**
+ * The one error class of `src/contracts/`.
+ *
+ * Thrown by every builder and factory when input breaks a contract rule (DESIGN.md "Contract guarantees").
+ * Callers branch on it: a reservation row that throws it is `rejected` (never retried), and its `field` names
+ * the offending column so the rejection can say which one.
+ */
+export class ContractError extends Error {
+  /** Stable machine code; equals the `invalid_request` booking outcome. */
+  readonly code = 'invalid_request' as const;
+  /** Never retryable: the same input fails the same way (STYLE.md "Errors"). */
+  readonly retryable = false as const;
+  /**
+   * What was wrong, named the way the caller named it: a DB column for reservation rows (`courts`,
+   * `target_time`, `booking_users.email`), an input path for direct input (`user.email`, `targetTime`),
+   * a key path for metadata (`metadata.timings_ms.submit`).
+   */
+  readonly field: string;
+
+  /**
+   * @param field - the offending field (see {@link ContractError.field}).
+   * @param detail - a sentence fragment naming the bad value, e.g. `"25:00" is not a 24-hour HH:MM time`.
+   *   The message becomes `` `${field}: ${detail}` ``; a `detail` that already starts with `` `${field}: ` ``
+   *   is used as the message unchanged (so callers may pass either form).
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error, if any.
+   */
+  constructor(field: string, detail: string, options?: ErrorOptions) {
+    super(detail.startsWith(`${field}: `) ? detail : `${field}: ${detail}`, options);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+/** True when `err` is a {@link ContractError} (also across duplicated module instances, by `name`+`code`). */
+export function isContractError(err: unknown): err is ContractError {
+  return (
+    err instanceof ContractError ||
+    (err instanceof Error && err.name === 'ContractError' && (err as { code?: unknown }).code === 'invalid_request')
+  );
+}

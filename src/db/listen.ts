@@ -1,0 +1,114 @@
+import pg from 'pg';
+import { systemClock, type Clock } from '../clock.js';
+import type { DbLogger } from './logger.js';
+import { reservdPgTypes } from './pg-types.js';
+
+/** A running LISTEN subscription; `close()` is safe to call twice. */
+export interface Listener {
+  close(): Promise<void>;
+}
+
+/** Options of {@link startListener}. */
+export interface ListenerOptions {
+  url: string;
+  /** Channel name as given to `pg_notify` (quoted as an identifier, so any text works). */
+  channel: string;
+  /**
+   * Called with each notification's payload. After a lost connection is re-established it is also called once
+   * with `''`: notifications sent while disconnected are lost, so the receiver should rescan.
+   */
+  onNotify: (payload: string) => void;
+  logger: DbLogger;
+  /** Timer source for reconnect backoff (default the system clock; STYLE.md). */
+  clock?: Clock;
+}
+
+/** First reconnect delay; doubles per failure up to {@link MAX_BACKOFF_MS}, with ±20 % jitter. */
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * LISTENs on `channel` over a dedicated `pg.Client` (a pooled connection would lose the subscription when
+ * released). When that connection dies (server restart, `pg_terminate_backend`, network) it reconnects with
+ * capped exponential backoff and LISTENs again, logging both (STACK.md: "A LISTEN client dies with its connection").
+ *
+ * @throws the connection error when the FIRST connect or LISTEN fails (later failures are retried, not thrown).
+ */
+export async function startListener(options: ListenerOptions): Promise<Listener> {
+  const { channel, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const stopping = new AbortController();
+  let current: pg.Client | null = null;
+  let closePromise: Promise<void> | null = null;
+  let reconnecting: Promise<void> | null = null;
+
+  const deliver = (payload: string): void => {
+    try {
+      options.onNotify(payload);
+    } catch (err) {
+      logger.error({ err, channel }, `LISTEN ${channel}: the notification handler threw.`);
+    }
+  };
+
+  const connect = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: options.url, types: reservdPgTypes });
+    client.on('notification', (msg) => {
+      if (msg.channel === channel) deliver(msg.payload ?? '');
+    });
+    client.on('error', (err) => onLost(client, err));
+    client.on('end', () => onLost(client, undefined));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return client;
+  };
+
+  const reconnect = async (): Promise<void> => {
+    for (let failures = 0; !stopping.signal.aborted; failures += 1) {
+      const baseMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** failures);
+      await clock.sleep(baseMs * (0.8 + Math.random() * 0.4), stopping.signal);
+      if (stopping.signal.aborted) return;
+      try {
+        const client = await connect();
+        if (stopping.signal.aborted) {
+          await client.end().catch(() => undefined);
+          return;
+        }
+        current = client;
+        logger.info({ channel, failures }, `LISTEN ${channel}: reconnected; asking for a rescan of missed notifications.`);
+        deliver('');
+        return;
+      } catch (err) {
+        logger.warn({ err, channel, failures: failures + 1 }, `LISTEN ${channel}: reconnect failed; retrying with backoff.`);
+      }
+    }
+  };
+
+  function onLost(client: pg.Client, err: Error | undefined): void {
+    if (client !== current || stopping.signal.aborted) return;
+    current = null;
+    client.end().catch(() => undefined);
+    logger.warn({ err, channel }, `LISTEN ${channel}: connection lost; reconnecting.`);
+    reconnecting = reconnect().finally(() => {
+      reconnecting = null;
+    });
+  }
+
+  current = await connect();
+  return {
+    close() {
+      closePromise ??= (async () => {
+        stopping.abort();
+        await reconnecting;
+        const client = current;
+        current = null;
+        await client?.end().catch(() => undefined);
+      })();
+      return closePromise;
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Kysely table types for the schema created by `migrations/` (the migrations are the source of truth; keep
+ * these in step with them).
+ *
+ * Conventions:
+ * - `bigserial`/`bigint` columns are `string` in rows: pg returns int8 as text and reservd does not install a
+ *   global int8 parser (precision above 2^53; STACK.md). Repositories expose ids as `number` via `Number()`.
+ *   Inserts accept `string | number`.
+ * - `date` columns are `YYYY-MM-DD` strings (see `reservdPgTypes`, case C08).
+ * - `timestamptz` columns are `Date` (exact instants in any host zone, case C09).
+ * - `jsonb` columns are read as parsed JSON and written as JSON TEXT (`JSON.stringify`): pg would turn a JS array
+ *   into a Postgres array literal, not JSON.
+ */
+
+/** Any JSON value (what a `jsonb` column holds). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** An int8 id: read as text, written as text or number, never updated. */
+export type Int8Id = ColumnType<string, string | number | undefined, never>;
+/** An int8 foreign key: read as text, written as text or number. */
+export type Int8Ref = ColumnType<string, string | number, string | number>;
+/** An audit `timestamptz NOT NULL DEFAULT now()` column. */
+export type AuditInstant = ColumnType<Date, Date | undefined, Date>;
+
+/** Every value of `reservations.status` (CHECK `reservations_status_known`; DESIGN.md "Reservation life cycle"). */
+export const RESERVATION_STATUSES = [
+  'pending',
+  'scheduled',
+  'claimed',
+  'booking',
+  'succeeded',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+  'needs_attention',
+] as const;
+/** A reservation's life-cycle state. */
+export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
+
+/** Every value of `reservations.source` (BookingSource: queued row or `reservd book-now`). */
+export const RESERVATION_SOURCES = ['queue', 'immediate'] as const;
+/** Where a reservation came from. */
+export type ReservationSource = (typeof RESERVATION_SOURCES)[number];
+
+/** Every value of `booking_attempts.outcome` (mirrors `BookingResult.outcome` in `src/contracts/`). */
+export const ATTEMPT_OUTCOMES = [
+  'booked',
+  'slot_taken',
+  'not_open_yet',
+  'site_blocked',
+  'site_changed',
+  'timeout',
+  'interrupted',
+  'invalid_request',
+  'error',
+] as const;
+/** How one attempt ended. */
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/** `booking_users`: the person a booking is made for. Contact fields are NOT validated by the database. */
+export interface BookingUsersTable {
+  id: Int8Id;
+  first_name: string;
+  last_name: string;
+  email: string;
+  phone: string;
+  created_at: AuditInstant;
+  updated_at: AuditInstant;
+}
+
+/** `reservations`: one queued wish for a slot (DESIGN.md "reservation"). */
+export interface ReservationsTable {
+  id: Int8Id;
+  user_id: Int8Ref;
+  venue: string;
+  /** Venue-local calendar date `YYYY-MM-DD`. */
+  target_date: string;
+  /** Venue-local start time `HH:MM` (shape checked by the database, range by the daemon). */
+  target_time: string;
+  /** Court preference, most wanted first; at least one, no NULLs. */
+  courts: number[];
+  status: ColumnType<ReservationStatus, ReservationStatus | undefined, ReservationStatus>;
+  source: ColumnType<ReservationSource, ReservationSource | undefined, ReservationSource>;
+  idempotency_key: string | null;
+  release_at: Date | null;
+  /** The slot's start instant. */
+  slot_at: Date | null;
+  /** Why the row was rejected, failed, expired or needs attention. */
+  reason: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  attempt_count: Generated<number>;
+  booked_court: number | null;
+  confirmation_code: string | null;
+  result: ColumnType<JsonValue | null, string | null | undefined, string | null>;
+  created_at: AuditInstant;
+  updated_at: AuditInstant;
+  finished_at: Date | null;
+}
+
+/** `booking_attempts`: append-only log, one row per try of one court (DESIGN.md "attempt"). */
+export interface BookingAttemptsTable {
+  id: Int8Id;
+  reservation_id: Int8Ref;
+  /** 1-based within the reservation. */
+  attempt: number;
+  court: number;
+  daemon_id: string;
+  browser_id: string | null;
+  flow: string;
+  started_at: Date;
+  /** Intent: written BEFORE the submit is pressed (DESIGN.md). */
+  submitted_at: Date | null;
+  finished_at: Date | null;
+  outcome: AttemptOutcome | null;
+  confirmation_code: string | null;
+  error: string | null;
+  metadata: ColumnType<{ [key: string]: JsonValue }, string | undefined, string>;
+}
+
+/** The whole database as Kysely sees it. */
+export interface Database {
+  booking_users: BookingUsersTable;
+  reservations: ReservationsTable;
+  booking_attempts: BookingAttemptsTable;
+}

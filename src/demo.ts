@@ -1,0 +1,148 @@
+import { mkdirSync } from 'node:fs';
+import { pino } from 'pino';
+import { createApp } from './app.js';
+import { systemClock, type Clock } from './clock.js';
+import { loadConfig, parseConfig, type ConfigEnv } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { listReservationOutcomes, insertReservation, insertUser } from './reservations/index.js';
+import { createSandboxSite } from './sandbox/site.js';
+import { addDays, localDateTime } from './scheduling/release-time.js';
+import { createLogger } from './telemetry/logger.js';
+
+/**
+ * `npm run demo`: the main job end to end on one machine. Starts the sandbox site, the database
+ * (embedded PostgreSQL unless `DATABASE_URL` is set) and the daemon; inserts three reservations whose
+ * slots are released within about a minute (two want the same slot, so one falls back to its second
+ * court); prints a countdown and each outcome as it lands; exits 0 once all three are final.
+ *
+ * The demo venue's rule is `daysBefore: 2, at: <the next whole minute at least 25 s away>`, so every
+ * slot two days ahead opens at that instant on the sandbox too.
+ */
+
+const DEMO_VENUE_ID = 'demo-club';
+const DEMO_ZONE = 'America/Guatemala';
+const FINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention']);
+
+/** The demo configuration: one venue released at `at`, a short prepare lead, the database from env. */
+export function demoConfig(args: { at: string; baseUrl: string; base?: Config; env: ConfigEnv }): Config {
+  const base = args.base;
+  return parseConfig(
+    {
+      daemon: { ...(base?.daemon ?? {}), prepareLeadMs: 15_000, pollIntervalMs: 5_000 },
+      database: { ...(base?.database ?? {}), embeddedDataDir: base?.database.embeddedDataDir ?? '.reservd/demo-pgdata' },
+      log: { level: 'info' },
+      venues: {
+        [DEMO_VENUE_ID]: {
+          name: 'Demo Tennis Club',
+          timeZone: DEMO_ZONE,
+          releaseRule: { daysBefore: 2, at: args.at },
+          site: { adapter: 'acuity', baseUrl: args.baseUrl, slug: 'demo-club', appointmentTypeId: '1001' },
+          courts: { '1': '5001', '2': '5002', '3': '5003' },
+          firstSlotTime: '07:00',
+          lastSlotTime: '21:00',
+        },
+      },
+    },
+    args.env,
+  );
+}
+
+/** The next whole venue-local minute at least `leadMs` away: the demo's release time. */
+export function demoReleaseMinute(clock: Clock, leadMs: number): { date: string; time: string; atMs: number } {
+  const atMs = Math.ceil((clock.now() + leadMs) / 60_000) * 60_000;
+  return { ...localDateTime(atMs, DEMO_ZONE), atMs };
+}
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** Runs the demo; resolves to the exit code (0 when all three reservations are final). */
+export async function runDemo(args: { configPath?: string | undefined; env: ConfigEnv; onStopSignal: () => Promise<string> }): Promise<number> {
+  const clock = systemClock;
+  const startedMs = clock.now();
+  const base = args.configPath ? loadConfig(args.configPath, args.env) : undefined;
+  const release = demoReleaseMinute(clock, 25_000);
+  const slotDate = addDays(release.date, 2);
+
+  const site = createSandboxSite({ config: demoConfig({ at: release.time, baseUrl: 'http://127.0.0.1:1', env: args.env, base }), clock });
+  const { url } = await site.start(0);
+  const config = demoConfig({ at: release.time, baseUrl: url, env: args.env, base });
+  mkdirSync('.reservd', { recursive: true });
+  const logFile = `.reservd/demo-${new Date(startedMs).toISOString().replace(/[:.]/g, '-')}.log`;
+  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
+  print(`reservd demo — sandbox site ${url}, database ${config.database.url ? 'from DATABASE_URL' : `embedded (${config.database.embeddedDataDir})`}`);
+  print(`daemon logs (JSON): ${logFile}`);
+
+  const app = createApp({ config, logger, clock });
+  let stopped = false;
+  void args.onStopSignal().then(() => (stopped = true));
+  try {
+    await app.start();
+    const db = app.services()!.database.db;
+    const ana = await insertUser(db, { firstName: 'Ana', lastName: 'Alvarez', email: 'ana@example.com', phone: '+502 5555 0101' });
+    const ben = await insertUser(db, { firstName: 'Ben', lastName: 'Barrios', email: 'ben@example.com', phone: '+502 5555 0102' });
+    const cleo = await insertUser(db, { firstName: 'Cleo', lastName: 'Castillo', email: 'cleo@example.com', phone: '+502 5555 0103' });
+    const wishes = [
+      { who: 'Ana', userId: ana, time: '07:00', courts: [1, 2] },
+      { who: 'Ben', userId: ben, time: '07:00', courts: [1, 2] },
+      { who: 'Cleo', userId: cleo, time: '08:00', courts: [3, 1] },
+    ];
+    const ids: number[] = [];
+    for (const w of wishes) {
+      ids.push(await insertReservation(db, { userId: w.userId, venue: DEMO_VENUE_ID, targetDate: slotDate, targetTime: w.time, courts: w.courts }));
+      print(`queued reservation for ${w.who}: ${slotDate} ${w.time} (${DEMO_ZONE}), courts ${w.courts.join(' then ')}`);
+    }
+    print(`slots for ${slotDate} are released at ${release.date} ${release.time} ${DEMO_ZONE} (${new Date(release.atMs).toISOString()})`);
+    const deadlineMs = release.atMs + 120_000;
+    const reported = new Set<number>();
+    let lastCountdownMs = 0;
+    while (reported.size < ids.length && !stopped && clock.now() < deadlineMs) {
+      const rows = await listReservationOutcomes(db, ids);
+      for (const row of rows) {
+        if (!FINAL.has(row.status) || reported.has(row.id)) continue;
+        reported.add(row.id);
+        const who = wishes[ids.indexOf(row.id)]?.who ?? `#${row.id}`;
+        const detail = row.status === 'succeeded' ? `court ${row.booked_court}, confirmation ${row.confirmation_code}` : (row.reason ?? '');
+        print(`✔ reservation ${row.id} (${who}): ${row.status} — ${detail}`);
+      }
+      const leftMs = release.atMs - clock.now();
+      if (leftMs > 0 && clock.now() - lastCountdownMs >= 5_000) {
+        lastCountdownMs = clock.now();
+        print(`  release in ${Math.ceil(leftMs / 1000)} s …`);
+      }
+      await clock.sleep(250);
+    }
+    printSiteSummary(await siteBookings(url), release.atMs);
+    print(`demo finished in ${((clock.now() - startedMs) / 1000).toFixed(1)} s`);
+    return reported.size === ids.length ? 0 : 1;
+  } finally {
+    await app.stop().catch((err: unknown) => print(`stopping the daemon failed: ${String(err)}`));
+    await site.stop();
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  }
+}
+
+interface SiteBooking {
+  court: number;
+  date: string;
+  time: string;
+  firstName: string;
+  confirmationCode: string;
+  arrivedAt: string;
+  releaseAt: string;
+}
+
+async function siteBookings(url: string): Promise<SiteBooking[]> {
+  const response = await fetch(`${url}/__sandbox/bookings`);
+  return (await response.json()) as SiteBooking[];
+}
+
+function printSiteSummary(bookings: SiteBooking[], releaseAtMs: number): void {
+  print('the sandbox site recorded:');
+  for (const b of bookings) {
+    const lagMs = Date.parse(b.arrivedAt) - Date.parse(b.releaseAt);
+    print(`  court ${b.court} ${b.date} ${b.time} for ${b.firstName}: code ${b.confirmationCode}, arrived ${lagMs} ms after the release`);
+  }
+  if (bookings.length === 0) print(`  no bookings (release was ${new Date(releaseAtMs).toISOString()})`);
+}

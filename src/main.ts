@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { createApp, openServices } from './app.js';
+import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
+import { systemClock } from './clock.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ContractError } from './contracts/index.js';
+import { openDatabase } from './db/create-database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { runDemo } from './demo.js';
+import { runSandbox } from './sandbox/run-sandbox.js';
+import { bookNow } from './scheduling/book-now.js';
+import { SlotTimeError } from './scheduling/release-time.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+
+/**
+ * The process entry: the only file with top-level side effects (STYLE.md). Parses the command line,
+ * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
+ * exit code: 0 clean stop, 1 crash, 2 booking failed (`book-now`), 65 invalid booking input,
+ * 78 bad configuration (systemd's `RestartPreventExitStatus=78` stops a restart loop).
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_CRASH = 1;
+export const EXIT_BOOKING_FAILED = 2;
+export const EXIT_BAD_INPUT = 65;
+export const EXIT_BAD_CONFIG = 78;
+
+const env = process.env;
+let logger: Logger = createLogger({ level: env.RESERVD_LOG_LEVEL ?? 'info' });
+
+function load(options: CommonOptions): Config {
+  const config = loadConfig(options.config, env);
+  logger = createLogger({ level: config.log.level });
+  return config;
+}
+
+/** Resolves on the first SIGTERM/SIGINT; a second one forces exit 1. */
+function onceStopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    let received = 0;
+    const handler = (signal: NodeJS.Signals): void => {
+      received += 1;
+      if (received === 1) {
+        logger.info({ signal }, `received ${signal}; stopping`);
+        resolve(signal);
+      } else {
+        logger.warn({ signal }, `received ${signal} again; forcing exit`);
+        process.exit(EXIT_CRASH);
+      }
+    };
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
+  });
+}
+
+async function run(options: RunOptions): Promise<number> {
+  const config = load(options);
+  const app = createApp({ config, logger, clock: systemClock });
+  const stopSignal = onceStopSignal();
+  await app.start();
+  await stopSignal;
+  await app.stop();
+  return EXIT_OK;
+}
+
+async function migrate(options: CommonOptions): Promise<number> {
+  const config = load(options);
+  const database = await openDatabase(config.database, logger);
+  try {
+    const applied = await migrateToLatest(database.db, logger);
+    logger.info({ applied }, `migrations applied: ${applied.length}`);
+  } finally {
+    await database.close();
+  }
+  return EXIT_OK;
+}
+
+async function sandbox(options: SandboxOptions): Promise<number> {
+  const config = load(options);
+  const site = await runSandbox({
+    config,
+    clock: systemClock,
+    port: options.port ?? config.sandbox.port,
+    clockSkewMs: options.clockSkewMs ?? config.sandbox.clockSkewMs,
+    logger,
+  });
+  await onceStopSignal();
+  await site.stop();
+  return EXIT_OK;
+}
+
+async function bookNowCommand(options: BookNowOptions): Promise<number> {
+  const config = load(options);
+  const services = await openServices({ config, logger, clock: systemClock });
+  const abort = new AbortController();
+  void onceStopSignal().then(() => abort.abort());
+  try {
+    const { reservationId, result } = await bookNow({
+      db: services.database.db,
+      config,
+      clock: systemClock,
+      logger,
+      executor: services.executor,
+      owner: services.daemonId,
+      signal: abort.signal,
+      input: {
+        user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },
+        venue: options.venue,
+        targetDate: options.date,
+        targetTime: options.time,
+        courts: options.courts,
+      },
+    });
+    const summary = { reservation_id: reservationId, status: result.status, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, errors: result.errors };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return result.status === 'success' ? EXIT_OK : EXIT_BOOKING_FAILED;
+  } finally {
+    await services.close();
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof ConfigError) return EXIT_BAD_CONFIG;
+  if (err instanceof ContractError || err instanceof SlotTimeError) return EXIT_BAD_INPUT;
+  return EXIT_CRASH;
+}
+
+function exit(code: number): void {
+  logger.flush(() => process.exit(code));
+}
+
+process.on('unhandledRejection', (err) => {
+  logger.fatal({ err }, 'unhandled promise rejection');
+  exit(EXIT_CRASH);
+});
+
+const program = createProgram(
+  { run, migrate, sandbox, bookNow: bookNowCommand, demo: (o) => runDemo({ configPath: o.config, env, onStopSignal: onceStopSignal }) },
+  exit,
+  env.RESERVD_CONFIG ?? DEFAULT_CONFIG_PATH,
+);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? EXIT_OK : 64);
+  }
+  const code = exitCodeFor(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
+    process.stderr.write(`reservd: ${message}\n`);
+    logger.error({ code: (err as { code?: string }).code }, message);
+  } else {
+    logger.fatal({ err }, `reservd crashed: ${message}`);
+  }
+  exit(code);
+});

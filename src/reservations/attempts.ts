@@ -1,0 +1,109 @@
+import { sql, type Kysely } from 'kysely';
+import type { AttemptOutcome, Database, JsonValue } from '../db/types.js';
+import { changedRow, type AttemptRow } from './rows.js';
+
+/** Arguments of {@link startAttempt}. */
+export interface StartAttemptArgs {
+  reservationId: number;
+  /** 1-based attempt number within the reservation; `(reservation_id, attempt)` is UNIQUE. */
+  attempt: number;
+  court: number;
+  /** The daemon making the attempt (its lease owner id). */
+  daemonId: string;
+  browserId: string | null;
+  /** Flow name, e.g. `acuity`. */
+  flow: string;
+  now: Date;
+}
+
+/**
+ * Appends a `booking_attempts` row (`started_at = now`) and increments `reservations.attempt_count`, in one
+ * transaction. Not guarded on the reservation's status: the log records whatever was tried.
+ *
+ * @returns the new attempt's id.
+ * @throws pg's unique violation (`booking_attempts_reservation_attempt`) when the attempt number was used, or a
+ *   foreign-key violation when the reservation does not exist.
+ */
+export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('booking_attempts')
+      .values({
+        reservation_id: args.reservationId,
+        attempt: args.attempt,
+        court: args.court,
+        daemon_id: args.daemonId,
+        browser_id: args.browserId,
+        flow: args.flow,
+        started_at: args.now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('reservations')
+      .set({ attempt_count: sql<number>`attempt_count + 1`, updated_at: args.now })
+      .where('id', '=', String(args.reservationId))
+      .execute();
+    return Number(inserted.id);
+  });
+}
+
+/**
+ * Writes the intent (`submitted_at = now`) BEFORE the submit is pressed (DESIGN.md): after a crash an attempt
+ * with an intent and no outcome is reconciled against the site before any retry. Deliberately not guarded on the
+ * reservation's status, so an intent is never lost.
+ *
+ * @returns false when the attempt does not exist or already has an intent.
+ */
+export async function markAttemptSubmitted(db: Kysely<Database>, args: { attemptId: number; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('booking_attempts')
+    .set({ submitted_at: args.now })
+    .where('id', '=', String(args.attemptId))
+    .where('submitted_at', 'is', null)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/** Arguments of {@link finishAttempt}. */
+export interface FinishAttemptArgs {
+  attemptId: number;
+  outcome: AttemptOutcome;
+  confirmationCode: string | null;
+  error: string | null;
+  /** JSON object stored in `booking_attempts.metadata` (jsonb). */
+  metadata: { [key: string]: JsonValue };
+  now: Date;
+}
+
+/**
+ * Records how an attempt ended (`finished_at = now`, outcome, confirmation code, error, metadata).
+ *
+ * @returns false when the attempt does not exist or was already finished (an attempt ends once).
+ */
+export async function finishAttempt(db: Kysely<Database>, args: FinishAttemptArgs): Promise<boolean> {
+  const result = await db
+    .updateTable('booking_attempts')
+    .set({
+      finished_at: args.now,
+      outcome: args.outcome,
+      confirmation_code: args.confirmationCode,
+      error: args.error,
+      metadata: JSON.stringify(args.metadata),
+    })
+    .where('id', '=', String(args.attemptId))
+    .where('finished_at', 'is', null)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/** Every attempt of a reservation, in attempt order. */
+export async function listAttempts(db: Kysely<Database>, reservationId: number): Promise<AttemptRow[]> {
+  const rows = await db
+    .selectFrom('booking_attempts')
+    .selectAll()
+    .where('reservation_id', '=', String(reservationId))
+    .orderBy('attempt')
+    .execute();
+  return rows.map((row) => ({ ...row, id: Number(row.id), reservation_id: Number(row.reservation_id) }));
+}

@@ -1,0 +1,141 @@
+import type { Kysely } from 'kysely';
+import { toJsonResult, type BookingResult } from '../contracts/index.js';
+import type { Database } from '../db/types.js';
+import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
+
+/** Arguments of {@link claimDue}. */
+export interface ClaimDueArgs {
+  /** Lease owner written to `lease_owner` (the daemon id). */
+  owner: string;
+  now: Date;
+  /** Claim rows whose `release_at <= now + horizonMs` (the prepare lead). */
+  horizonMs: number;
+  /** Lease length; `lease_expires_at = now + leaseMs`. */
+  leaseMs: number;
+  /** Most rows claimed per call. */
+  limit: number;
+}
+
+/**
+ * Claims due reservations for `owner`: `scheduled` rows (and `claimed` rows whose lease expired, i.e. their
+ * holder died before firing) with `release_at <= now + horizonMs` and a slot not yet started, earliest release
+ * first, become `claimed` with a lease until `now + leaseMs`. `booking` rows with an expired lease are NOT taken
+ * over: a submit may have happened, they need reconciliation.
+ *
+ * One statement: a CTE `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n` feeding the UPDATE, so concurrent claimers
+ * (any number of daemons on one database; DESIGN.md) never get the same row and never wait for each other.
+ *
+ * @returns the claimed rows with their user's contact columns, ordered by `release_at`, then `id`.
+ */
+export async function claimDue(db: Kysely<Database>, args: ClaimDueArgs): Promise<ClaimedReservation[]> {
+  const { owner, now } = args;
+  const rows = await db
+    .with('due', (qb) =>
+      qb
+        .selectFrom('reservations')
+        .select('id')
+        .where('release_at', '<=', addMs(now, args.horizonMs))
+        .where('slot_at', '>', now)
+        .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), eb('lease_expires_at', '<=', now)])]))
+        .orderBy('release_at')
+        .orderBy('id')
+        .limit(args.limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .updateTable('reservations as r')
+    .from(['due', 'booking_users as u'])
+    .set({ status: 'claimed', lease_owner: owner, lease_expires_at: addMs(now, args.leaseMs), updated_at: now })
+    .whereRef('r.id', '=', 'due.id')
+    .whereRef('u.id', '=', 'r.user_id')
+    .returning([...RESERVATION_COLUMNS, ...USER_COLUMNS])
+    .execute();
+  return rows
+    .map((row) => withNumericIds(row) as ClaimedReservation)
+    .sort((a, b) => a.release_at.getTime() - b.release_at.getTime() || a.id - b.id);
+}
+
+/**
+ * Extends the lease of a reservation `owner` holds (`claimed` or `booking`) to `now + leaseMs`.
+ *
+ * @returns false when the lease is lost: the row changed state (cancelled, expired, finished) or another daemon
+ *   took it over after the lease ran out.
+ */
+export async function heartbeat(db: Kysely<Database>, args: { id: number; owner: string; now: Date; leaseMs: number }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({ lease_expires_at: addMs(args.now, args.leaseMs), updated_at: args.now })
+    .where('id', '=', String(args.id))
+    .where('status', 'in', ['claimed', 'booking'])
+    .where('lease_owner', '=', args.owner)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/** `claimed → scheduled` for a claim `owner` gives back before firing (e.g. shutdown); clears the lease. */
+export async function releaseClaim(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({ status: 'scheduled', lease_owner: null, lease_expires_at: null, updated_at: args.now })
+    .where('id', '=', String(args.id))
+    .where('status', '=', 'claimed')
+    .where('lease_owner', '=', args.owner)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/**
+ * `claimed → booking` at the fire instant. False means do NOT submit: the row was cancelled, expired or taken
+ * over while this daemon waited (DESIGN.md: a user's `cancelled` is respected up to the submit).
+ */
+export async function startBooking(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({ status: 'booking', updated_at: args.now })
+    .where('id', '=', String(args.id))
+    .where('status', '=', 'claimed')
+    .where('lease_owner', '=', args.owner)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/**
+ * `claimed|booking → scheduled` for a booking cut off (stop, crash recovery) before anything was submitted, so it
+ * is tried again while its window is open (DESIGN.md). Clears the lease. A `cancelled` row stays cancelled.
+ */
+export async function requeueReservation(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({ status: 'scheduled', lease_owner: null, lease_expires_at: null, updated_at: args.now })
+    .where('id', '=', String(args.id))
+    .where('status', 'in', ['claimed', 'booking'])
+    .where('lease_owner', '=', args.owner)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/**
+ * `claimed|booking → needs_attention`: nobody can tell whether the site took the booking (a submit happened and
+ * its outcome is unknown), so a person looks; never a blind second submit (DESIGN.md). Stores `reason`, the
+ * result JSON when given, and clears the lease.
+ */
+export async function markNeedsAttention(
+  db: Kysely<Database>,
+  args: { id: number; owner: string; reason: string; result?: BookingResult | null; now: Date },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({
+      status: 'needs_attention',
+      reason: args.reason,
+      ...(args.result ? { result: JSON.stringify(toJsonResult(args.result)) } : {}),
+      lease_owner: null,
+      lease_expires_at: null,
+      updated_at: args.now,
+    })
+    .where('id', '=', String(args.id))
+    .where('status', 'in', ['claimed', 'booking'])
+    .where('lease_owner', '=', args.owner)
+    .executeTakeFirst();
+  return changedRow(result);
+}

@@ -1,0 +1,22 @@
+/**
+ * The reservations repository: the only Kysely queries outside `src/db/` (STYLE.md "Boundaries"). Every
+ * function takes `db` (a `Kysely<Database>` or a transaction) and, where it writes, an explicit `now: Date`
+ * bound as a parameter. Every state change names the status (and lease owner) it expects and reports whether
+ * it changed the row.
+ */
+export { listPending, markScheduled, markRejected, expireOverdue, nextReleaseAt } from './intake.js';
+export { claimDue, heartbeat, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
+export { getStatus, getReservation, listReservationOutcomes } from './lookups.js';
+export {
+  startAttempt,
+  markAttemptSubmitted,
+  finishAttempt,
+  listAttempts,
+  type StartAttemptArgs,
+  type FinishAttemptArgs,
+} from './attempts.js';
+export { recordBookingResult, failureReason, type RecordBookingResultArgs } from './record-booking-result.js';
+export { createImmediateReservation, type ImmediateReservationArgs } from './create-immediate-reservation.js';
+export { insertUser, insertReservation, type UserInput, type ReservationInput } from './inserts.js';
+export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';
+export type { ReservationStatus, ReservationSource, AttemptOutcome } from '../db/types.js';

@@ -1,0 +1,86 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/types.js';
+import { changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
+
+/**
+ * Up to `limit` reservations in `pending`, oldest id first, each with its user's contact columns
+ * (`first_name`, `last_name`, `email`, `phone`; `user_id` is a foreign key, so the user always exists).
+ */
+export async function listPending(db: Kysely<Database>, limit: number): Promise<PendingReservation[]> {
+  const rows = await db
+    .selectFrom('reservations as r')
+    .innerJoin('booking_users as u', 'u.id', 'r.user_id')
+    .select([...RESERVATION_COLUMNS, ...USER_COLUMNS])
+    .where('r.status', '=', 'pending')
+    .orderBy('r.id')
+    .limit(limit)
+    .execute();
+  return rows.map(withNumericIds);
+}
+
+/**
+ * `pending → scheduled`, storing the computed release instant and the slot's start instant.
+ *
+ * @returns false when the row is no longer `pending` (another daemon validated it, or a user cancelled it).
+ */
+export async function markScheduled(db: Kysely<Database>, args: { id: number; releaseAt: Date; slotAt: Date; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({ status: 'scheduled', release_at: args.releaseAt, slot_at: args.slotAt, reason: null, updated_at: args.now })
+    .where('id', '=', String(args.id))
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/**
+ * `pending → rejected`: the row itself is invalid; `reason` names the column (e.g. `target_time: "25:00" is
+ * not a 24-hour HH:MM time`).
+ *
+ * @returns false when the row is no longer `pending`.
+ */
+export async function markRejected(db: Kysely<Database>, args: { id: number; reason: string; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set({ status: 'rejected', reason: args.reason, finished_at: args.now, updated_at: args.now })
+    .where('id', '=', String(args.id))
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
+/**
+ * Expires every reservation whose slot started at or before `now` while still waiting: `scheduled`, or
+ * `claimed` with a lease that ran out (a live holder decides for itself; `booking` rows are never touched here,
+ * they need reconciliation). Sets `reason` to `slot start <ISO instant> passed before it could be booked`,
+ * clears the lease and sets `finished_at`.
+ *
+ * @returns ids of the rows expired now, ascending.
+ */
+export async function expireOverdue(db: Kysely<Database>, now: Date): Promise<number[]> {
+  const rows = await db
+    .updateTable('reservations')
+    .set({
+      status: 'expired',
+      reason: sql<string>`'slot start ' || to_char(slot_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' passed before it could be booked'`,
+      lease_owner: null,
+      lease_expires_at: null,
+      finished_at: now,
+      updated_at: now,
+    })
+    .where('slot_at', '<=', now)
+    .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), eb('lease_expires_at', '<=', now)])]))
+    .returning('id')
+    .execute();
+  return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+}
+
+/** The earliest `release_at` among `scheduled` reservations, or null when none is scheduled. */
+export async function nextReleaseAt(db: Kysely<Database>): Promise<Date | null> {
+  const row = await db
+    .selectFrom('reservations')
+    .select((eb) => eb.fn.min('release_at').as('next_release_at'))
+    .where('status', '=', 'scheduled')
+    .executeTakeFirst();
+  return row?.next_release_at ?? null;
+}

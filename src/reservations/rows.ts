@@ -1,0 +1,70 @@
+import type { Selectable, UpdateResult } from 'kysely';
+import type { BookingAttemptsTable, BookingUsersTable, ReservationsTable } from '../db/types.js';
+
+/**
+ * Row shapes the repository returns: the columns as named in SQL (snake_case, so `buildRequestFromReservation`
+ * and error messages name real columns), except that int8 ids are `number` (`Number()` of pg's text; ids stay
+ * far below 2^53). Dates are `YYYY-MM-DD` text, instants are `Date`.
+ */
+
+/** A `reservations` row. */
+export type ReservationRow = Omit<Selectable<ReservationsTable>, 'id' | 'user_id'> & { id: number; user_id: number };
+
+/** The contact columns of the `booking_users` row a reservation points at. */
+export type ReservationUserColumns = Pick<Selectable<BookingUsersTable>, 'first_name' | 'last_name' | 'email' | 'phone'>;
+
+/** A `pending` reservation with its user's contact columns (what validation needs). */
+export type PendingReservation = ReservationRow & ReservationUserColumns;
+
+/**
+ * A reservation this daemon now holds in `claimed`, with its user's contact columns. The life-cycle CHECKs
+ * guarantee the instants and the lease are set in this state.
+ */
+export type ClaimedReservation = ReservationRow &
+  ReservationUserColumns & { release_at: Date; slot_at: Date; lease_owner: string; lease_expires_at: Date };
+
+/** A `booking_attempts` row. */
+export type AttemptRow = Omit<Selectable<BookingAttemptsTable>, 'id' | 'reservation_id'> & { id: number; reservation_id: number };
+
+/** The reservation columns every query returns, qualified by the alias `r`. */
+export const RESERVATION_COLUMNS = [
+  'r.id',
+  'r.user_id',
+  'r.venue',
+  'r.target_date',
+  'r.target_time',
+  'r.courts',
+  'r.status',
+  'r.source',
+  'r.idempotency_key',
+  'r.release_at',
+  'r.slot_at',
+  'r.reason',
+  'r.lease_owner',
+  'r.lease_expires_at',
+  'r.attempt_count',
+  'r.booked_court',
+  'r.confirmation_code',
+  'r.result',
+  'r.created_at',
+  'r.updated_at',
+  'r.finished_at',
+] as const;
+
+/** The user contact columns joined onto reservations, qualified by the alias `u`. */
+export const USER_COLUMNS = ['u.first_name', 'u.last_name', 'u.email', 'u.phone'] as const;
+
+/** Converts the int8 id columns of a selected row to numbers. */
+export function withNumericIds<T extends { id: string; user_id: string }>(row: T): Omit<T, 'id' | 'user_id'> & { id: number; user_id: number } {
+  return { ...row, id: Number(row.id), user_id: Number(row.user_id) };
+}
+
+/** True when a guarded UPDATE changed a row (false: the row was not in the expected state, or held by another). */
+export function changedRow(result: UpdateResult): boolean {
+  return result.numUpdatedRows > 0n;
+}
+
+/** `now + durationMs` as a new Date (SQL gets instants as bound parameters, never `now()` in logic). */
+export function addMs(now: Date, durationMs: number): Date {
+  return new Date(now.getTime() + durationMs);
+}

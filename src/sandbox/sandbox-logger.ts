@@ -1,0 +1,11 @@
+/**
+ * The part of a pino logger the sandbox uses; a pino `Logger` fits it. Errors go under `err` (STYLE.md).
+ */
+export interface SandboxLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** A logger that drops everything (the default when none is given). */
+export const silentLogger: SandboxLogger = { info() {}, warn() {}, error() {} };

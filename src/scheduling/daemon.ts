@@ -1,0 +1,158 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import { buildRequestFromReservation } from '../contracts/index.js';
+import type { Database } from '../db/types.js';
+import {
+  claimDue,
+  expireOverdue,
+  getStatus,
+  heartbeat,
+  nextReleaseAt,
+  releaseClaim,
+  startBooking,
+  type ClaimedReservation,
+} from '../reservations/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { runBookingJob, type BookingExecutor } from './booking-job.js';
+import { runLoop } from './run-loop.js';
+import { validatePendingOnce } from './validate-pending.js';
+
+/** What the scheduler needs (wired by `src/app.ts`). */
+export interface SchedulerOptions {
+  db: Kysely<Database>;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  executor: BookingExecutor;
+  /** Lease owner id of this daemon (`lease_owner`, `booking_attempts.daemon_id`). */
+  daemonId: string;
+  /** Subscribes to "a reservation was inserted/changed" notifications; the callback wakes the loop. */
+  subscribe?: (onNotify: () => void) => void;
+}
+
+/** A running scheduler. */
+export interface Scheduler {
+  /** Starts the loop; resolves at once. Safe to call twice. */
+  start(): void;
+  /** Stops claiming; waits up to `graceMs` for in-flight bookings, then aborts them. Safe to call twice. */
+  stop(graceMs: number): Promise<void>;
+  /** Number of bookings in flight. */
+  inFlight(): number;
+  /** Runs one scheduling tick now (validate, expire, claim). For tests and `--once`. */
+  tickOnce(): Promise<void>;
+}
+
+/**
+ * The scheduler loop (DESIGN.md "Timing model"): it sleeps on data — next wake = min(poll interval,
+ * next release − prepare lead) — and an INSERT wakes it at once (LISTEN/NOTIFY). Each tick validates
+ * `pending` rows, expires rows whose slot has passed, and claims the rows due within the prepare lead;
+ * every claimed row becomes a booking job that waits for its release instant and fires.
+ */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const { db, config, clock, logger, executor, daemonId } = options;
+  const { prepareLeadMs, pollIntervalMs, leaseMs } = config.daemon;
+  const loopAbort = new AbortController();
+  const jobsAbort = new AbortController();
+  const jobs = new Set<Promise<void>>();
+  let loopDone: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+  const now = (): Date => new Date(clock.now());
+
+  async function tickOnce(): Promise<void> {
+    await validatePendingOnce({ db, config, now: now(), logger });
+    const expired = await expireOverdue(db, now());
+    for (const id of expired) logger.warn({ reservation_id: id }, `reservation ${id} expired: its slot started before it could be booked`);
+    if (loopAbort.signal.aborted) return;
+    const claimed = await claimDue(db, { owner: daemonId, now: now(), horizonMs: prepareLeadMs, leaseMs, limit: 20 });
+    for (const row of claimed) startJob(row);
+  }
+
+  function startJob(row: ClaimedReservation): void {
+    const job = runJob(row)
+      .catch((err: unknown) => logger.error({ err, reservation_id: row.id }, `reservation ${row.id}: booking job crashed`))
+      .finally(() => jobs.delete(job));
+    jobs.add(job);
+  }
+
+  async function runJob(row: ClaimedReservation): Promise<void> {
+    const id = row.id;
+    const venue = config.venues[row.venue];
+    const log = logger.child({ reservation_id: id, venue: row.venue, target_date: row.target_date, target_time: row.target_time });
+    if (!venue) {
+      log.error(`reservation ${id}: venue "${row.venue}" is no longer configured; releasing the claim`);
+      await releaseClaim(db, { id, owner: daemonId, now: now() });
+      return;
+    }
+    const request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(config.venues, v));
+    const releaseAt = row.release_at;
+    log.info({ release_at: releaseAt.toISOString(), in_ms: releaseAt.getTime() - clock.now() }, `reservation ${id} claimed`);
+    const stopHeartbeat = new AbortController();
+    const beat = (async () => {
+      while (!stopHeartbeat.signal.aborted) {
+        await clock.sleep(Math.max(1_000, Math.floor(leaseMs / 3)), stopHeartbeat.signal);
+        if (stopHeartbeat.signal.aborted) break;
+        const held = await heartbeat(db, { id, owner: daemonId, now: now(), leaseMs }).catch((err: unknown) => {
+          log.warn({ err }, 'lease heartbeat failed');
+          return true;
+        });
+        if (!held) log.warn(`reservation ${id}: lease lost`);
+      }
+    })();
+    try {
+      const shouldContinue = async (): Promise<boolean> => (await getStatus(db, id)) === 'booking';
+      // Moving claimed → booking at the fire instant is guarded: a user's `cancelled` set while we waited wins.
+      const beforeFire = async (): Promise<boolean> => {
+        const started = await startBooking(db, { id, owner: daemonId, now: now() });
+        if (!started) log.info(`reservation ${id}: no longer claimed by this daemon (cancelled?); not submitting`);
+        return started;
+      };
+      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: releaseAt, signal: jobsAbort.signal, shouldContinue, beforeFire });
+    } finally {
+      stopHeartbeat.abort();
+      await beat;
+    }
+  }
+
+  async function nextDelayMs(): Promise<number> {
+    const next = await nextReleaseAt(db);
+    if (!next) return pollIntervalMs;
+    return Math.max(0, Math.min(pollIntervalMs, next.getTime() - prepareLeadMs - clock.now()));
+  }
+
+  return {
+    start() {
+      if (loopDone) return;
+      let wake: () => void = () => {};
+      options.subscribe?.(() => wake());
+      loopDone = runLoop({
+        name: 'scheduler',
+        tickOnce,
+        nextDelayMs,
+        clock,
+        logger,
+        signal: loopAbort.signal,
+        onWake: (w) => {
+          wake = w;
+        },
+      });
+    },
+    stop(graceMs) {
+      stopping ??= (async () => {
+        loopAbort.abort();
+        await loopDone;
+        if (jobs.size > 0) {
+          logger.info({ in_flight: jobs.size, grace_ms: graceMs }, 'waiting for in-flight bookings');
+          const grace = new AbortController();
+          await Promise.race([Promise.allSettled([...jobs]), clock.sleep(graceMs, grace.signal)]);
+          grace.abort();
+        }
+        jobsAbort.abort();
+        await Promise.allSettled([...jobs]);
+      })();
+      return stopping;
+    },
+    inFlight: () => jobs.size,
+    tickOnce,
+  };
+}

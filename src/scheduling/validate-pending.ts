@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely';
+import type { Config, VenueConfig } from '../config/schema.js';
+import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
+import type { Database } from '../db/types.js';
+import { listPending, markRejected, markScheduled } from '../reservations/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { computeReleaseAt, SlotTimeError, slotStartAt } from './release-time.js';
+
+/**
+ * Every preferred court must be one of the venue's courts (the contract builders only check the shape).
+ * @param field how the caller names the court list in errors (`courts` column / `--courts` input).
+ * @throws ContractError naming `field` and the unknown court.
+ */
+export function assertCourtsOfVenue(request: BookingRequest, venue: VenueConfig, field: string): void {
+  for (const court of request.courtPreference.asList()) {
+    if (!Object.hasOwn(venue.courts, String(court))) {
+      throw new ContractError(field, `court ${court} is not a court of venue "${request.venue}" (its courts: ${Object.keys(venue.courts).join(', ')})`);
+    }
+  }
+}
+
+/** Counts of one validation pass. */
+export interface ValidationCounts {
+  scheduled: number;
+  rejected: number;
+}
+
+/**
+ * Validates up to `limit` `pending` rows: a valid row becomes `scheduled` with its `release_at` and
+ * `slot_at`; an invalid one becomes `rejected` with a reason that names the column. Nothing is lost and
+ * one bad row never stops the others (DEVELOPERS.md "Bad input ... nothing is lost").
+ */
+export async function validatePendingOnce(args: {
+  db: Kysely<Database>;
+  config: Config;
+  now: Date;
+  logger: Logger;
+  limit?: number;
+}): Promise<ValidationCounts> {
+  const { db, config, now, logger } = args;
+  const counts: ValidationCounts = { scheduled: 0, rejected: 0 };
+  const rows = await listPending(db, args.limit ?? 100);
+  for (const row of rows) {
+    const log = logger.child({ reservation_id: Number(row.id), venue: row.venue, target_date: row.target_date, target_time: row.target_time });
+    let verdict: { releaseAt: Date; slotAt: Date } | { reason: string };
+    try {
+      const request = buildRequestFromReservation(row, row, (id) => Object.hasOwn(config.venues, id));
+      const venue = config.venues[request.venue]!;
+      assertCourtsOfVenue(request, venue, 'courts');
+      const slotAt = slotStartAt(request.targetDate, request.targetTime, venue.timeZone);
+      if (slotAt.getTime() <= now.getTime()) {
+        verdict = { reason: `target_date/target_time: the slot ${request.targetDate} ${request.targetTime} (${venue.timeZone}) started at ${slotAt.toISOString()}, which is in the past` };
+      } else {
+        verdict = { releaseAt: computeReleaseAt(venue.releaseRule, request.targetDate, request.targetTime, venue.timeZone), slotAt };
+      }
+    } catch (err) {
+      if (!(err instanceof ContractError) && !(err instanceof SlotTimeError)) throw err;
+      verdict = { reason: err instanceof SlotTimeError ? `${err.field}: ${err.message}` : err.message };
+    }
+    if ('reason' in verdict) {
+      if (await markRejected(db, { id: Number(row.id), reason: verdict.reason, now })) counts.rejected += 1;
+      log.warn({ reason: verdict.reason }, `reservation ${row.id} rejected: ${verdict.reason}`);
+    } else {
+      if (await markScheduled(db, { id: Number(row.id), releaseAt: verdict.releaseAt, slotAt: verdict.slotAt, now })) counts.scheduled += 1;
+      log.info({ release_at: verdict.releaseAt.toISOString() }, `reservation ${row.id} scheduled; release at ${verdict.releaseAt.toISOString()}`);
+    }
+  }
+  return counts;
+}

@@ -1,0 +1,257 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig, type ConfigEnv } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+
+const CONFIG_PATH = 'config/reservd.json';
+const tmp = mkdtempSync(join(tmpdir(), 'reservd-config-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A minimal valid venue as written in a file; tests copy and break one field at a time. */
+function venue(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'Test Club',
+    timeZone: 'America/Guatemala',
+    releaseRule: { hoursBefore: 48 },
+    site: { baseUrl: 'https://example.as.me', slug: 'test-club', appointmentTypeId: '1001' },
+    courts: { '1': '5001', '2': '5002' },
+    ...overrides,
+  };
+}
+
+/** The ConfigError `parseConfig(raw, env)` throws (fails the test if it does not throw one). */
+function configError(raw: unknown, env: ConfigEnv = {}): ConfigError {
+  try {
+    parseConfig(raw, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected parseConfig to throw a ConfigError');
+}
+
+function expectFrozenDeep(value: unknown, path = 'config'): void {
+  if (value === null || typeof value !== 'object') return;
+  expect(Object.isFrozen(value), `${path} is frozen`).toBe(true);
+  for (const [key, child] of Object.entries(value)) expectFrozenDeep(child, `${path}.${key}`);
+}
+
+describe('loadConfig(config/reservd.json)', () => {
+  it('parses the shipped file', () => {
+    const config = loadConfig(CONFIG_PATH);
+    expect(Object.keys(config.venues)).toEqual(['la-villa']);
+    expect(config.venues['la-villa']).toEqual({
+      name: 'La Villa Tennis Club (sandbox)',
+      timeZone: 'America/Guatemala',
+      releaseRule: { hoursBefore: 48 },
+      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', slug: 'la-villa', appointmentTypeId: '1001' },
+      courts: { '1': '5001', '2': '5002', '3': '5003' },
+      slotLengthS: 3600,
+      firstSlotTime: '07:00',
+      lastSlotTime: '21:00',
+    });
+    expect(config.daemon.pollIntervalMs).toBe(30_000);
+    expect(config.database).toEqual({ url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10 });
+    expect(config.log.level).toBe('info');
+    expect(config.sandbox).toEqual({ port: 8080, clockSkewMs: 0 });
+  });
+
+  it('returns a deep-frozen object', () => {
+    const config = loadConfig(CONFIG_PATH);
+    expectFrozenDeep(config);
+    const venues = config.venues as Record<string, Config['venues'][string]>;
+    expect(() => {
+      (config.daemon as { pollIntervalMs: number }).pollIntervalMs = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (venues['la-villa']!.courts as Record<string, string>)['9'] = '9999';
+    }).toThrow(TypeError);
+    expect(() => {
+      (venues['la-villa']!.releaseRule as { hoursBefore: number }).hoursBefore = 1;
+    }).toThrow(TypeError);
+    expect(config.daemon.pollIntervalMs).toBe(30_000);
+  });
+});
+
+describe('parseConfig defaults', () => {
+  it('fills every daemon, database, log and sandbox default from an almost empty file', () => {
+    const config = parseConfig({ venues: {} });
+    expect(config).toEqual({
+      daemon: {
+        pollIntervalMs: 30_000,
+        prepareLeadMs: 60_000,
+        attemptTimeoutMs: 20_000,
+        leaseMs: 120_000,
+        notOpenRetryBudgetMs: 10_000,
+        notOpenRetryIntervalMs: 250,
+        stopGraceMs: 30_000,
+        browserExecutable: null,
+        headless: true,
+      },
+      database: { url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10 },
+      log: { level: 'info' },
+      sandbox: { port: 8080, clockSkewMs: 0 },
+      venues: {},
+    });
+    expectFrozenDeep(config);
+  });
+
+  it('defaults a partly given section field by field', () => {
+    const config = parseConfig({ daemon: { pollIntervalMs: 5_000 }, venues: {} });
+    expect(config.daemon.pollIntervalMs).toBe(5_000);
+    expect(config.daemon.prepareLeadMs).toBe(60_000);
+    expect(config.daemon.leaseMs).toBe(120_000);
+  });
+
+  it('fills venue defaults and strips trailing slashes from baseUrl', () => {
+    const config = parseConfig({ venues: { club: venue({ site: { baseUrl: 'http://127.0.0.1:8080//', slug: 's', appointmentTypeId: '7' } }) } });
+    expect(config.venues.club).toEqual({
+      name: 'Test Club',
+      timeZone: 'America/Guatemala',
+      releaseRule: { hoursBefore: 48 },
+      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', slug: 's', appointmentTypeId: '7' },
+      courts: { '1': '5001', '2': '5002' },
+      slotLengthS: 3600,
+      firstSlotTime: '07:00',
+      lastSlotTime: '21:00',
+    });
+  });
+
+  it('accepts the calendar-day release rule', () => {
+    const config = parseConfig({ venues: { club: venue({ releaseRule: { daysBefore: 7, at: '07:00' } }) } });
+    expect(config.venues.club?.releaseRule).toEqual({ daysBefore: 7, at: '07:00' });
+  });
+
+  it('never freezes or shares the caller’s object or the defaults between parses', () => {
+    const raw = { venues: { club: venue() } };
+    const first = parseConfig(raw);
+    const second = parseConfig(raw);
+    expect(Object.isFrozen(raw)).toBe(false);
+    expect(Object.isFrozen(raw.venues.club)).toBe(false);
+    expect(first.daemon).not.toBe(second.daemon);
+    expect(first.log).not.toBe(second.log);
+    expect(first).toEqual(second);
+  });
+});
+
+describe('parseConfig errors name the key path', () => {
+  const cases: Array<{ what: string; raw: unknown; path: string; says: string }> = [
+    { what: 'unknown time zone', raw: { venues: { x: venue({ timeZone: 'Mars/Olympus' }) } }, path: 'venues.x.timeZone', says: 'IANA time zone' },
+    {
+      what: 'both release-rule kinds mixed',
+      raw: { venues: { x: venue({ releaseRule: { hoursBefore: 48, daysBefore: 2, at: '07:00' } }) } },
+      path: 'venues.x.releaseRule',
+      says: 'hoursBefore',
+    },
+    {
+      what: 'release time without a leading zero',
+      raw: { venues: { x: venue({ releaseRule: { daysBefore: 2, at: '7:00' } }) } },
+      path: 'venues.x.releaseRule.at',
+      says: 'HH:MM',
+    },
+    {
+      what: 'release time with seconds',
+      raw: { venues: { x: venue({ releaseRule: { daysBefore: 2, at: '07:00:00' } }) } },
+      path: 'venues.x.releaseRule.at',
+      says: 'HH:MM',
+    },
+    { what: 'fractional hoursBefore', raw: { venues: { x: venue({ releaseRule: { hoursBefore: 1.5 } }) } }, path: 'venues.x.releaseRule', says: 'must be either' },
+    { what: 'non-integer court key', raw: { venues: { x: venue({ courts: { one: '5001' } }) } }, path: 'venues.x.courts.one', says: 'court numbers are positive integers' },
+    { what: 'court 0', raw: { venues: { x: venue({ courts: { '0': '5001' } }) } }, path: 'venues.x.courts.0', says: 'court numbers are positive integers' },
+    { what: 'empty courts', raw: { venues: { x: venue({ courts: {} }) } }, path: 'venues.x.courts', says: 'at least one court' },
+    { what: 'unknown venue key', raw: { venues: { x: venue({ surface: 'clay' }) } }, path: 'venues.x', says: '"surface"' },
+    { what: 'unknown daemon key', raw: { daemon: { pollIntervalMS: 1_000 }, venues: {} }, path: 'daemon', says: '"pollIntervalMS"' },
+    { what: 'unknown top-level key', raw: { venues: {}, extra: true }, path: '(root)', says: '"extra"' },
+    { what: 'baseUrl that is not a URL', raw: { venues: { x: venue({ site: { baseUrl: 'example.as.me', slug: 's', appointmentTypeId: '1' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
+    { what: 'baseUrl that is not http(s)', raw: { venues: { x: venue({ site: { baseUrl: 'file:///etc/passwd', slug: 's', appointmentTypeId: '1' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
+    { what: 'venue id that is not a slug', raw: { venues: { 'La Villa': venue() } }, path: 'venues.La Villa', says: 'lower-case slugs' },
+    { what: 'pollIntervalMs below its minimum', raw: { daemon: { pollIntervalMs: 10 }, venues: {} }, path: 'daemon.pollIntervalMs', says: '50' },
+    { what: 'missing venues', raw: {}, path: 'venues', says: 'expected record' },
+    { what: 'bad log level in the file', raw: { log: { level: 'loud' }, venues: {} }, path: 'log.level', says: 'info' },
+  ];
+
+  it.each(cases)('$what → ConfigError naming $path', ({ raw, path, says }) => {
+    const err = configError(raw);
+    expect(err.name).toBe('ConfigError');
+    expect(err.code).toBe('config_invalid');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain(`\n  ${path}: `);
+    expect(err.message).toContain(says);
+  });
+
+  it('lists every bad key at once', () => {
+    const err = configError({ daemon: { leaseMs: 1 }, venues: { x: venue({ timeZone: 'Nowhere/Town', courts: {} }) } });
+    const lines = err.message.split('\n').slice(1).map((line) => line.trim().split(':')[0]);
+    expect(lines.sort()).toEqual(['daemon.leaseMs', 'venues.x.courts', 'venues.x.timeZone']);
+  });
+});
+
+describe('environment overrides', () => {
+  it('DATABASE_URL, RESERVD_BROWSER and RESERVD_LOG_LEVEL replace the file values', () => {
+    const config = loadConfig(CONFIG_PATH, {
+      DATABASE_URL: 'postgres://reservd:secret@db.internal:5432/reservd',
+      RESERVD_BROWSER: '/usr/bin/chromium',
+      RESERVD_LOG_LEVEL: 'debug',
+    });
+    expect(config.database.url).toBe('postgres://reservd:secret@db.internal:5432/reservd');
+    expect(config.daemon.browserExecutable).toBe('/usr/bin/chromium');
+    expect(config.log.level).toBe('debug');
+    expect(config.database.poolMax).toBe(10);
+    expectFrozenDeep(config);
+  });
+
+  it('leaves file values alone when the variables are unset or empty', () => {
+    const raw = { database: { url: 'postgres://file/db' }, daemon: { browserExecutable: '/opt/chrome' }, log: { level: 'warn' }, venues: {} };
+    for (const env of [{}, { DATABASE_URL: '', RESERVD_BROWSER: '', RESERVD_LOG_LEVEL: '' }]) {
+      const config = parseConfig(raw, env);
+      expect(config.database.url).toBe('postgres://file/db');
+      expect(config.daemon.browserExecutable).toBe('/opt/chrome');
+      expect(config.log.level).toBe('warn');
+    }
+  });
+
+  it('refuses a bad RESERVD_LOG_LEVEL with a ConfigError naming the variable', () => {
+    const err = configError({ venues: {} }, { RESERVD_LOG_LEVEL: 'verbose' });
+    expect(err.message).toMatch(/^RESERVD_LOG_LEVEL: /);
+    expect(err.message).toContain('"debug"');
+  });
+
+  it('loadConfig names the file in front of an env error', () => {
+    expect(() => loadConfig(CONFIG_PATH, { RESERVD_LOG_LEVEL: 'LOUD' })).toThrow(new RegExp(`^${CONFIG_PATH}: RESERVD_LOG_LEVEL: `));
+  });
+});
+
+describe('loadConfig file errors name the file', () => {
+  it('missing file', () => {
+    const path = join(tmp, 'does-not-exist.json');
+    expect(() => loadConfig(path)).toThrow(ConfigError);
+    expect(() => loadConfig(path)).toThrow(`cannot read configuration file ${path}`);
+  });
+
+  it('invalid JSON', () => {
+    const path = join(tmp, 'broken.json');
+    writeFileSync(path, '{ "venues": { ');
+    expect(() => loadConfig(path)).toThrow(ConfigError);
+    expect(() => loadConfig(path)).toThrow(`configuration file ${path} is not valid JSON`);
+  });
+
+  it('an invalid key, with the file in front and the cause kept', () => {
+    const path = join(tmp, 'bad-zone.json');
+    const raw = JSON.parse(readFileSync(CONFIG_PATH, 'utf8')) as { venues: Record<string, { timeZone: string }> };
+    raw.venues['la-villa']!.timeZone = 'America/Atlantis';
+    writeFileSync(path, JSON.stringify(raw));
+    let caught: unknown;
+    try {
+      loadConfig(path);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const err = caught as ConfigError;
+    expect(err.message.startsWith(`${path}: invalid configuration:`)).toBe(true);
+    expect(err.message).toContain('venues.la-villa.timeZone: must be an IANA time zone');
+    expect(err.cause).toBeDefined();
+  });
+});

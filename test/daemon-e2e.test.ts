@@ -1,0 +1,248 @@
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, openServices, type App } from '../src/app.js';
+import { systemClock, type Clock } from '../src/clock.js';
+import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { listAttempts } from '../src/reservations/index.js';
+import { bookNow } from '../src/scheduling/book-now.js';
+import { computeReleaseAt } from '../src/scheduling/release-time.js';
+import { createSilentLogger } from '../src/telemetry/logger.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { postJson, startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
+import { waitFor } from './helpers/wait.js';
+
+/**
+ * The main job end to end (issue 2): rows inserted with plain SQL are booked on the sandbox site through
+ * the real daemon (real Postgres, real Chromium), at their release instant, with court fallback; bad rows
+ * are rejected with reasons; `book-now` goes through the same helpers.
+ *
+ * Time: an offset clock (real time, shifted) stands each test a few seconds before a chosen release
+ * instant; the daemon and the sandbox share it, so nothing sleeps for real days.
+ */
+
+const ZONE = 'America/Guatemala';
+const SLOT_DATE = '2027-07-23';
+const FINAL = ['succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention'];
+
+let database: TestDatabase;
+let sandbox: TestSandbox;
+/** Real time shifted by `offsetMs`, shared by the sandbox and each daemon; tests move the offset. */
+let offsetMs = 0;
+const clock: Clock = { now: () => systemClock.now() + offsetMs, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
+let app: App | null = null;
+const logger = createSilentLogger();
+
+/** Releases of SLOT_DATE slots under la-villa's `hoursBefore: 48` rule. */
+const releaseOf = (time: string): Date => computeReleaseAt({ hoursBefore: 48 }, SLOT_DATE, time, ZONE);
+
+function daemonConfig(): Config {
+  return parseConfig({
+    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 3_000, attemptTimeoutMs: 15_000, notOpenRetryBudgetMs: 3_000, stopGraceMs: 5_000 },
+    database: { url: database.url },
+    venues: { 'la-villa': { ...sandbox.config.venues['la-villa']! } },
+  });
+}
+
+async function insertUser(email: string, firstName = 'Ana'): Promise<number> {
+  const { rows } = await sql<{ id: string }>`
+    INSERT INTO booking_users (first_name, last_name, email, phone)
+    VALUES (${firstName}, 'Alvarez', ${email}, '+502 5555 0101') RETURNING id`.execute(database.db);
+  return Number(rows[0]!.id);
+}
+
+async function insertReservation(userId: number, time: string, courts: string, date = SLOT_DATE, venue = 'la-villa'): Promise<number> {
+  const { rows } = await sql<{ id: string }>`
+    INSERT INTO reservations (user_id, venue, target_date, target_time, courts)
+    VALUES (${userId}, ${venue}, ${date}, ${time}, ${courts}::int[]) RETURNING id`.execute(database.db);
+  return Number(rows[0]!.id);
+}
+
+interface Row {
+  status: string;
+  reason: string | null;
+  booked_court: number | null;
+  confirmation_code: string | null;
+  release_at: Date | null;
+  result: unknown;
+}
+
+async function row(id: number): Promise<Row> {
+  const { rows } = await sql<Row>`SELECT status, reason, booked_court, confirmation_code, release_at, result FROM reservations WHERE id = ${id}`.execute(database.db);
+  return rows[0]!;
+}
+
+const finalRow = (id: number, timeoutMs = 40_000): Promise<Row> =>
+  waitFor(`reservation ${id} to be final`, async () => {
+    const r = await row(id);
+    return FINAL.includes(r.status) ? r : undefined;
+  }, { timeoutMs });
+
+interface SiteBooking { court: number; date: string; time: string; email: string; confirmationCode: string; arrivedAt: string; releaseAt: string }
+interface SiteSubmit { arrivedAt: string; court: number; date: string; time: string; result: string; email: string }
+const site = {
+  bookings: async (): Promise<SiteBooking[]> => (await fetch(`${sandbox.url}/__sandbox/bookings`)).json() as Promise<SiteBooking[]>,
+  submits: async (): Promise<SiteSubmit[]> => (await fetch(`${sandbox.url}/__sandbox/submits`)).json() as Promise<SiteSubmit[]>,
+  reset: async (): Promise<void> => {
+    await fetch(`${sandbox.url}/__sandbox/reset`, { method: 'POST' });
+  },
+  competitorBooks: async (slot: { venue: string; court: number; date: string; time: string }): Promise<void> => {
+    const response = await postJson(`${sandbox.url}/__sandbox/book`, { ...slot, firstName: 'Rival', lastName: 'Player', email: 'rival@example.com' });
+    if (!response.ok) throw new Error(`competitor booking failed: ${response.status} ${await response.text()}`);
+  },
+};
+
+/** Stands the shared clock `leadMs` before `releaseAt` and starts a daemon on it. */
+async function startDaemonBefore(releaseAt: Date, leadMs: number): Promise<void> {
+  offsetMs = releaseAt.getTime() - leadMs - systemClock.now();
+  app = createApp({ config: daemonConfig(), logger, clock });
+  await app.start();
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sandbox = await startTestSandbox({ clock });
+});
+
+afterEach(async () => {
+  await app?.stop();
+  app = null;
+  await database.truncate();
+  await site.reset();
+});
+
+afterAll(async () => {
+  await sandbox?.stop();
+  await database?.drop();
+});
+
+describe('the main job end to end', () => {
+  it('books a row inserted with SQL at its release instant, with the site code and exactly one appointment', async () => {
+    const releaseAt = releaseOf('09:00');
+    await startDaemonBefore(releaseAt, 6_000);
+    const userId = await insertUser('ana@example.com');
+    const id = await insertReservation(userId, '09:00', '{2,1}');
+
+    const done = await finalRow(id);
+    expect(done.status).toBe('succeeded');
+    expect(done.release_at?.toISOString()).toBe('2027-07-21T15:00:00.000Z');
+    expect(done.booked_court).toBe(2);
+
+    const bookings = await site.bookings();
+    const mine = bookings.filter((b) => b.email === 'ana@example.com' && b.date === SLOT_DATE && b.time === '09:00');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.court).toBe(2);
+    expect(done.confirmation_code).toBe(mine[0]!.confirmationCode);
+    expect(mine[0]!.releaseAt).toBe('2027-07-21T15:00:00.000Z');
+
+    // Before the release instant the site received no booking submit from the daemon.
+    const submits = await site.submits();
+    expect(submits.length).toBeGreaterThanOrEqual(1);
+    for (const s of submits) expect(Date.parse(s.arrivedAt)).toBeGreaterThanOrEqual(releaseAt.getTime());
+
+    const attempts = await listAttempts(database.db, id);
+    expect(attempts.map((a) => [a.attempt, a.court, a.outcome])).toEqual([[1, 2, 'booked']]);
+    expect(attempts[0]!.submitted_at).not.toBeNull();
+    expect(attempts[0]!.submitted_at!.getTime()).toBeGreaterThanOrEqual(releaseAt.getTime());
+    const metadata = (done.result as { metadata: Record<string, unknown> }).metadata;
+    expect(metadata).toMatchObject({ target_date: SLOT_DATE, target_time: '09:00', flow: 'acuity', attempt: 1, reservation_id: id, court: 2 });
+  });
+
+  it('falls back to the second court when the first is already taken at release', async () => {
+    const releaseAt = releaseOf('10:00');
+    await site.competitorBooks({ venue: 'la-villa', court: 2, date: SLOT_DATE, time: '10:00' });
+    await startDaemonBefore(releaseAt, 5_000);
+    const id = await insertReservation(await insertUser('ben@example.com', 'Ben'), '10:00', '{2,1}');
+
+    const done = await finalRow(id);
+    expect(done.status).toBe('succeeded');
+    expect(done.booked_court).toBe(1);
+    const attempts = await listAttempts(database.db, id);
+    expect(attempts.map((a) => [a.court, a.outcome])).toEqual([
+      [2, 'slot_taken'],
+      [1, 'booked'],
+    ]);
+    const mine = (await site.bookings()).filter((b) => b.email === 'ben@example.com');
+    expect(mine.map((b) => b.court)).toEqual([1]);
+  });
+
+  it('fails with one reason per court when every preferred court is taken', async () => {
+    const releaseAt = releaseOf('11:00');
+    for (const court of [1, 3]) await site.competitorBooks({ venue: 'la-villa', court, date: SLOT_DATE, time: '11:00' });
+    await startDaemonBefore(releaseAt, 5_000);
+    const id = await insertReservation(await insertUser('cleo@example.com', 'Cleo'), '11:00', '{3,1}');
+
+    const done = await finalRow(id);
+    expect(done.status).toBe('failed');
+    expect(done.booked_court).toBeNull();
+    const errors = (done.result as { errors: string[] }).errors;
+    expect(errors).toEqual(['court 3: slot already taken', 'court 1: slot already taken']);
+    expect(done.reason).toContain('court 3: slot already taken');
+    expect((await site.bookings()).filter((b) => b.email === 'cleo@example.com')).toHaveLength(0);
+  });
+
+  it('rejects bad rows with a reason naming the problem and still books the good row', async () => {
+    const releaseAt = releaseOf('12:00');
+    await startDaemonBefore(releaseAt, 5_000);
+    const good = await insertUser('dana@example.com', 'Dana');
+    const badEmailUser = await insertUser('dana@', 'Dana');
+    const ids = {
+      badEmail: await insertReservation(badEmailUser, '12:00', '{1}'),
+      badTime: await insertReservation(good, '25:00', '{1}'),
+      unknownVenue: await insertReservation(good, '12:00', '{1}', SLOT_DATE, 'nowhere'),
+      unknownCourt: await insertReservation(good, '12:00', '{7}'),
+      past: await insertReservation(good, '09:00', '{1}', '2027-07-20'),
+      good: await insertReservation(good, '12:00', '{1}'),
+    };
+    // The database itself refuses an empty court list (CHECK constraint), naming the constraint.
+    await expect(insertReservation(good, '12:00', '{}')).rejects.toThrow(/reservations_courts_nonempty/);
+
+    const reasons = Object.fromEntries(
+      await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await finalRow(id)] as const)),
+    );
+    expect(reasons.badEmail!.status).toBe('rejected');
+    expect(reasons.badEmail!.reason).toMatch(/^booking_users\.email: .*"dana@"/);
+    expect(reasons.badTime!.status).toBe('rejected');
+    expect(reasons.badTime!.reason).toMatch(/^target_time: .*"25:00"/);
+    expect(reasons.unknownVenue!.status).toBe('rejected');
+    expect(reasons.unknownVenue!.reason).toMatch(/^venue: .*"nowhere"/);
+    expect(reasons.unknownCourt!.status).toBe('rejected');
+    expect(reasons.unknownCourt!.reason).toBe('courts: court 7 is not a court of venue "la-villa" (its courts: 1, 2, 3)');
+    expect(reasons.past!.status).toBe('rejected');
+    expect(reasons.past!.reason).toMatch(/2027-07-20 09:00.*in the past/);
+    expect(reasons.good!.status).toBe('succeeded');
+    expect(reasons.good!.booked_court).toBe(1);
+  });
+
+  it('book-now books immediately through the same helpers and records its result the same way', async () => {
+    const releaseAt = releaseOf('13:00');
+    offsetMs = releaseAt.getTime() + 60_000 - systemClock.now();
+    const services = await openServices({ config: daemonConfig(), logger, clock });
+    try {
+      const { reservationId, result } = await bookNow({
+        db: services.database.db,
+        config: daemonConfig(),
+        clock,
+        logger,
+        executor: services.executor,
+        owner: services.daemonId,
+        signal: new AbortController().signal,
+        input: { user: { firstName: 'Eve', lastName: 'Estrada', email: 'eve@example.com', phone: '+502 5555 0105' }, venue: 'la-villa', targetDate: SLOT_DATE, targetTime: '13:00', courts: [3] },
+      });
+      expect(result.status).toBe('success');
+      const done = await row(reservationId);
+      expect(done.status).toBe('succeeded');
+      expect(done.booked_court).toBe(3);
+      const mine = (await site.bookings()).filter((b) => b.email === 'eve@example.com');
+      expect(mine).toHaveLength(1);
+      expect(done.confirmation_code).toBe(mine[0]!.confirmationCode);
+      const { rows } = await sql<{ source: string }>`SELECT source FROM reservations WHERE id = ${reservationId}`.execute(database.db);
+      expect(rows[0]!.source).toBe('immediate');
+      const attempts = await listAttempts(database.db, reservationId);
+      expect(attempts.map((a) => [a.court, a.outcome])).toEqual([[3, 'booked']]);
+      expect((done.result as { source: string }).source).toBe('immediate');
+    } finally {
+      await services.close();
+    }
+  });
+});

@@ -1,0 +1,108 @@
+import { createManualClock, type Clock, type ManualClock } from '../../src/clock.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config, VenueConfig } from '../../src/config/schema.js';
+import { createSandboxSite, type SandboxSite } from '../../src/sandbox/site.js';
+
+/**
+ * Starts the sandbox site for a test file and builds a Config whose venues point at it.
+ * Default clock: a manual clock at {@link T0} (2027-07-21T15:00:00Z = 09:00 in America/Guatemala), so the
+ * `la-villa` slots of 2027-07-23 07:00, 08:00 and 09:00 are released and 10:00 onwards are not.
+ */
+
+/** 2027-07-21T15:00:00Z: the release instant of la-villa's 2027-07-23 09:00 slot (hoursBefore 48). */
+export const T0 = Date.parse('2027-07-21T15:00:00.000Z');
+
+/** A venue as written in a config file, minus `site.baseUrl` (filled in with the sandbox's URL). */
+export type TestVenueInput = Record<string, unknown> & { site: Record<string, unknown> };
+
+/** The `la-villa` test venue: America/Guatemala (−06:00, no DST), hoursBefore 48, courts 1–3. */
+export const LA_VILLA: TestVenueInput = {
+  name: 'La Villa Tennis',
+  timeZone: 'America/Guatemala',
+  releaseRule: { hoursBefore: 48 },
+  site: { adapter: 'acuity', slug: 'la-villa', appointmentTypeId: '1001' },
+  courts: { '1': '5001', '2': '5002', '3': '5003' },
+  slotLengthS: 3600,
+  firstSlotTime: '07:00',
+  lastSlotTime: '21:00',
+};
+
+/** A parsed, frozen Config with `venues` (default: only `la-villa`) on `baseUrl` and sandbox port 0. */
+export function testConfig(baseUrl: string, venues: Record<string, TestVenueInput> = { 'la-villa': LA_VILLA }): Config {
+  const withUrl = Object.fromEntries(Object.entries(venues).map(([id, v]) => [id, { ...v, site: { ...v.site, baseUrl } }]));
+  return parseConfig({ venues: withUrl, sandbox: { port: 0, clockSkewMs: 0 } });
+}
+
+/** A started sandbox for tests. */
+export interface TestSandbox {
+  site: SandboxSite;
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** Config whose venues' `site.baseUrl` is {@link TestSandbox.url}. */
+  config: Config;
+  clock: Clock;
+  /** The venue `id` of `config` (throws when absent). */
+  venue(id?: string): VenueConfig;
+  stop(): Promise<void>;
+}
+
+/** Starts a sandbox on a free port; `clock` defaults to a manual clock at {@link T0}. */
+export async function startTestSandbox(
+  options: { venues?: Record<string, TestVenueInput>; clock?: Clock; clockSkewMs?: number } = {},
+): Promise<TestSandbox> {
+  const clock = options.clock ?? createManualClock(T0);
+  const site = createSandboxSite({ config: testConfig('http://127.0.0.1:1', options.venues), clock, clockSkewMs: options.clockSkewMs ?? 0 });
+  const { url } = await site.start(0);
+  const config = testConfig(url, options.venues);
+  return {
+    site,
+    url,
+    config,
+    clock,
+    venue(id = 'la-villa') {
+      const venue = config.venues[id];
+      if (!venue) throw new Error(`test config has no venue ${id}`);
+      return venue;
+    },
+    stop: () => site.stop(),
+  };
+}
+
+/** A manual clock at {@link T0}. */
+export function manualClockAtT0(): ManualClock {
+  return createManualClock(T0);
+}
+
+/** The `form_token` value in a slot form page, or throws. */
+export function formToken(html: string): string {
+  const token = /name="form_token" value="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error('page has no form_token');
+  return token;
+}
+
+/** POSTs urlencoded `fields` to `url` without following redirects. */
+export function postForm(url: string, fields: Record<string, string>): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** POSTs JSON to `url`. */
+export function postJson(url: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** Valid client fields for the booking form (plus a token). */
+export function clientFields(token: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    'client.firstName': 'Ana',
+    'client.lastName': 'López',
+    'client.email': 'ana@example.test',
+    'client.phone': '+502 5555 1234',
+    form_token: token,
+    ...overrides,
+  };
+}
