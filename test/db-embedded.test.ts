@@ -33,7 +33,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('starts embedded PostgreSQL, refuses a second process on its data dir, and restarts without initdb', { timeout: 15_000 }, async () => {
+it('starts embedded PostgreSQL, refuses a second server on its data dir or port, and restarts without initdb', { timeout: 15_000 }, async () => {
   const config: DatabaseConfig = { url: null, embeddedDataDir: path.join(dir, 'pgdata'), embeddedPort: await freePort(), poolMax: 2 };
   const first = await openDatabase(config, silentDbLogger);
   try {
@@ -51,6 +51,9 @@ it('starts embedded PostgreSQL, refuses a second process on its data dir, and re
     await expect(second).rejects.toMatchObject({ code: 'data_dir_in_use' });
     await expect(second).rejects.toThrow(`data directory ${config.embeddedDataDir} is already in use`);
     expect(await getStatus(first.db, id)).toBe('pending');
+
+    const otherDir = { ...config, embeddedDataDir: path.join(dir, 'pgdata-2') };
+    await expect(openDatabase(otherDir, silentDbLogger)).rejects.toMatchObject({ code: 'port_in_use', message: expect.stringContaining(`127.0.0.1:${config.embeddedPort}`) });
   } finally {
     await first.close();
     await first.close();

@@ -80,7 +80,7 @@ async function assertParentsSearchable(dataDir: string): Promise<void> {
 function explainStartFailure(dataDir: string, port: number, logLines: string[], cause: unknown): DatabaseStartError {
   const log = logLines.join('').trim();
   const options = { cause: new Error(log || String(cause), { cause }) };
-  if (/postmaster\.pid|another postmaster/i.test(log)) {
+  if (/lock file "postmaster\.pid" already exists|running in data directory/i.test(log)) {
     return new DatabaseStartError(
       'data_dir_in_use',
       `Embedded PostgreSQL data directory ${dataDir} is already in use by another running PostgreSQL ` +

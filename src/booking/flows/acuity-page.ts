@@ -36,24 +36,31 @@ export interface AcuityPageSnapshot {
  * @throws playwright errors when the page is closed or navigating away (callers map them).
  */
 export async function readAcuityPage(page: Page): Promise<AcuityPageSnapshot> {
-  return page.evaluate((inputs: readonly string[]) => {
-    const text = (selector: string): string | null => document.querySelector(selector)?.textContent?.trim() ?? null;
-    const base = { confirmationCode: null, clientName: null, fieldErrors: [] as string[], missing: [] as string[], title: document.title };
-    if (document.querySelector('.blocked')) return { ...base, state: 'blocked' as const };
-    const code = text('.confirmation-code');
-    if (code) return { ...base, state: 'booked' as const, confirmationCode: code, clientName: text('.client-name') };
-    if (document.querySelector('.slot-unavailable')) return { ...base, state: 'slot_taken' as const };
-    if (document.querySelector('.not-open-yet')) return { ...base, state: 'not_open_yet' as const };
-    if (document.querySelector('.form-expired')) return { ...base, state: 'bad_token' as const };
-    const form = document.querySelector('form#booking-form');
-    if (!form) return { ...base, state: 'unknown' as const };
-    const missing = inputs.filter((name) => !form.querySelector(`[name="${name}"]`));
-    if (!form.querySelector('button.btn-confirm')) missing.push('button.btn-confirm');
-    const fieldErrors = Array.from(document.querySelectorAll('.field-error'), (e) => e.textContent?.trim() ?? '');
-    if (missing.length > 0) return { ...base, state: 'unknown' as const, missing };
-    return { ...base, state: fieldErrors.length > 0 ? ('field_errors' as const) : ('form' as const), fieldErrors };
-  }, ACUITY_CLIENT_INPUTS);
+  return (await page.evaluate(`(${READ_PAGE_SOURCE})(${JSON.stringify(ACUITY_CLIENT_INPUTS)})`)) as AcuityPageSnapshot;
 }
+
+/**
+ * The in-page reader as plain JavaScript text. It is a string on purpose: a function would be compiled by
+ * tsx/esbuild with `keepNames`, which wraps inner functions in a `__name(...)` helper that does not exist
+ * in the page ("ReferenceError: __name is not defined" under `npm run demo`, not under vitest).
+ */
+const READ_PAGE_SOURCE = `(inputs) => {
+  const text = (selector) => { const el = document.querySelector(selector); return el && el.textContent ? el.textContent.trim() || null : null; };
+  const base = { confirmationCode: null, clientName: null, fieldErrors: [], missing: [], title: document.title };
+  if (document.querySelector('.blocked')) return { ...base, state: 'blocked' };
+  const code = text('.confirmation-code');
+  if (code) return { ...base, state: 'booked', confirmationCode: code, clientName: text('.client-name') };
+  if (document.querySelector('.slot-unavailable')) return { ...base, state: 'slot_taken' };
+  if (document.querySelector('.not-open-yet')) return { ...base, state: 'not_open_yet' };
+  if (document.querySelector('.form-expired')) return { ...base, state: 'bad_token' };
+  const form = document.querySelector('form#booking-form');
+  if (!form) return { ...base, state: 'unknown' };
+  const missing = inputs.filter((name) => !form.querySelector('[name="' + name + '"]'));
+  if (!form.querySelector('button.btn-confirm')) missing.push('button.btn-confirm');
+  const fieldErrors = Array.from(document.querySelectorAll('.field-error'), (e) => (e.textContent || '').trim());
+  if (missing.length > 0) return { ...base, state: 'unknown', missing };
+  return { ...base, state: fieldErrors.length > 0 ? 'field_errors' : 'form', fieldErrors };
+}`;
 
 /**
  * The outcome a direct-slot page shows before submitting, or null when the form is ready.
