@@ -245,4 +245,35 @@ describe('the main job end to end', () => {
       await services.close();
     }
   });
+
+  it('respects a cancel set while the reservation waits for its release: no submit, stays cancelled', async () => {
+    const releaseAt = releaseOf('14:00');
+    await startDaemonBefore(releaseAt, 5_000);
+    const id = await insertReservation(await insertUser('gil@example.com', 'Gil'), '14:00', '{1,2}');
+    await waitFor('the claim', async () => (await row(id)).status === 'claimed');
+    await sql`UPDATE reservations SET status = 'cancelled' WHERE id = ${id}`.execute(database.db);
+
+    const attempts = await waitFor('the fire-time attempt record', async () => {
+      const list = await listAttempts(database.db, id);
+      return list.length > 0 && list.every((a) => a.outcome !== null) ? list : undefined;
+    });
+    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at])).toEqual([[1, 'interrupted', null]]);
+    expect((await row(id)).status).toBe('cancelled');
+    expect(await site.submits()).toEqual([]);
+  });
+
+  it('a stop before the release gives the reservation back to the queue without submitting', async () => {
+    const releaseAt = releaseOf('15:00');
+    await startDaemonBefore(releaseAt, 30_000);
+    const id = await insertReservation(await insertUser('hana@example.com', 'Hana'), '15:00', '{1}');
+    // prepareLeadMs is 3 s: move the clock so the claim happens now, far from the release.
+    offsetMs += 27_500;
+    await waitFor('the claim', async () => (await row(id)).status === 'claimed');
+    await app!.stop();
+    app = null;
+    expect((await row(id)).status).toBe('scheduled');
+    const attempts = await listAttempts(database.db, id);
+    expect(attempts.map((a) => [a.outcome, a.submitted_at])).toEqual([['interrupted', null]]);
+    expect(await site.submits()).toEqual([]);
+  });
 });

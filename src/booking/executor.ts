@@ -59,6 +59,11 @@ export interface ExecuteArgs {
   /** Aborts waiting and further attempts; an attempt cut off is recorded `interrupted`. */
   signal: AbortSignal;
   /**
+   * Aborts only the wait for the fire instant (a stopping daemon gives up bookings that have not fired
+   * yet at once, and lets fired ones finish). Once fired, it is ignored.
+   */
+  stopWaiting?: AbortSignal;
+  /**
    * Called once at the fire instant, before the first submit (the queue moves the row claimed → booking
    * here). Returning false stops without submitting (e.g. the row was cancelled while waiting).
    */
@@ -155,9 +160,10 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
           const waitMs = args.fireAt.getTime() - clock.now();
           if (waitMs > 0) {
             log.info({ wait_ms: waitMs }, 'page ready; waiting for the release instant');
-            await clock.sleep(waitMs, args.signal);
+            await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
           }
-          if (args.signal.aborted) {
+          if (args.signal.aborted || (attempt === 1 && args.stopWaiting?.aborted)) {
+            stoppedBeforeFire = true;
             result = { outcome: 'error', confirmationCode: null, message: 'stopped before the release instant', submitted: false, timingsMs: {} };
           } else if (attempt === 1 && args.beforeFire && !(await args.beforeFire())) {
             result = { outcome: 'error', confirmationCode: null, message: 'reservation changed before firing (cancelled?); nothing submitted', submitted: false, timingsMs: {} };

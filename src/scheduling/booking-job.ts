@@ -53,6 +53,7 @@ export interface BookingJobArgs {
   venue: VenueConfig;
   fireAt: Date;
   signal: AbortSignal;
+  stopWaiting?: AbortSignal;
   shouldContinue?: () => Promise<boolean>;
   beforeFire?: () => Promise<boolean>;
 }
@@ -71,6 +72,7 @@ export async function runBookingJob(args: BookingJobArgs): Promise<{ result: Boo
   };
   if (args.shouldContinue) executeArgs.shouldContinue = args.shouldContinue;
   if (args.beforeFire) executeArgs.beforeFire = args.beforeFire;
+  if (args.stopWaiting) executeArgs.stopWaiting = args.stopWaiting;
   const result = await args.executor.execute(executeArgs);
   const now = new Date(args.clock.now());
   const log = args.logger.child({ reservation_id: args.reservationId, venue: result.venue });

@@ -18,6 +18,9 @@ import { runBookingJob, type BookingExecutor } from './booking-job.js';
 import { runLoop } from './run-loop.js';
 import { validatePendingOnce } from './validate-pending.js';
 
+/** Shortest pause between two scheduler ticks, ms. */
+const MIN_TICK_GAP_MS = 100;
+
 /** What the scheduler needs (wired by `src/app.ts`). */
 export interface SchedulerOptions {
   db: Kysely<Database>;
@@ -54,6 +57,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const { prepareLeadMs, pollIntervalMs, leaseMs } = config.daemon;
   const loopAbort = new AbortController();
   const jobsAbort = new AbortController();
+  /** Aborted at stop: bookings still waiting for their release give up at once (back to `scheduled`). */
+  const waitAbort = new AbortController();
   const jobs = new Set<Promise<void>>();
   let loopDone: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
@@ -107,7 +112,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (!started) log.info(`reservation ${id}: no longer claimed by this daemon (cancelled?); not submitting`);
         return started;
       };
-      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: releaseAt, signal: jobsAbort.signal, shouldContinue, beforeFire });
+      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: releaseAt, signal: jobsAbort.signal, stopWaiting: waitAbort.signal, shouldContinue, beforeFire });
     } finally {
       stopHeartbeat.abort();
       await beat;
@@ -117,7 +122,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   async function nextDelayMs(): Promise<number> {
     const next = await nextReleaseAt(db);
     if (!next) return pollIntervalMs;
-    return Math.max(0, Math.min(pollIntervalMs, next.getTime() - prepareLeadMs - clock.now()));
+    // Floor: a due row we could not claim this tick (locked by another daemon) must not spin the loop.
+    return Math.max(MIN_TICK_GAP_MS, Math.min(pollIntervalMs, next.getTime() - prepareLeadMs - clock.now()));
   }
 
   return {
@@ -140,6 +146,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     stop(graceMs) {
       stopping ??= (async () => {
         loopAbort.abort();
+        waitAbort.abort();
         await loopDone;
         if (jobs.size > 0) {
           logger.info({ in_flight: jobs.size, grace_ms: graceMs }, 'waiting for in-flight bookings');
