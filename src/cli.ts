@@ -12,9 +12,7 @@ export const DEFAULT_CONFIG_PATH = 'config/reservd.json';
 export interface CommonOptions {
   config: string;
 }
-export interface RunOptions extends CommonOptions {
-  once: boolean;
-}
+export type RunOptions = CommonOptions;
 export interface SandboxOptions extends CommonOptions {
   port?: number;
   clockSkewMs?: number;
@@ -71,7 +69,6 @@ export function createProgram(handlers: CommandHandlers, onExit: (code: number) 
     .command('run')
     .description('run the daemon: validate, schedule and book queued reservations')
     .option(...configOption)
-    .option('--once', 'run one scheduling tick and exit (no booking waits)', false)
     .action((o: RunOptions) => finish(handlers.run(o)));
   program
     .command('migrate')

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
+import { pino } from 'pino';
 import { createApp, openServices } from './app.js';
 import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
 import { systemClock } from './clock.js';
@@ -12,7 +13,7 @@ import { runDemo } from './demo.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
 import { bookNow } from './scheduling/book-now.js';
 import { SlotTimeError } from './scheduling/release-time.js';
-import { createLogger, type Logger } from './telemetry/logger.js';
+import { createLogger, loggableReason, type Logger } from './telemetry/logger.js';
 
 /**
  * The process entry: the only file with top-level side effects (STYLE.md). Parses the command line,
@@ -30,9 +31,10 @@ export const EXIT_BAD_CONFIG = 78;
 const env = process.env;
 let logger: Logger = createLogger({ level: env.RESERVD_LOG_LEVEL ?? 'info' });
 
-function load(options: CommonOptions): Config {
+/** Loads the config and re-creates the logger at its level (on stderr when stdout carries a result). */
+function load(options: CommonOptions, logTo: 'stdout' | 'stderr' = 'stdout'): Config {
   const config = loadConfig(options.config, env);
-  logger = createLogger({ level: config.log.level });
+  logger = createLogger({ level: config.log.level, destination: pino.destination({ fd: logTo === 'stdout' ? 1 : 2, sync: false }) });
   return config;
 }
 
@@ -92,7 +94,7 @@ async function sandbox(options: SandboxOptions): Promise<number> {
 }
 
 async function bookNowCommand(options: BookNowOptions): Promise<number> {
-  const config = load(options);
+  const config = load(options, 'stderr');
   const services = await openServices({ config, logger, clock: systemClock });
   const abort = new AbortController();
   void onceStopSignal().then(() => abort.abort());
@@ -150,7 +152,8 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
     process.stderr.write(`reservd: ${message}\n`);
-    logger.error({ code: (err as { code?: string }).code }, message);
+    const field = (err as { field?: string }).field;
+    logger.error({ code: (err as { code?: string }).code, field }, loggableReason(field, message));
   } else {
     logger.fatal({ err }, `reservd crashed: ${message}`);
   }

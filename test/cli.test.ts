@@ -162,14 +162,11 @@ describe('createProgram', () => {
     expect(calls.bookNow).toEqual([]);
   });
 
-  it('run uses the given default config path and --once', async () => {
+  it('run uses the given default config path or --config', async () => {
     const { program: p, calls } = program('/etc/reservd/reservd.json');
-    await p.parseAsync(['run', '--once'], { from: 'user' });
+    await p.parseAsync(['run'], { from: 'user' });
     await p.parseAsync(['run', '-c', 'other.json'], { from: 'user' });
-    expect(calls.run).toEqual([
-      { config: '/etc/reservd/reservd.json', once: true },
-      { config: 'other.json', once: false },
-    ]);
+    expect(calls.run).toEqual([{ config: '/etc/reservd/reservd.json' }, { config: 'other.json' }]);
     expect(calls.exits).toEqual([0, 0]);
   });
 

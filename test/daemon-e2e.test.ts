@@ -191,6 +191,7 @@ describe('the main job end to end', () => {
       badTime: await insertReservation(good, '25:00', '{1}'),
       unknownVenue: await insertReservation(good, '12:00', '{1}', SLOT_DATE, 'nowhere'),
       unknownCourt: await insertReservation(good, '12:00', '{7}'),
+      offGrid: await insertReservation(good, '12:30', '{1}'),
       past: await insertReservation(good, '09:00', '{1}', '2027-07-20'),
       good: await insertReservation(good, '12:00', '{1}'),
     };
@@ -208,6 +209,8 @@ describe('the main job end to end', () => {
     expect(reasons.unknownVenue!.reason).toMatch(/^venue: .*"nowhere"/);
     expect(reasons.unknownCourt!.status).toBe('rejected');
     expect(reasons.unknownCourt!.reason).toBe('courts: court 7 is not a court of venue "la-villa" (its courts: 1, 2, 3)');
+    expect(reasons.offGrid!.status).toBe('rejected');
+    expect(reasons.offGrid!.reason).toBe('target_time: "12:30" is not a slot start at venue "la-villa" on 2027-07-23 (slots start every 60 min from 07:00 to 21:00)');
     expect(reasons.past!.status).toBe('rejected');
     expect(reasons.past!.reason).toMatch(/2027-07-20 09:00.*in the past/);
     expect(reasons.good!.status).toBe('succeeded');

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DatabaseConfig } from '../src/config/schema.js';
 import { openDatabase } from '../src/db/create-database.js';
+import { startEmbeddedServer } from '../src/db/embedded-server.js';
 import { DatabaseStartError } from '../src/db/errors.js';
+import type { DbLogger } from '../src/db/logger.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { getStatus, insertReservation, insertUser } from '../src/reservations/index.js';
 import { silentDbLogger } from './helpers/database.js';
@@ -67,4 +69,26 @@ it('starts embedded PostgreSQL, refuses a second server on its data dir or port,
   } finally {
     await again.close();
   }
+});
+
+it('logs init and start durations, and stop() returns when PostgreSQL has already died', { timeout: 15_000 }, async () => {
+  const messages: string[] = [];
+  const logger: DbLogger = { info: (_obj, msg) => messages.push(msg), warn: () => {}, error: () => {} };
+  const dataDir = path.join(dir, 'pgdata-killed');
+  const server = await startEmbeddedServer({ dataDir, port: await freePort(), logger });
+  expect(messages).toContainEqual(expect.stringMatching(/^Initialised a new embedded PostgreSQL data directory in .* \(\d+ ms\)\.$/));
+  expect(messages).toContainEqual(expect.stringMatching(/^Embedded PostgreSQL is running on 127\.0\.0\.1:\d+ .*started in \d+ ms\)\.$/));
+  const postmasterPid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  process.kill(postmasterPid, 'SIGKILL');
+  await server.stop();
+  await server.stop();
+});
+
+it.runIf(process.getuid?.() === 0)('as root, refuses a data directory the postgres user cannot enter', async () => {
+  const locked = path.join(dir, 'locked');
+  await mkdir(locked, { mode: 0o700 });
+  await expect(startEmbeddedServer({ dataDir: path.join(locked, 'pgdata'), port: await freePort(), logger: silentDbLogger })).rejects.toMatchObject({
+    code: 'data_dir_unusable',
+    message: expect.stringContaining(`"postgres" user, which cannot enter ${locked} (mode 700)`),
+  });
 });

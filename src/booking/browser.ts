@@ -111,7 +111,17 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
 
   const launch = async (): Promise<{ browser: Browser; browserId: string }> => {
     const browserId = `chromium-${++launches}`;
-    const browser = await chromium.launch({ executablePath, headless, args: [...CHROMIUM_ARGS], timeout: options.launchTimeoutMs ?? 30_000 });
+    const browser = await chromium.launch({
+      executablePath,
+      headless,
+      args: [...CHROMIUM_ARGS],
+      timeout: options.launchTimeoutMs ?? 30_000,
+      // reservd owns the stop sequence: in-flight bookings keep their browser through the grace period
+      // and the pool closes it last. Playwright's defaults would close Chromium on the first SIGTERM.
+      handleSIGTERM: false,
+      handleSIGINT: false,
+      handleSIGHUP: false,
+    });
     const entry = { browser, browserId };
     browser.on('disconnected', () => {
       if (current === entry) current = null;

@@ -108,7 +108,8 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         result = flowResultFromError(err, submitted);
       }
       if (result.outcome !== 'not_open_yet' || clock.now() >= deadlineMs || args.signal.aborted) return result;
-      log.info({ tries }, 'slot not open yet; retrying');
+      // One info line, then debug: retries come every notOpenRetryIntervalMs.
+      log[tries === 1 ? 'info' : 'debug']({ tries, budget_ms: options.notOpenRetryBudgetMs }, 'slot not open yet; retrying');
       await clock.sleep(options.notOpenRetryIntervalMs, args.signal);
     }
   }
@@ -122,6 +123,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     let attempt = 0;
     let stoppedBeforeFire = false;
     let anySubmitted = false;
+    let lastFailOutcome: Exclude<BookingOutcome, 'booked'> = 'slot_taken';
     const baseLog = logger.child({
       reservation_id: args.reservationId,
       venue: request.venue,
@@ -193,6 +195,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         }
         // "booked" without a confirmation code means the confirmation page was not what we expect.
         const failOutcome = outcome === 'booked' ? 'site_changed' : outcome;
+        lastFailOutcome = failOutcome;
         errors.push(`court ${court}: ${describeOutcome(failOutcome, result.message)}`);
         if (outcome === 'interrupted' || outcome === 'site_blocked' || (result.submitted && !NEXT_COURT_OUTCOMES.has(failOutcome))) {
           // A block page stops the venue; an unknown result after a submit must not be followed by a
@@ -207,7 +210,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         lease = null;
       }
       const lastCourt = courts[courts.length - 1] ?? 0;
-      return BookingResult.failure({ request, outcome: 'slot_taken', errors, message: 'no preferred court could be booked', metadata: metadataFor(lastCourt) });
+      return BookingResult.failure({ request, outcome: lastFailOutcome, errors, message: 'no preferred court could be booked', metadata: metadataFor(lastCourt) });
     } finally {
       if (lease) await lease.release().catch((err: unknown) => baseLog.warn({ err }, 'closing page failed'));
     }

@@ -1,5 +1,6 @@
 import type { Config, VenueConfig } from '../config/schema.js';
-import { slotDatetimeSegment, slotStartAt } from '../scheduling/release-time.js';
+import { slotDatetimeSegment } from '../scheduling/release-time.js';
+import { daySlotTimes, isSlotTime } from '../scheduling/slot-grid.js';
 
 /**
  * How the sandbox site finds venues, courts and slots from Acuity path parts (pure: no I/O, no clock).
@@ -75,45 +76,7 @@ export function createVenueIndex(config: Config): VenueIndex {
   };
 }
 
-function toMinutes(hhmm: string): number {
-  const [h = '0', m = '0'] = hhmm.split(':');
-  return Number(h) * 60 + Number(m);
-}
-
-function toHhmm(minutes: number): string {
-  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
-}
-
-/**
- * The slot start times of one venue-local day: `firstSlotTime`, then every `slotLengthS` (rounded down to
- * whole minutes) up to and including `lastSlotTime`. Times that do not exist that day (DST gap) are left
- * out; an invalid date gives an empty list.
- */
-export function daySlotTimes(venue: VenueConfig, date: string): string[] {
-  const firstMin = toMinutes(venue.firstSlotTime);
-  const lastMin = toMinutes(venue.lastSlotTime);
-  const stepMin = Math.max(1, Math.floor(venue.slotLengthS / 60));
-  const times: string[] = [];
-  for (let minute = firstMin; minute <= lastMin; minute += stepMin) {
-    const time = toHhmm(minute);
-    if (slotExists(venue, date, time)) times.push(time);
-  }
-  return times;
-}
-
-function slotExists(venue: VenueConfig, date: string, time: string): boolean {
-  try {
-    slotStartAt(date, time, venue.timeZone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True when `time` is one of the venue's slot start times on `date`. */
-export function isSlotTime(venue: VenueConfig, date: string, time: string): boolean {
-  return daySlotTimes(venue, date).includes(time);
-}
+export { daySlotTimes, isSlotTime };
 
 const SEGMENT_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}):00(?:[+-]\d{2}:\d{2}|Z)$/;
 

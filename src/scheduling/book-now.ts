@@ -7,7 +7,7 @@ import { createImmediateReservation } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { runBookingJob, type BookingExecutor } from './booking-job.js';
 import { computeReleaseAt, slotStartAt } from './release-time.js';
-import { assertCourtsOfVenue } from './validate-pending.js';
+import { assertBookableAtVenue } from './validate-pending.js';
 
 /** What `reservd book-now` asks for. */
 export interface ImmediateBookingInput {
@@ -38,8 +38,8 @@ export async function bookNow(args: {
   const { db, config, clock, input } = args;
   const draft = buildImmediateRequest(input, (id) => Object.hasOwn(config.venues, id));
   const venue = config.venues[draft.venue]!;
-  assertCourtsOfVenue(draft, venue, 'courts');
   const slotAt = slotStartAt(draft.targetDate, draft.targetTime, venue.timeZone);
+  assertBookableAtVenue(draft, venue, { courts: 'courts', targetTime: 'targetTime' });
   const releaseAt = computeReleaseAt(venue.releaseRule, draft.targetDate, draft.targetTime, venue.timeZone);
   const now = new Date(clock.now());
   const reservationId = await createImmediateReservation(db, {

@@ -9,7 +9,10 @@ import {
   getStatus,
   heartbeat,
   nextReleaseAt,
+  listAttempts,
+  markNeedsAttention,
   releaseClaim,
+  requeueReservation,
   startBooking,
   type ClaimedReservation,
 } from '../reservations/index.js';
@@ -75,7 +78,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   function startJob(row: ClaimedReservation): void {
     const job = runJob(row)
-      .catch((err: unknown) => logger.error({ err, reservation_id: row.id }, `reservation ${row.id}: booking job crashed`))
+      .catch(async (err: unknown) => {
+        logger.error({ err, reservation_id: row.id }, `reservation ${row.id}: booking job crashed; giving it back to the queue`);
+        await recoverCrashedJob(row.id, err).catch((recoverErr: unknown) =>
+          logger.error({ err: recoverErr, reservation_id: row.id }, `reservation ${row.id}: could not recover after the crash`),
+        );
+      })
       .finally(() => jobs.delete(job));
     jobs.add(job);
   }
@@ -91,7 +99,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
     const request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(config.venues, v));
     const releaseAt = row.release_at;
-    log.info({ release_at: releaseAt.toISOString(), in_ms: releaseAt.getTime() - clock.now() }, `reservation ${id} claimed`);
+    const inMs = releaseAt.getTime() - clock.now();
+    log.info(
+      { release_at: releaseAt.toISOString(), in_ms: inMs },
+      inMs > 0 ? `reservation ${id} claimed; release in ${Math.round(inMs / 1000)} s` : `reservation ${id} claimed; its release has already passed, booking now`,
+    );
     const stopHeartbeat = new AbortController();
     const beat = (async () => {
       while (!stopHeartbeat.signal.aborted) {
@@ -116,6 +128,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     } finally {
       stopHeartbeat.abort();
       await beat;
+    }
+  }
+
+  /**
+   * Never leaves a row stuck until its lease expires, and never re-queues one the site may have taken:
+   * a submitted attempt without a known outcome (or a booking not recorded) → `needs_attention`
+   * (DESIGN.md "never a blind second submit"); otherwise → back to `scheduled`. Both guarded by our lease.
+   */
+  async function recoverCrashedJob(id: number, err: unknown): Promise<void> {
+    const attempts = await listAttempts(db, id);
+    const maybeBooked = attempts.some((a) => a.submitted_at !== null && (a.outcome === null || a.outcome === 'booked'));
+    if (maybeBooked) {
+      const reason = `booking job crashed after a submit (${err instanceof Error ? err.message : String(err)}); check the site before retrying`;
+      await markNeedsAttention(db, { id, owner: daemonId, reason, now: now() });
+      logger.error({ reservation_id: id }, `reservation ${id}: needs attention (${reason})`);
+    } else {
+      await requeueReservation(db, { id, owner: daemonId, now: now() });
     }
   }
 

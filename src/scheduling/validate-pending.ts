@@ -3,19 +3,28 @@ import type { Config, VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
 import { listPending, markRejected, markScheduled } from '../reservations/index.js';
-import type { Logger } from '../telemetry/logger.js';
+import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { computeReleaseAt, SlotTimeError, slotStartAt } from './release-time.js';
+import { describeSlotGrid, isSlotTime } from './slot-grid.js';
 
 /**
- * Every preferred court must be one of the venue's courts (the contract builders only check the shape).
- * @param field how the caller names the court list in errors (`courts` column / `--courts` input).
- * @throws ContractError naming `field` and the unknown court.
+ * What the contract builders cannot know: every preferred court must be one of the venue's courts, and the
+ * slot time must be on the venue's slot grid (the site has no other slots: its direct-slot URL is a 404).
+ * @param fields how the caller names the court list and the time in errors (`courts`/`target_time` columns,
+ *   or the `book-now` input names).
+ * @throws ContractError naming the field and the bad value.
  */
-export function assertCourtsOfVenue(request: BookingRequest, venue: VenueConfig, field: string): void {
+export function assertBookableAtVenue(request: BookingRequest, venue: VenueConfig, fields: { courts: string; targetTime: string }): void {
   for (const court of request.courtPreference.asList()) {
     if (!Object.hasOwn(venue.courts, String(court))) {
-      throw new ContractError(field, `court ${court} is not a court of venue "${request.venue}" (its courts: ${Object.keys(venue.courts).join(', ')})`);
+      throw new ContractError(fields.courts, `court ${court} is not a court of venue "${request.venue}" (its courts: ${Object.keys(venue.courts).join(', ')})`);
     }
+  }
+  if (!isSlotTime(venue, request.targetDate, request.targetTime)) {
+    throw new ContractError(
+      fields.targetTime,
+      `"${request.targetTime}" is not a slot start at venue "${request.venue}" on ${request.targetDate} (slots start ${describeSlotGrid(venue)})`,
+    );
   }
 }
 
@@ -42,12 +51,12 @@ export async function validatePendingOnce(args: {
   const rows = await listPending(db, args.limit ?? 100);
   for (const row of rows) {
     const log = logger.child({ reservation_id: Number(row.id), venue: row.venue, target_date: row.target_date, target_time: row.target_time });
-    let verdict: { releaseAt: Date; slotAt: Date } | { reason: string };
+    let verdict: { releaseAt: Date; slotAt: Date } | { reason: string; field?: string };
     try {
       const request = buildRequestFromReservation(row, row, (id) => Object.hasOwn(config.venues, id));
       const venue = config.venues[request.venue]!;
-      assertCourtsOfVenue(request, venue, 'courts');
       const slotAt = slotStartAt(request.targetDate, request.targetTime, venue.timeZone);
+      assertBookableAtVenue(request, venue, { courts: 'courts', targetTime: 'target_time' });
       if (slotAt.getTime() <= now.getTime()) {
         verdict = { reason: `target_date/target_time: the slot ${request.targetDate} ${request.targetTime} (${venue.timeZone}) started at ${slotAt.toISOString()}, which is in the past` };
       } else {
@@ -55,11 +64,12 @@ export async function validatePendingOnce(args: {
       }
     } catch (err) {
       if (!(err instanceof ContractError) && !(err instanceof SlotTimeError)) throw err;
-      verdict = { reason: err instanceof SlotTimeError ? `${err.field}: ${err.message}` : err.message };
+      verdict = { reason: err instanceof SlotTimeError ? `${err.field}: ${err.message}` : err.message, field: err.field };
     }
     if ('reason' in verdict) {
       if (await markRejected(db, { id: Number(row.id), reason: verdict.reason, now })) counts.rejected += 1;
-      log.warn({ reason: verdict.reason }, `reservation ${row.id} rejected: ${verdict.reason}`);
+      const logged = loggableReason(verdict.field, verdict.reason);
+      log.warn({ reason: logged, field: verdict.field }, `reservation ${row.id} rejected: ${logged}`);
     } else {
       if (await markScheduled(db, { id: Number(row.id), releaseAt: verdict.releaseAt, slotAt: verdict.slotAt, now })) counts.scheduled += 1;
       log.info({ release_at: verdict.releaseAt.toISOString() }, `reservation ${row.id} scheduled; release at ${verdict.releaseAt.toISOString()}`);

@@ -61,3 +61,14 @@ export function redactUrl(url: string): string {
     return '[unparseable url]';
   }
 }
+
+/** Fields whose values are contact details: a reason about them keeps the value off the logs. */
+const CONTACT_FIELD_RE = /^(booking_users\.|user\.)|^(email|phone|firstName|lastName|first_name|last_name)$/;
+
+/**
+ * A validation reason fit for a log line: reasons about contact fields (which quote the bad value, e.g.
+ * an email) are replaced by the field name; the full reason stays on the row or the terminal.
+ */
+export function loggableReason(field: string | undefined, reason: string): string {
+  return field && CONTACT_FIELD_RE.test(field) ? `${field}: invalid value (details withheld from logs)` : reason;
+}
