@@ -32,8 +32,6 @@ const START_TIMEOUT_MS = 60_000;
 /** How long a fast shutdown (SIGINT) may take before SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
 const LOG_LINES_KEPT = 200;
-/** Messages in English whatever the environment, so {@link explainStartFailure} can read them. */
-const CHILD_ENV = { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' };
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -94,7 +92,8 @@ function explainStartFailure(dataDir: string, port: number, logLines: string[], 
 /** spawn() options for running a PostgreSQL program as `user` (null: as ourselves). */
 function childOptions(user: PostgresUser | null, cwd: string): SpawnOptions {
   // cwd: the inherited one may be a directory the postgres user cannot enter (e.g. a project under /root).
-  return { cwd, env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'], ...(user ? { uid: user.uid, gid: user.gid } : {}) };
+  // LC_ALL=C: messages in English whatever the environment, so explainStartFailure() can read them.
+  return { cwd, env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], ...(user ? { uid: user.uid, gid: user.gid } : {}) };
 }
 
 /** Feeds the child's stdout/stderr, line by line, to `onLine`. */
