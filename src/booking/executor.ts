@@ -56,6 +56,8 @@ export interface ExecuteArgs {
   reservationId: number;
   /** Fire instant; nothing is submitted before it. Immediate bookings pass "now". */
   fireAt: Date;
+  /** The slot's release instant (metadata `release_at`); equals `fireAt` for queued bookings. */
+  releaseAt: Date;
   /** Aborts waiting and further attempts; an attempt cut off is recorded `interrupted`. */
   signal: AbortSignal;
   /**
@@ -123,6 +125,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     let attempt = 0;
     let stoppedBeforeFire = false;
     let anySubmitted = false;
+    let firedAtMs: number | null = null;
     let lastFailOutcome: Exclude<BookingOutcome, 'booked'> = 'slot_taken';
     const baseLog = logger.child({
       reservation_id: args.reservationId,
@@ -137,7 +140,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         flow: flow.name,
         browserId: lease?.browserId ?? 'none',
         attempt,
-        extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.fireAt.toISOString(), ...extra } as never,
+        extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.releaseAt.toISOString(), ...(firedAtMs === null ? {} : { fired_at: new Date(firedAtMs).toISOString() }), ...extra } as never,
       });
     try {
       for (const court of courts) {
@@ -171,7 +174,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
             result = { outcome: 'error', confirmationCode: null, message: 'reservation changed before firing (cancelled?); nothing submitted', submitted: false, timingsMs: {} };
             stoppedBeforeFire = true;
           } else {
-            const firedAtMs = clock.now();
+            firedAtMs = clock.now();
             log.info({ fire_delay_ms: firedAtMs - args.fireAt.getTime() }, 'firing');
             result = await submitUntilOpen(handle, args, attemptId, log);
           }

@@ -25,6 +25,7 @@ export const METADATA_KEYS = [
   'venue',
   'court',
   'courts_tried',
+  'submitted',
   'fire_lag_ms',
   'release_at',
   'fired_at',

@@ -66,6 +66,7 @@ export async function bookNow(args: {
     request,
     venue,
     fireAt: now,
+    releaseAt,
     signal: args.signal,
   });
   return { reservationId, result, recorded };

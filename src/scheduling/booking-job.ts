@@ -52,6 +52,8 @@ export interface BookingJobArgs {
   request: BookingRequest;
   venue: VenueConfig;
   fireAt: Date;
+  /** The slot's release instant (defaults to `fireAt`). */
+  releaseAt?: Date;
   signal: AbortSignal;
   stopWaiting?: AbortSignal;
   shouldContinue?: () => Promise<boolean>;
@@ -68,6 +70,7 @@ export async function runBookingJob(args: BookingJobArgs): Promise<{ result: Boo
     venue: args.venue,
     reservationId: args.reservationId,
     fireAt: args.fireAt,
+    releaseAt: args.releaseAt ?? args.fireAt,
     signal: args.signal,
   };
   if (args.shouldContinue) executeArgs.shouldContinue = args.shouldContinue;
