@@ -116,6 +116,43 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     }
   }
 
+  /**
+   * One court: load its page, wait for the fire instant (abortable), fire. The first attempt also runs
+   * `beforeFire` (claimed → booking); a stop or a cancel before the fire submits nothing.
+   */
+  async function prepareAndFire(
+    lease: PageLease,
+    court: number,
+    attempt: number,
+    attemptId: number,
+    args: ExecuteArgs,
+    log: Logger,
+  ): Promise<{ result: FlowResult; stoppedBeforeFire: boolean; firedAtMs: number | null }> {
+    const notFired = (message: string) => ({
+      result: { outcome: 'error' as const, confirmationCode: null, message, submitted: false, timingsMs: {} },
+      stoppedBeforeFire: true,
+      firedAtMs: null,
+    });
+    try {
+      const { request } = args;
+      const handle = await flow.prepare(lease.page, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
+      const waitMs = args.fireAt.getTime() - clock.now();
+      if (waitMs > 0) {
+        log.info({ wait_ms: waitMs }, 'page ready; waiting for the release instant');
+        await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
+      }
+      if (args.signal.aborted || (attempt === 1 && args.stopWaiting?.aborted)) return notFired('stopped before the release instant');
+      if (attempt === 1 && args.beforeFire && !(await args.beforeFire())) {
+        return notFired('reservation changed before firing (cancelled?); nothing submitted');
+      }
+      const firedAtMs = clock.now();
+      log.info({ fire_delay_ms: firedAtMs - args.fireAt.getTime() }, 'firing');
+      return { result: await submitUntilOpen(handle, args, attemptId, log), stoppedBeforeFire: false, firedAtMs };
+    } catch (err) {
+      return { result: flowResultFromError(err, false), stoppedBeforeFire: false, firedAtMs: null };
+    }
+  }
+
   async function execute(args: ExecuteArgs): Promise<BookingResult> {
     const { request } = args;
     const courts = request.courtPreference.asList();
@@ -159,28 +196,10 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
           browserId: lease.browserId,
           flow: flow.name,
         });
-        let result: FlowResult;
-        try {
-          const handle = await flow.prepare(lease.page, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
-          const waitMs = args.fireAt.getTime() - clock.now();
-          if (waitMs > 0) {
-            log.info({ wait_ms: waitMs }, 'page ready; waiting for the release instant');
-            await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
-          }
-          if (args.signal.aborted || (attempt === 1 && args.stopWaiting?.aborted)) {
-            stoppedBeforeFire = true;
-            result = { outcome: 'error', confirmationCode: null, message: 'stopped before the release instant', submitted: false, timingsMs: {} };
-          } else if (attempt === 1 && args.beforeFire && !(await args.beforeFire())) {
-            result = { outcome: 'error', confirmationCode: null, message: 'reservation changed before firing (cancelled?); nothing submitted', submitted: false, timingsMs: {} };
-            stoppedBeforeFire = true;
-          } else {
-            firedAtMs = clock.now();
-            log.info({ fire_delay_ms: firedAtMs - args.fireAt.getTime() }, 'firing');
-            result = await submitUntilOpen(handle, args, attemptId, log);
-          }
-        } catch (err) {
-          result = flowResultFromError(err, false);
-        }
+        const fired = await prepareAndFire(lease, court, attempt, attemptId, args, log);
+        const result = fired.result;
+        stoppedBeforeFire = fired.stoppedBeforeFire;
+        firedAtMs ??= fired.firedAtMs;
         anySubmitted ||= result.submitted;
         const outcome: BookingOutcome =
           (args.signal.aborted || stoppedBeforeFire) && result.outcome !== 'booked' ? 'interrupted' : result.outcome;
