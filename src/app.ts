@@ -80,6 +80,14 @@ export async function openServices(args: { config: Config; logger: Logger; clock
     await migrateToLatest(database.db, logger);
     const pool = createBrowserPool({ executablePath, headless: config.daemon.headless, logger });
     releasers.push({ name: 'browser pool', release: () => pool.close() });
+    try {
+      // Fail at start, not at the first release: a path that exists but does not launch (wrong file,
+      // missing libraries) is a setup problem (exit 78).
+      const probe = await pool.acquire();
+      await probe.release();
+    } catch (err) {
+      throw new ConfigError(`the browser ${executablePath} could not be started: ${(err as Error).message.split('\n')[0]}. Set daemon.browserExecutable or RESERVD_BROWSER to a working Chromium, or install one: apt-get install -y chromium`, { cause: err });
+    }
     const executor = createExecutor({
       clock,
       logger,

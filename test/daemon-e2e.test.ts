@@ -36,9 +36,9 @@ const logger = createSilentLogger();
 /** Releases of SLOT_DATE slots under la-villa's `hoursBefore: 48` rule. */
 const releaseOf = (time: string): Date => computeReleaseAt({ hoursBefore: 48 }, SLOT_DATE, time, ZONE);
 
-function daemonConfig(): Config {
+function daemonConfig(daemon: Record<string, number> = {}): Config {
   return parseConfig({
-    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 3_000, attemptTimeoutMs: 15_000, notOpenRetryBudgetMs: 3_000, stopGraceMs: 5_000 },
+    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 3_000, attemptTimeoutMs: 15_000, notOpenRetryBudgetMs: 3_000, stopGraceMs: 5_000, ...daemon },
     database: { url: database.url },
     venues: { 'la-villa': { ...sandbox.config.venues['la-villa']! } },
   });
@@ -93,9 +93,9 @@ const site = {
 };
 
 /** Stands the shared clock `leadMs` before `releaseAt` and starts a daemon on it. */
-async function startDaemonBefore(releaseAt: Date, leadMs: number): Promise<void> {
+async function startDaemonBefore(releaseAt: Date, leadMs: number, daemon: Record<string, number> = {}): Promise<void> {
   offsetMs = releaseAt.getTime() - leadMs - systemClock.now();
-  app = createApp({ config: daemonConfig(), logger, clock });
+  app = createApp({ config: daemonConfig(daemon), logger, clock });
   await app.start();
 }
 
@@ -277,6 +277,46 @@ describe('the main job end to end', () => {
     expect((await row(id)).status).toBe('scheduled');
     const attempts = await listAttempts(database.db, id);
     expect(attempts.map((a) => [a.outcome, a.submitted_at])).toEqual([['interrupted', null]]);
+    expect(await site.submits()).toEqual([]);
+
+    // A new daemon books it, continuing the attempt numbering.
+    app = createApp({ config: daemonConfig(), logger, clock });
+    await app.start();
+    expect((await finalRow(id)).status).toBe('succeeded');
+    expect((await listAttempts(database.db, id)).map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'interrupted'],
+      [2, 'booked'],
+    ]);
+  });
+
+  it('a submit whose answer never comes goes to needs_attention, with no second submit', async () => {
+    const releaseAt = releaseOf('16:00');
+    await startDaemonBefore(releaseAt, 4_000, { attemptTimeoutMs: 1_500 });
+    sandbox.site.setControl({ slowSubmitMs: 4_000 });
+    const id = await insertReservation(await insertUser('ivo@example.com', 'Ivo'), '16:00', '{1,2}');
+
+    const done = await finalRow(id);
+    expect(done.status).toBe('needs_attention');
+    expect(done.reason).toMatch(/^court 1: timed out.*the booking form was submitted but the site's answer is unknown/);
+    // The site took the booking; reservd did not try court 2.
+    expect((await site.bookings()).filter((b) => b.email === 'ivo@example.com').map((b) => b.court)).toEqual([1]);
+    expect((await site.submits()).length).toBe(1);
+    const attempts = await listAttempts(database.db, id);
+    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at !== null])).toEqual([[1, 'timeout', true]]);
+  });
+
+  it('rejects a row inserted directly as scheduled whose values are invalid, instead of crashing on it', async () => {
+    const releaseAt = releaseOf('17:00');
+    await startDaemonBefore(releaseAt, 2_000);
+    const userId = await insertUser('jo@example.com', 'Jo');
+    await sql`UPDATE booking_users SET phone = 'call me' WHERE id = ${userId}`.execute(database.db);
+    const { rows } = await sql<{ id: string }>`
+      INSERT INTO reservations (user_id, venue, target_date, target_time, courts, status, release_at, slot_at)
+      VALUES (${userId}, 'la-villa', ${SLOT_DATE}, '17:00', '{1}', 'scheduled', ${releaseAt}, ${new Date(releaseAt.getTime() + 48 * 3_600_000)})
+      RETURNING id`.execute(database.db);
+    const done = await finalRow(Number(rows[0]!.id));
+    expect(done.status).toBe('rejected');
+    expect(done.reason).toMatch(/^booking_users\.phone: /);
     expect(await site.submits()).toEqual([]);
   });
 });

@@ -268,15 +268,19 @@ describe('concurrent claimers (SKIP LOCKED)', () => {
 describe('attempts and results', () => {
   it('records attempts append-only with an intent before the submit', async () => {
     const id = await held('booking', 'd1', MIN);
-    const first = await startAttempt(db, { reservationId: id, attempt: 1, court: 2, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW });
-    await expect(startAttempt(db, { reservationId: id, attempt: 1, court: 1, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW })).rejects.toThrow(
-      'booking_attempts_reservation_attempt',
+    const started = await startAttempt(db, { reservationId: id, court: 2, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW });
+    expect(started.attempt).toBe(1);
+    const first = started.id;
+    await expect(startAttempt(db, { reservationId: 987654, court: 1, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW })).rejects.toThrow(
+      'reservation 987654: cannot start an attempt, the reservation does not exist',
     );
     expect(await markAttemptSubmitted(db, { attemptId: first, now: at(1) })).toBe(true);
     expect(await markAttemptSubmitted(db, { attemptId: first, now: at(2) })).toBe(false);
     expect(await finishAttempt(db, { attemptId: first, outcome: 'slot_taken', confirmationCode: null, error: 'court 2: slot taken', metadata: { fire_lag_ms: 12 }, now: at(3) })).toBe(true);
     expect(await finishAttempt(db, { attemptId: first, outcome: 'booked', confirmationCode: 'X', error: null, metadata: {}, now: at(4) })).toBe(false);
-    const second = await startAttempt(db, { reservationId: id, attempt: 2, court: 1, daemonId: 'd1', browserId: null, flow: 'acuity', now: at(5) });
+    const secondStarted = await startAttempt(db, { reservationId: id, court: 1, daemonId: 'd1', browserId: null, flow: 'acuity', now: at(5) });
+    expect(secondStarted.attempt).toBe(2);
+    const second = secondStarted.id;
     expect((await getReservation(db, id))?.attempt_count).toBe(2);
     const attempts = await listAttempts(db, id);
     expect(attempts.map((a) => a.id)).toEqual([first, second]);
@@ -346,8 +350,9 @@ describe('attempts and results', () => {
     expect(phone.phone).toBe('+502 5555 0199');
     const other = await createImmediateReservation(db, { ...args, user: { ...USER, email: 'ben@example.com' } });
     expect((await getReservation(db, other))?.user_id).not.toBe(userId);
-    const attempt = await startAttempt(db, { reservationId: id, attempt: 1, court: 3, daemonId: 'cli-1', browserId: 'b', flow: 'acuity', now: NOW });
-    expect(attempt).toBeGreaterThan(0);
+    const attempt = await startAttempt(db, { reservationId: id, court: 3, daemonId: 'cli-1', browserId: 'b', flow: 'acuity', now: NOW });
+    expect(attempt.attempt).toBe(1);
+    expect(attempt.id).toBeGreaterThan(0);
     expect(await recordBookingResult(db, { reservationId: id, owner: 'cli-1', result: bookingResult(id, 'failure'), now: NOW })).toBe(true);
     expect((await listReservationOutcomes(db, [other, id, 12345])).map((r) => [r.id, r.status])).toEqual([
       [id, 'failed'],

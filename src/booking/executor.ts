@@ -18,8 +18,11 @@ import { mapFlowError } from './flows/map-flow-error.js';
 
 /** Append-only attempt log (`booking_attempts`), implemented by the reservations repository. */
 export interface AttemptRecorder {
-  /** Writes the attempt row before anything is sent; returns its id. */
-  startAttempt(args: { reservationId: number; attempt: number; court: number; browserId: string; flow: string }): Promise<number>;
+  /**
+   * Writes the attempt row before anything is sent; returns its id and its number, which continues
+   * after any earlier attempts of the reservation (a requeued or taken-over booking).
+   */
+  startAttempt(args: { reservationId: number; court: number; browserId: string; flow: string }): Promise<{ id: number; attempt: number }>;
   /** The intent: written BEFORE the submit is pressed (DESIGN.md). */
   markSubmitted(attemptId: number): Promise<void>;
   finishAttempt(args: {
@@ -74,8 +77,11 @@ export interface ExecuteArgs {
   shouldContinue?: () => Promise<boolean>;
 }
 
-/** Outcomes after which the next court in the preference list is tried. */
+/** Outcomes (before any submit) after which the next court in the preference list is tried. */
 const NEXT_COURT_OUTCOMES: ReadonlySet<BookingOutcome> = new Set(['slot_taken', 'not_open_yet', 'site_changed']);
+
+/** After a submit, only these answers prove the site took no booking. */
+const DEFINITIVE_NO_OUTCOMES: ReadonlySet<BookingOutcome> = new Set(['slot_taken', 'not_open_yet']);
 
 /** A {@link FlowResult} for an unexpected exception (the mapping itself is `mapFlowError`'s, STYLE.md). */
 function flowResultFromError(err: unknown, submitted: boolean): FlowResult {
@@ -123,7 +129,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
   async function prepareAndFire(
     lease: PageLease,
     court: number,
-    attempt: number,
+    tryIndex: number,
     attemptId: number,
     args: ExecuteArgs,
     log: Logger,
@@ -141,8 +147,8 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         log.info({ wait_ms: waitMs }, 'page ready; waiting for the release instant');
         await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
       }
-      if (args.signal.aborted || (attempt === 1 && args.stopWaiting?.aborted)) return notFired('stopped before the release instant');
-      if (attempt === 1 && args.beforeFire && !(await args.beforeFire())) {
+      if (args.signal.aborted || (tryIndex === 1 && args.stopWaiting?.aborted)) return notFired('stopped before the release instant');
+      if (tryIndex === 1 && args.beforeFire && !(await args.beforeFire())) {
         return notFired('reservation changed before firing (cancelled?); nothing submitted');
       }
       const firedAtMs = clock.now();
@@ -159,6 +165,9 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     const errors: string[] = [];
     const courtsTried: number[] = [];
     let lease: PageLease | null = null;
+    /** Courts tried in this run (1 = the first, which fires at the release instant). */
+    let tryIndex = 0;
+    /** The attempt number in `booking_attempts` (continues across runs), for logs and metadata. */
     let attempt = 0;
     let stoppedBeforeFire = false;
     let anySubmitted = false;
@@ -181,22 +190,18 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
       });
     try {
       for (const court of courts) {
-        if (args.signal.aborted || (attempt > 0 && args.shouldContinue && !(await args.shouldContinue()))) {
+        if (args.signal.aborted || (tryIndex > 0 && args.shouldContinue && !(await args.shouldContinue()))) {
           errors.push(`court ${court}: not tried (booking stopped)`);
           return BookingResult.failure({ request, outcome: 'interrupted', errors, metadata: metadataFor(court) });
         }
-        attempt += 1;
+        tryIndex += 1;
         courtsTried.push(court);
         lease ??= await pool.acquire();
+        const started = await recorder.startAttempt({ reservationId: args.reservationId, court, browserId: lease.browserId, flow: flow.name });
+        const attemptId = started.id;
+        attempt = started.attempt;
         const log = baseLog.child({ court, attempt, browser_id: lease.browserId });
-        const attemptId = await recorder.startAttempt({
-          reservationId: args.reservationId,
-          attempt,
-          court,
-          browserId: lease.browserId,
-          flow: flow.name,
-        });
-        const fired = await prepareAndFire(lease, court, attempt, attemptId, args, log);
+        const fired = await prepareAndFire(lease, court, tryIndex, attemptId, args, log);
         const result = fired.result;
         stoppedBeforeFire = fired.stoppedBeforeFire;
         firedAtMs ??= fired.firedAtMs;
@@ -219,9 +224,13 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         const failOutcome = outcome === 'booked' ? 'site_changed' : outcome;
         lastFailOutcome = failOutcome;
         errors.push(`court ${court}: ${describeOutcome(failOutcome, result.message)}`);
-        if (outcome === 'interrupted' || outcome === 'site_blocked' || (result.submitted && !NEXT_COURT_OUTCOMES.has(failOutcome))) {
-          // A block page stops the venue; an unknown result after a submit must not be followed by a
-          // blind second submit (DESIGN.md): stop here.
+        if (result.submitted && !DEFINITIVE_NO_OUTCOMES.has(failOutcome)) {
+          // The form was submitted and the site's answer is unknown: it may hold a booking. Never follow with
+          // a blind second submit (DESIGN.md); the job sends the reservation to `needs_attention`.
+          return BookingResult.failure({ request, outcome: failOutcome, errors, metadata: { ...metadata, outcome_unknown: true } });
+        }
+        if (outcome === 'interrupted' || outcome === 'site_blocked') {
+          // A block page stops the venue (no fallback to other courts); a stop ends the booking.
           return BookingResult.failure({ request, outcome: failOutcome, errors, metadata });
         }
         if (!NEXT_COURT_OUTCOMES.has(failOutcome) && failOutcome !== 'timeout' && failOutcome !== 'error') {

@@ -21,7 +21,18 @@ export function isKnownTimeZone(timeZone: string): boolean {
 }
 
 /** An IANA time zone name such as `America/Guatemala`. */
-export const timeZoneSchema = z.string().refine(isKnownTimeZone, { message: 'must be an IANA time zone such as "America/New_York"' });
+export const timeZoneSchema = z.string().superRefine((zone, ctx) => {
+  if (!isKnownTimeZone(zone)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as "America/New_York"' });
+    return;
+  }
+  // Intl accepts any letter case ("america/guatemala"); ask for the real spelling. Links such as
+  // Asia/Kolkata (which Node's ICU reports as Asia/Calcutta) stay valid.
+  const resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) {
+    ctx.addIssue({ code: 'custom', message: `must be spelled exactly as the IANA name "${resolved}" (letter case matters)` });
+  }
+});
 
 /**
  * When a slot opens for booking (DESIGN.md "release rule"):
@@ -57,14 +68,15 @@ export const venueSchema = z.strictObject({
   /** Court number → the site's calendar id for that court. At least one court. */
   courts: z
     .record(z.string().regex(/^[1-9]\d*$/, 'court numbers are positive integers'), z.string().regex(/^[A-Za-z0-9_-]+$/))
-    .refine((m) => Object.keys(m).length > 0, { message: 'a venue needs at least one court' }),
+    .refine((m) => Object.keys(m).length > 0, { message: 'a venue needs at least one court' })
+    .refine((m) => new Set(Object.values(m)).size === Object.keys(m).length, { message: 'two courts map to the same calendar id' }),
   /** Slot length in seconds (default one hour). */
   slotLengthS: z.number().int().min(300).max(4 * 3600).default(3600),
   /** First slot start of a day, venue-local `HH:MM`. */
   firstSlotTime: hhmmSchema.default('07:00'),
   /** Last slot start of a day, venue-local `HH:MM`. */
   lastSlotTime: hhmmSchema.default('21:00'),
-});
+}).refine((v) => v.firstSlotTime <= v.lastSlotTime, { message: 'firstSlotTime must not be later than lastSlotTime', path: ['lastSlotTime'] });
 export type VenueConfig = z.infer<typeof venueSchema>;
 
 /** Daemon timing and browser settings. */
@@ -81,6 +93,8 @@ export const daemonSchema = z.strictObject({
   notOpenRetryBudgetMs: z.number().int().min(0).max(300_000).default(10_000),
   /** Pause between "not open yet" retries. Default 250 ms (one careful person, not a hammer). */
   notOpenRetryIntervalMs: z.number().int().min(100).max(10_000).default(250),
+  /** Most bookings this daemon runs at once (each holds a browser page); more due rows wait for the next tick or another daemon. Default 8. */
+  maxConcurrentBookings: z.number().int().min(1).max(200).default(8),
   /** How long in-flight bookings may finish after SIGTERM before they are interrupted. Default 30 s. */
   stopGraceMs: z.number().int().min(0).max(600_000).default(30_000),
   /** Chromium executable; null = auto-detect (Playwright's browser, /usr/bin/chromium, ...). */

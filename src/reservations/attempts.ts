@@ -5,8 +5,6 @@ import { changedRow, type AttemptRow } from './rows.js';
 /** Arguments of {@link startAttempt}. */
 export interface StartAttemptArgs {
   reservationId: number;
-  /** 1-based attempt number within the reservation; `(reservation_id, attempt)` is UNIQUE. */
-  attempt: number;
   court: number;
   /** The daemon making the attempt (its lease owner id). */
   daemonId: string;
@@ -17,20 +15,28 @@ export interface StartAttemptArgs {
 }
 
 /**
- * Appends a `booking_attempts` row (`started_at = now`) and increments `reservations.attempt_count`, in one
- * transaction. Not guarded on the reservation's status: the log records whatever was tried.
+ * Appends a `booking_attempts` row (`started_at = now`) numbered after every earlier attempt of the
+ * reservation (`reservations.attempt_count + 1`, incremented in the same transaction under the row lock, so
+ * a requeued or taken-over reservation continues its numbering instead of colliding with the UNIQUE
+ * `(reservation_id, attempt)`). Not guarded on the reservation's status: the log records whatever was tried.
  *
- * @returns the new attempt's id.
- * @throws pg's unique violation (`booking_attempts_reservation_attempt`) when the attempt number was used, or a
- *   foreign-key violation when the reservation does not exist.
+ * @returns the new attempt's id and its 1-based number.
+ * @throws Error when the reservation does not exist.
  */
-export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs): Promise<number> {
+export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs): Promise<{ id: number; attempt: number }> {
   return db.transaction().execute(async (trx) => {
+    const counted = await trx
+      .updateTable('reservations')
+      .set({ attempt_count: sql<number>`attempt_count + 1`, updated_at: args.now })
+      .where('id', '=', String(args.reservationId))
+      .returning('attempt_count')
+      .executeTakeFirst();
+    if (!counted) throw new Error(`reservation ${args.reservationId}: cannot start an attempt, the reservation does not exist`);
     const inserted = await trx
       .insertInto('booking_attempts')
       .values({
         reservation_id: args.reservationId,
-        attempt: args.attempt,
+        attempt: counted.attempt_count,
         court: args.court,
         daemon_id: args.daemonId,
         browser_id: args.browserId,
@@ -39,12 +45,7 @@ export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs)
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await trx
-      .updateTable('reservations')
-      .set({ attempt_count: sql<number>`attempt_count + 1`, updated_at: args.now })
-      .where('id', '=', String(args.reservationId))
-      .execute();
-    return Number(inserted.id);
+    return { id: Number(inserted.id), attempt: counted.attempt_count };
   });
 }
 

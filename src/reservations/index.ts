@@ -20,3 +20,4 @@ export { createImmediateReservation, type ImmediateReservationArgs } from './cre
 export { insertUser, insertReservation, type UserInput, type ReservationInput } from './inserts.js';
 export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';
 export type { ReservationStatus, ReservationSource, AttemptOutcome } from '../db/types.js';
+export { flagBookedAfterCancel, rejectHeld, recoverAbandonedBookings, type RecoveredBookings } from './recovery.js';

@@ -13,6 +13,7 @@ const controlSchema = z.strictObject({
   clockSkewMs: z.number().int().min(-86_400_000).max(86_400_000).optional(),
   blocked: z.boolean().optional(),
   slowMs: z.number().int().min(0).max(600_000).optional(),
+  slowSubmitMs: z.number().int().min(0).max(600_000).optional(),
 });
 
 const slotSchema = z.object({

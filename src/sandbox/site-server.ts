@@ -34,7 +34,10 @@ export function buildSiteServer(deps: SiteServerDeps): FastifyInstance {
   server.addHook('onSend', async (request, reply, payload) => {
     // The scheduler estimates the site's clock from this header, so it must carry the SITE's time.
     void reply.header('date', new Date(state.siteNow()).toUTCString());
-    if (state.control.slowMs > 0 && !request.url.startsWith('/__sandbox/')) await clock.sleep(state.control.slowMs, deps.slowSignal());
+    if (!request.url.startsWith('/__sandbox/')) {
+      const delayMs = state.control.slowMs + (request.method === 'POST' ? state.control.slowSubmitMs : 0);
+      if (delayMs > 0) await clock.sleep(delayMs, deps.slowSignal());
+    }
     return payload;
   });
   server.setErrorHandler(async (err, request, reply) => {

@@ -59,6 +59,11 @@ export interface SiteControl {
   blocked: boolean;
   /** Delay added to every public response, ms (slept on the injected clock). */
   slowMs: number;
+  /**
+   * Extra delay of the answer to a form POST, ms: the booking is taken when the POST arrives, the answer
+   * comes late (a client that times out does not know it booked).
+   */
+  slowSubmitMs: number;
 }
 
 /** Where a slot stands at an instant on the site's clock. */
@@ -93,7 +98,7 @@ export type SiteState = ReturnType<typeof createSiteState>;
 
 /** Creates empty site state reading time from `clock` shifted by `initialSkewMs`. */
 export function createSiteState(clock: Clock, initialSkewMs: number) {
-  const control: SiteControl = { clockSkewMs: initialSkewMs, blocked: false, slowMs: 0 };
+  const control: SiteControl = { clockSkewMs: initialSkewMs, blocked: false, slowMs: 0, slowSubmitMs: 0 };
   const bookings: SandboxBooking[] = [];
   const submits: SandboxSubmit[] = [];
   let nextId = 1;
@@ -161,7 +166,7 @@ export function createSiteState(clock: Clock, initialSkewMs: number) {
       bookings.length = 0;
       submits.length = 0;
       tokens.clear();
-      Object.assign(control, { clockSkewMs: initialSkewMs, blocked: false, slowMs: 0 });
+      Object.assign(control, { clockSkewMs: initialSkewMs, blocked: false, slowMs: 0, slowSubmitMs: 0 });
     },
   };
 }

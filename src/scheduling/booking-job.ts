@@ -6,6 +6,7 @@ import type { Database } from '../db/types.js';
 import type { ExecuteArgs } from '../booking/executor.js';
 import {
   finishAttempt,
+  flagBookedAfterCancel,
   markAttemptSubmitted,
   markNeedsAttention,
   requeueReservation,
@@ -79,18 +80,25 @@ export async function runBookingJob(args: BookingJobArgs): Promise<{ result: Boo
   const result = await args.executor.execute(executeArgs);
   const now = new Date(args.clock.now());
   const log = args.logger.child({ reservation_id: args.reservationId, venue: result.venue });
+  if (result.metadata.outcome_unknown === true) {
+    // Submitted, answer unknown (timeout, crash of the page, stop): the site may hold a booking. A person
+    // looks; reservd never submits blindly again (DESIGN.md). Reconciliation against the site comes later.
+    const reason = `${result.errors.join('; ')}; the booking form was submitted but the site's answer is unknown — check the site before retrying`;
+    const recorded = await markNeedsAttention(args.db, { id: args.reservationId, owner: args.owner, reason, result, now });
+    log.error({ outcome: result.outcome, court: result.metadata.court }, `reservation ${args.reservationId}: needs attention (outcome unknown after submit)`);
+    return { result, recorded };
+  }
   if (result.outcome === 'interrupted') {
-    // Cut off by a stop or a cancel. Nothing submitted → back to `scheduled` while its window is open
-    // (guarded: a user's `cancelled` stays). Submitted → the site may have it: a person looks (DESIGN.md).
-    const reason = result.errors.join('; ') || 'interrupted';
-    const recorded = result.metadata.submitted
-      ? await markNeedsAttention(args.db, { id: args.reservationId, owner: args.owner, reason, result, now })
-      : await requeueReservation(args.db, { id: args.reservationId, owner: args.owner, now });
-    log.warn({ outcome: result.outcome, requeued: recorded && !result.metadata.submitted }, `reservation ${args.reservationId}: booking interrupted`);
+    // Cut off by a stop or a cancel before any submit: back to `scheduled` while its window is open
+    // (guarded: a user's `cancelled` stays).
+    const recorded = await requeueReservation(args.db, { id: args.reservationId, owner: args.owner, now });
+    log.warn({ outcome: result.outcome, requeued: recorded }, `reservation ${args.reservationId}: booking interrupted before any submit`);
     return { result, recorded };
   }
   const recorded = await recordBookingResult(args.db, { reservationId: args.reservationId, owner: args.owner, result, now });
-  if (!recorded) {
+  if (!recorded && result.status === 'success' && (await flagBookedAfterCancel(args.db, { id: args.reservationId, result, now }))) {
+    log.error({ court: result.court }, `reservation ${args.reservationId}: cancelled during the submit but booked on the site; needs attention`);
+  } else if (!recorded) {
     log.warn({ outcome: result.outcome }, `reservation ${args.reservationId}: result not recorded (row changed meanwhile)`);
   } else if (result.status === 'success') {
     log.info({ court: result.court, outcome: result.outcome }, `reservation ${args.reservationId}: booked court ${result.court}`);

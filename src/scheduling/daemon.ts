@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import { buildRequestFromReservation } from '../contracts/index.js';
+import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
 import {
   claimDue,
@@ -11,12 +11,14 @@ import {
   nextReleaseAt,
   listAttempts,
   markNeedsAttention,
+  recoverAbandonedBookings,
+  rejectHeld,
   releaseClaim,
   requeueReservation,
   startBooking,
   type ClaimedReservation,
 } from '../reservations/index.js';
-import type { Logger } from '../telemetry/logger.js';
+import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { runBookingJob, type BookingExecutor } from './booking-job.js';
 import { runLoop } from './run-loop.js';
 import { validatePendingOnce } from './validate-pending.js';
@@ -69,10 +71,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   async function tickOnce(): Promise<void> {
     await validatePendingOnce({ db, config, now: now(), logger });
+    const recovered = await recoverAbandonedBookings(db, now());
+    for (const id of recovered.requeued) logger.warn({ reservation_id: id }, `reservation ${id}: its daemon stopped before submitting; back in the queue`);
+    for (const id of recovered.needsAttention) logger.error({ reservation_id: id }, `reservation ${id}: its daemon stopped after submitting; needs attention`);
     const expired = await expireOverdue(db, now());
     for (const id of expired) logger.warn({ reservation_id: id }, `reservation ${id} expired: its slot started before it could be booked`);
     if (loopAbort.signal.aborted) return;
-    const claimed = await claimDue(db, { owner: daemonId, now: now(), horizonMs: prepareLeadMs, leaseMs, limit: 20 });
+    const free = config.daemon.maxConcurrentBookings - jobs.size;
+    if (free <= 0) return;
+    const claimed = await claimDue(db, { owner: daemonId, now: now(), horizonMs: prepareLeadMs, leaseMs, limit: free });
     for (const row of claimed) startJob(row);
   }
 
@@ -90,14 +97,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   async function runJob(row: ClaimedReservation): Promise<void> {
     const id = row.id;
-    const venue = config.venues[row.venue];
     const log = logger.child({ reservation_id: id, venue: row.venue, target_date: row.target_date, target_time: row.target_time });
+    let request: BookingRequest;
+    try {
+      // Rows are validated when pending, but one may have been inserted directly as `scheduled`.
+      request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(config.venues, v));
+    } catch (err) {
+      if (!(err instanceof ContractError)) throw err;
+      await rejectHeld(db, { id, owner: daemonId, reason: err.message, now: now() });
+      log.warn({ field: err.field }, `reservation ${id} rejected: ${loggableReason(err.field, err.message)}`);
+      return;
+    }
+    const venue = config.venues[request.venue];
     if (!venue) {
-      log.error(`reservation ${id}: venue "${row.venue}" is no longer configured; releasing the claim`);
+      log.error(`reservation ${id}: venue "${request.venue}" is no longer configured; releasing the claim`);
       await releaseClaim(db, { id, owner: daemonId, now: now() });
       return;
     }
-    const request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(config.venues, v));
     const releaseAt = row.release_at;
     const inMs = releaseAt.getTime() - clock.now();
     log.info(
