@@ -55,6 +55,21 @@ describe('release-time cases (../shared/cases/release-time.md)', () => {
     },
   );
 
+  it.each(['UTC', 'Australia/Sydney', 'America/New_York'])('C06 cron schedules stay in their own zone (TZ=%s)', async (tz) => {
+    const answers = await probeUnder(tz);
+    expect(answers.C06_utc).toBe('2027-10-02T16:00:00.000Z,2027-10-02T17:00:00.000Z');
+    expect(answers.C06_sydney).toBe('2027-10-01T21:00:00.000Z,2027-10-02T20:00:00.000Z,2027-10-03T20:00:00.000Z');
+    // Slot 2027-10-10, horizonDays 7 → the first 07:00 run on or after 3 Oct (the day Sydney's DST starts).
+    expect(answers.C06_sydney_rule).toBe('2027-10-02T20:00:00.000Z');
+    expect(answers.C04_santiago).toBe('2027-09-04T04:00:00.000Z,2027-09-05T04:00:00.000Z,2027-09-06T03:00:00.000Z');
+  });
+
+  it('C06 probes really ran under different host zones', async () => {
+    const [sydney, newYork] = await Promise.all([probeUnder('Australia/Sydney'), probeUnder('America/New_York')]);
+    expect(sydney.hostOffsetMin).toBe(-600);
+    expect(newYork.hostOffsetMin).toBe(240);
+  });
+
   it('C05 a slot start inside the DST gap is refused with a reason naming the gap', () => {
     let caught: unknown;
     try {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { findReleaseCronProblem } from '../scheduling/cron-release.js';
 
 /**
  * The configuration file's schema (zod is its single source of truth; types are inferred from it).
@@ -35,14 +36,27 @@ export const timeZoneSchema = z.string().superRefine((zone, ctx) => {
 });
 
 /**
- * When a slot opens for booking (DESIGN.md "release rule"):
+ * A cron schedule for releases: 5 or 6 fields (optional seconds first), read in the venue's zone by croner,
+ * with fixed seconds/minute/hour fields (interval patterns such as `*\/30` are refused; STACK.md).
+ */
+export const releaseCronSchema = z.string().superRefine((pattern, ctx) => {
+  const problem = findReleaseCronProblem(pattern);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/**
+ * When a slot opens for booking (DESIGN.md "release rule"; policy across DST in `src/scheduling/release-time.ts`):
  * - `{ hoursBefore: N }`: N elapsed hours before the slot's start instant (the origin site uses 48);
- * - `{ daysBefore: N, at: "HH:MM" }`: that wall-clock time in the venue's zone, N calendar days before the slot date.
+ * - `{ daysBefore: N, at: "HH:MM" }`: that wall-clock time in the venue's zone, N calendar days before the slot date;
+ * - `{ cron: "0 7 * * *", horizonDays: N }`: at each run of `cron` (venue's zone) the slots up to N venue-local
+ *   calendar days ahead open; a slot's release is the first run whose local date is on or after the slot date
+ *   minus N days (issue 3). `horizonDays` is an integer 0..366.
  */
 export const releaseRuleSchema = z.union([
   z.strictObject({ hoursBefore: z.number().int().min(0).max(24 * 366) }),
   z.strictObject({ daysBefore: z.number().int().min(0).max(366), at: hhmmSchema }),
-], { error: 'must be either { "hoursBefore": N } or { "daysBefore": N, "at": "HH:MM" }' });
+  z.strictObject({ cron: releaseCronSchema, horizonDays: z.number().int().min(0).max(366) }),
+], { error: 'must be either { "hoursBefore": N }, { "daysBefore": N, "at": "HH:MM" } or { "cron": "0 7 * * *", "horizonDays": N }' });
 export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
 
 /** The booking site of a venue. Only the Acuity Scheduling adapter exists today. */

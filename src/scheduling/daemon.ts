@@ -65,6 +65,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   /** Aborted at stop: bookings still waiting for their release give up at once (back to `scheduled`). */
   const waitAbort = new AbortController();
   const jobs = new Set<Promise<void>>();
+  const inFlightIds = new Set<number>();
   let loopDone: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
   const now = (): Date => new Date(clock.now());
@@ -84,6 +85,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   function startJob(row: ClaimedReservation): void {
+    // Our own row can come back from claimDue when a heartbeat missed the lease (e.g. a database outage):
+    // the claim just renewed our lease; the job already running keeps it. Never a second job.
+    if (inFlightIds.has(row.id)) {
+      logger.warn({ reservation_id: row.id }, `reservation ${row.id}: re-claimed while its booking job runs (a heartbeat was late); keeping the running job`);
+      return;
+    }
+    inFlightIds.add(row.id);
     const job = runJob(row)
       .catch(async (err: unknown) => {
         logger.error({ err, reservation_id: row.id }, `reservation ${row.id}: booking job crashed; giving it back to the queue`);
@@ -91,7 +99,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           logger.error({ err: recoverErr, reservation_id: row.id }, `reservation ${row.id}: could not recover after the crash`),
         );
       })
-      .finally(() => jobs.delete(job));
+      .finally(() => {
+        jobs.delete(job);
+        inFlightIds.delete(row.id);
+      });
     jobs.add(job);
   }
 
@@ -167,8 +178,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   async function nextDelayMs(): Promise<number> {
     const next = await nextReleaseAt(db);
     if (!next) return pollIntervalMs;
-    // Floor: a due row we could not claim this tick (locked by another daemon) must not spin the loop.
-    return Math.max(MIN_TICK_GAP_MS, Math.min(pollIntervalMs, next.getTime() - prepareLeadMs - clock.now()));
+    const untilClaimMs = Math.min(pollIntervalMs, next.getTime() - prepareLeadMs - clock.now());
+    // A due row we could not claim this tick (locked by another daemon, or over our concurrency cap) must
+    // not spin the loop; a claim still in the future is slept to exactly.
+    return untilClaimMs > 0 ? untilClaimMs : MIN_TICK_GAP_MS;
   }
 
   return {

@@ -1,5 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import type { ReleaseRule } from '../config/schema.js';
+import { firstCronReleaseFrom } from './cron-release.js';
 
 /**
  * Release-time rules (pure: no clock, no I/O). The policy is fixed by `../shared/cases/release-time.md`:
@@ -7,6 +8,10 @@ import type { ReleaseRule } from '../config/schema.js';
  * - `hoursBefore: N` — N ELAPSED hours before the slot's start instant (C01, C03).
  * - `daysBefore: N, at: "HH:MM"` — that wall-clock time in the venue's zone, N CALENDAR days before the
  *   slot date (C03).
+ * - `cron: "0 7 * * *", horizonDays: N` — at each run of the cron schedule (venue's zone, croner) the slots up
+ *   to N venue-local calendar days ahead open: the release is the first run whose local date is on or after
+ *   the slot date minus N days; a run at exactly the first instant of that day counts (C02, C04, C05, C06;
+ *   `./cron-release.ts`). A rule that releases a slot at or after its start makes the reservation rejected.
  * - A release wall-clock time inside a DST gap → the first instant after the gap (what croner does too);
  *   one that occurs twice (DST overlap) → the earlier occurrence (C04, C05).
  * - A slot start time that does not exist in the venue's zone → {@link SlotTimeError}; the reservation is
@@ -90,13 +95,28 @@ export function wallClockReleaseAt(localDate: string, localTime: string, timeZon
 /**
  * The release instant of a slot under a venue's release rule.
  *
- * @param rule `{ hoursBefore }` (elapsed hours) or `{ daysBefore, at }` (calendar days + wall-clock time).
- * @throws SlotTimeError when the slot itself is invalid (see {@link slotStartAt}).
+ * @param rule `{ hoursBefore }` (elapsed hours), `{ daysBefore, at }` (calendar days + wall-clock time) or
+ *   `{ cron, horizonDays }` (first cron run on or after the slot date minus `horizonDays`, venue-local).
+ * @throws SlotTimeError when the slot itself is invalid (see {@link slotStartAt}), or (field `target_date`)
+ *   when a cron schedule has no run on or after the slot date minus `horizonDays`.
  */
 export function computeReleaseAt(rule: ReleaseRule, targetDate: string, targetTime: string, timeZone: string): Date {
   const slotAt = slotStartAt(targetDate, targetTime, timeZone);
   if ('hoursBefore' in rule) return new Date(slotAt.getTime() - rule.hoursBefore * 3_600_000);
+  if ('cron' in rule) {
+    const opensFromDate = addDays(targetDate, -rule.horizonDays);
+    const releaseAt = firstCronReleaseFrom(rule.cron, timeZone, opensFromDate);
+    if (!releaseAt) {
+      throw new SlotTimeError('target_date', `the release cron "${rule.cron}" (${timeZone}) has no run on or after ${opensFromDate}`);
+    }
+    return releaseAt;
+  }
   return wallClockReleaseAt(addDays(targetDate, -rule.daysBefore), rule.at, timeZone);
+}
+
+/** A release rule as config text, for messages: `{ "cron": "0 7 * * *", "horizonDays": 0 }`. */
+export function describeReleaseRule(rule: ReleaseRule): string {
+  return `{ ${Object.entries(rule).map(([key, value]) => `"${key}": ${JSON.stringify(value)}`).join(', ')} }`;
 }
 
 /** Venue-local calendar date (`YYYY-MM-DD`) and time (`HH:MM`) of an instant. */

@@ -4,7 +4,7 @@ import { buildRequestFromReservation, ContractError, type BookingRequest } from 
 import type { Database } from '../db/types.js';
 import { listPending, markRejected, markScheduled } from '../reservations/index.js';
 import { loggableReason, type Logger } from '../telemetry/logger.js';
-import { computeReleaseAt, SlotTimeError, slotStartAt } from './release-time.js';
+import { computeReleaseAt, describeReleaseRule, SlotTimeError, slotStartAt } from './release-time.js';
 import { describeSlotGrid, isSlotTime } from './slot-grid.js';
 
 /**
@@ -36,8 +36,10 @@ export interface ValidationCounts {
 
 /**
  * Validates up to `limit` `pending` rows: a valid row becomes `scheduled` with its `release_at` and
- * `slot_at`; an invalid one becomes `rejected` with a reason that names the column. Nothing is lost and
- * one bad row never stops the others (DEVELOPERS.md "Bad input ... nothing is lost").
+ * `slot_at`; an invalid one becomes `rejected` with a reason that names the column. A slot whose release
+ * instant is not before its start (e.g. `horizonDays: 0` with a cron run after the slot time) is rejected with
+ * a reason naming the venue's release rule. Nothing is lost and one bad row never stops the others
+ * (DEVELOPERS.md "Bad input ... nothing is lost").
  */
 export async function validatePendingOnce(args: {
   db: Kysely<Database>;
@@ -60,7 +62,10 @@ export async function validatePendingOnce(args: {
       if (slotAt.getTime() <= now.getTime()) {
         verdict = { reason: `target_date/target_time: the slot ${request.targetDate} ${request.targetTime} (${venue.timeZone}) started at ${slotAt.toISOString()}, which is in the past` };
       } else {
-        verdict = { releaseAt: computeReleaseAt(venue.releaseRule, request.targetDate, request.targetTime, venue.timeZone), slotAt };
+        const releaseAt = computeReleaseAt(venue.releaseRule, request.targetDate, request.targetTime, venue.timeZone);
+        verdict = releaseAt.getTime() < slotAt.getTime()
+          ? { releaseAt, slotAt }
+          : { reason: `target_date/target_time: venue "${request.venue}"'s release rule ${describeReleaseRule(venue.releaseRule)} releases the slot ${request.targetDate} ${request.targetTime} (${venue.timeZone}) at ${releaseAt.toISOString()}, which is not before its start at ${slotAt.toISOString()}` };
       }
     } catch (err) {
       if (!(err instanceof ContractError) && !(err instanceof SlotTimeError)) throw err;
