@@ -1,4 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
@@ -24,12 +28,15 @@ const DEMO_ZONE = 'America/Guatemala';
 const FINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention']);
 
 /** The demo configuration: one venue released at `at`, a short prepare lead, the database from env. */
-export function demoConfig(args: { at: string; baseUrl: string; base?: Config; env: ConfigEnv }): Config {
+export function demoConfig(args: { at: string; baseUrl: string; base?: Config | undefined; env: ConfigEnv; embedded?: { dataDir: string; port: number } }): Config {
   const base = args.base;
   return parseConfig(
     {
       daemon: { ...(base?.daemon ?? {}), prepareLeadMs: 15_000, pollIntervalMs: 5_000 },
-      database: { ...(base?.database ?? {}), embeddedDataDir: base?.database.embeddedDataDir ?? '.reservd/demo-pgdata' },
+      database: {
+        ...(base?.database ?? {}),
+        ...(args.embedded ? { embeddedDataDir: args.embedded.dataDir, embeddedPort: args.embedded.port } : {}),
+      },
       log: { level: 'info' },
       venues: {
         [DEMO_VENUE_ID]: {
@@ -53,6 +60,21 @@ export function demoReleaseMinute(clock: Clock, leadMs: number): { date: string;
   return { ...localDateTime(atMs, DEMO_ZONE), atMs };
 }
 
+/** A fresh 0755 directory under the system temp dir and a free 127.0.0.1 port for the demo's database. */
+async function createThrowawayDataDir(): Promise<{ root: string; dataDir: string; port: number }> {
+  const parent = await mkdtemp(join(tmpdir(), 'reservd-demo-'));
+  await chmod(parent, 0o755);
+  const port = await new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+  return { root: parent, dataDir: join(parent, 'pgdata'), port };
+}
+
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -67,7 +89,11 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
 
   const site = createSandboxSite({ config: demoConfig({ at: release.time, baseUrl: 'http://127.0.0.1:1', env: args.env, base }), clock });
   const { url } = await site.start(0);
-  const config = demoConfig({ at: release.time, baseUrl: url, env: args.env, base });
+  // Without DATABASE_URL (or a base config naming a data dir) the demo gets a throw-away embedded database
+  // in a fresh directory PostgreSQL's user can reach even when the project sits under /root (0700), on a
+  // free port, so it never collides with a running `reservd run`.
+  const throwaway = !args.env.DATABASE_URL && !base ? await createThrowawayDataDir() : null;
+  const config = demoConfig({ at: release.time, baseUrl: url, env: args.env, base, ...(throwaway ? { embedded: { dataDir: throwaway.dataDir, port: throwaway.port } } : {}) });
   mkdirSync('.reservd', { recursive: true });
   const logFile = `.reservd/demo-${new Date(startedMs).toISOString().replace(/[:.]/g, '-')}.log`;
   const logger = createLogger({ level: 'info', destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
@@ -119,6 +145,7 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
   } finally {
     await app.stop().catch((err: unknown) => print(`stopping the daemon failed: ${String(err)}`));
     await site.stop();
+    if (throwaway) await rm(throwaway.root, { recursive: true, force: true });
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }
 }
