@@ -11,6 +11,7 @@ import { openDatabase, type DatabaseHandle } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createAttemptRecorder, type BookingExecutor } from './scheduling/booking-job.js';
 import { createScheduler, type Scheduler } from './scheduling/daemon.js';
+import { createSiteClockCache } from './scheduling/site-clock-cache.js';
 import type { Logger } from './telemetry/logger.js';
 
 /**
@@ -131,7 +132,8 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     services = await openServices(args);
     const { database, executor, daemonId } = services;
     let wake: () => void = () => {};
-    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, subscribe: (w) => (wake = w) });
+    const siteClocks = createSiteClockCache({ clock, logger });
+    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, subscribe: (w) => (wake = w) });
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
     scheduler.start();

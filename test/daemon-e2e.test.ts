@@ -319,4 +319,22 @@ describe('the main job end to end', () => {
     expect(done.reason).toMatch(/^booking_users\.phone: /);
     expect(await site.submits()).toEqual([]);
   });
+
+  it('fires on the site clock: with the site 1.5 s behind, the first submit already finds the slot open', async () => {
+    const releaseAt = releaseOf('18:00');
+    sandbox.site.setClockSkewMs(-1_500);
+    await startDaemonBefore(releaseAt, 14_000, { prepareLeadMs: 12_000 });
+    const id = await insertReservation(await insertUser('kim@example.com', 'Kim'), '18:00', '{1}');
+
+    const done = await finalRow(id);
+    expect(done.status).toBe('succeeded');
+    const submits = await site.submits();
+    // Fired on the local clock it would have arrived 1.5 s before the site's release ("not open yet").
+    expect(submits.map((x) => x.result)).toEqual(['booked']);
+    expect(Date.parse(submits[0]!.arrivedAt)).toBeGreaterThanOrEqual(releaseAt.getTime());
+    const metadata = (done.result as { metadata: { site_clock_offset_ms: number; fired_at: string } }).metadata;
+    expect(Math.abs(metadata.site_clock_offset_ms + 1_500)).toBeLessThan(100);
+    // It fired when the SITE's clock reached the release: 1.5 s after the release on the local clock.
+    expect(Date.parse(metadata.fired_at) - releaseAt.getTime()).toBeGreaterThanOrEqual(1_400);
+  });
 });

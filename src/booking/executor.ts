@@ -59,8 +59,10 @@ export interface ExecuteArgs {
   reservationId: number;
   /** Fire instant; nothing is submitted before it. Immediate bookings pass "now". */
   fireAt: Date;
-  /** The slot's release instant (metadata `release_at`); equals `fireAt` for queued bookings. */
+  /** The slot's release instant (metadata `release_at`). */
   releaseAt: Date;
+  /** Site clock − local clock behind `fireAt`, ms (metadata `site_clock_offset_ms`); null when not measured. */
+  siteClockOffsetMs?: number | null;
   /** Aborts waiting and further attempts; an attempt cut off is recorded `interrupted`. */
   signal: AbortSignal;
   /**
@@ -186,7 +188,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         flow: flow.name,
         browserId: lease?.browserId ?? 'none',
         attempt,
-        extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.releaseAt.toISOString(), ...(firedAtMs === null ? {} : { fired_at: new Date(firedAtMs).toISOString() }), ...extra } as never,
+        extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.releaseAt.toISOString(), ...(args.siteClockOffsetMs == null ? {} : { site_clock_offset_ms: args.siteClockOffsetMs }), ...(firedAtMs === null ? {} : { fired_at: new Date(firedAtMs).toISOString() }), ...extra } as never,
       });
     try {
       for (const court of courts) {

@@ -55,6 +55,8 @@ export interface BookingJobArgs {
   fireAt: Date;
   /** The slot's release instant (defaults to `fireAt`). */
   releaseAt?: Date;
+  /** Site clock − local clock used for `fireAt`, ms (metadata `site_clock_offset_ms`); null when unknown. */
+  siteClockOffsetMs?: number | null;
   signal: AbortSignal;
   stopWaiting?: AbortSignal;
   shouldContinue?: () => Promise<boolean>;
@@ -72,6 +74,7 @@ export async function runBookingJob(args: BookingJobArgs): Promise<{ result: Boo
     reservationId: args.reservationId,
     fireAt: args.fireAt,
     releaseAt: args.releaseAt ?? args.fireAt,
+    siteClockOffsetMs: args.siteClockOffsetMs ?? null,
     signal: args.signal,
   };
   if (args.shouldContinue) executeArgs.shouldContinue = args.shouldContinue;

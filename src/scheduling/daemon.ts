@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { Config, VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
 import {
@@ -21,7 +21,11 @@ import {
 import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { runBookingJob, type BookingExecutor } from './booking-job.js';
 import { runLoop } from './run-loop.js';
+import type { SiteClockCache } from './site-clock-cache.js';
 import { validatePendingOnce } from './validate-pending.js';
+
+/** A site-clock estimate takes up to ~3.5 s: only worth it with at least this much time before the release. */
+const SITE_CLOCK_MIN_LEAD_MS = 8_000;
 
 /** Shortest pause between two scheduler ticks, ms. */
 const MIN_TICK_GAP_MS = 100;
@@ -35,6 +39,8 @@ export interface SchedulerOptions {
   executor: BookingExecutor;
   /** Lease owner id of this daemon (`lease_owner`, `booking_attempts.daemon_id`). */
   daemonId: string;
+  /** Site-clock offsets per venue; without it the daemon fires on its local clock. */
+  siteClocks?: SiteClockCache;
   /** Subscribes to "a reservation was inserted/changed" notifications; the callback wakes the loop. */
   subscribe?: (onNotify: () => void) => void;
 }
@@ -126,6 +132,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return;
     }
     const releaseAt = row.release_at;
+    const fireAt = await fireInstant(request.venue, venue, releaseAt);
     const inMs = releaseAt.getTime() - clock.now();
     log.info(
       { release_at: releaseAt.toISOString(), in_ms: inMs },
@@ -151,7 +158,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (!started) log.info(`reservation ${id}: no longer claimed by this daemon (cancelled?); not submitting`);
         return started;
       };
-      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: releaseAt, signal: jobsAbort.signal, stopWaiting: waitAbort.signal, shouldContinue, beforeFire });
+      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: fireAt.at, releaseAt, siteClockOffsetMs: fireAt.offsetMs, signal: jobsAbort.signal, stopWaiting: waitAbort.signal, shouldContinue, beforeFire });
     } finally {
       stopHeartbeat.abort();
       await beat;
@@ -173,6 +180,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     } else {
       await requeueReservation(db, { id, owner: daemonId, now: now() });
     }
+  }
+
+  /**
+   * The local instant to fire at: the release instant on the SITE's clock, plus the estimate's uncertainty
+   * so the submit never reaches the site before its release (DESIGN.md timing model; issue 2: "before the
+   * release instant the site received no booking submit"). Estimated only when there is time before the
+   * release; a late claim fires at once on the local clock.
+   */
+  async function fireInstant(venueId: string, venue: VenueConfig, releaseAt: Date): Promise<{ at: Date; offsetMs: number | null }> {
+    if (!options.siteClocks || releaseAt.getTime() - clock.now() < SITE_CLOCK_MIN_LEAD_MS) return { at: releaseAt, offsetMs: null };
+    const estimate = await options.siteClocks.offsetFor(venueId, venue, jobsAbort.signal);
+    if (!estimate) return { at: releaseAt, offsetMs: null };
+    return { at: new Date(Math.ceil(releaseAt.getTime() - estimate.offsetMs + estimate.uncertaintyMs)), offsetMs: Math.round(estimate.offsetMs) };
   }
 
   async function nextDelayMs(): Promise<number> {

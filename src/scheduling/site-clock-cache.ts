@@ -1,0 +1,72 @@
+import type { Clock } from '../clock.js';
+import type { VenueConfig } from '../config/schema.js';
+import type { Logger } from '../telemetry/logger.js';
+import { estimateSiteClockOffset, type SiteClockEstimate, type SiteClockOptions } from './site-clock.js';
+
+/**
+ * Per-venue site-clock offsets for the fire instant (DESIGN.md "Timing model": fire at the release instant
+ * measured on the SITE's clock). An estimate is taken during the prepare lead, reused for `maxAgeMs`, and
+ * shared by concurrent bookings of the same venue (one careful client, not one probe burst per booking).
+ * A failed estimate is logged and the booking fires on the local clock (offset 0): "not open yet" is then
+ * retried within the budget.
+ */
+
+/** Options of {@link createSiteClockCache}. */
+export interface SiteClockCacheOptions {
+  clock: Clock;
+  logger: Logger;
+  /** How long an estimate is reused, ms (default 10 min). */
+  maxAgeMs?: number;
+  /** The estimator (tests may pass their own). */
+  estimate?: (options: SiteClockOptions) => Promise<SiteClockEstimate>;
+}
+
+/** Site clock offsets by venue. */
+export interface SiteClockCache {
+  /**
+   * The venue's offset estimate (site − local, ms), measured now or reused; null when it could not be
+   * measured (logged). Never throws.
+   */
+  offsetFor(venueId: string, venue: VenueConfig, signal?: AbortSignal): Promise<SiteClockEstimate | null>;
+}
+
+/** Creates a {@link SiteClockCache}. */
+export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockCache {
+  const { clock, logger } = options;
+  const maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
+  const estimate = options.estimate ?? estimateSiteClockOffset;
+  const cache = new Map<string, Promise<SiteClockEstimate | null>>();
+  const measuredAt = new Map<string, number>();
+
+  async function measure(venueId: string, venue: VenueConfig, signal?: AbortSignal): Promise<SiteClockEstimate | null> {
+    // The site's public origin: every response carries its Date header.
+    const url = `${venue.site.baseUrl}/`;
+    try {
+      const result = await estimate({ url, clock, ...(signal ? { signal } : {}) });
+      logger.info(
+        { venue: venueId, site_clock_offset_ms: result.offsetMs, uncertainty_ms: result.uncertaintyMs, requests: result.requests, rtt_ms: result.rttMs, method: result.method },
+        `venue ${venueId}: site clock is ${result.offsetMs >= 0 ? 'ahead' : 'behind'} by ${Math.abs(result.offsetMs).toFixed(1)} ms (±${result.uncertaintyMs.toFixed(1)} ms)`,
+      );
+      return result;
+    } catch (err) {
+      logger.warn({ err, venue: venueId }, `venue ${venueId}: site clock offset unknown; firing on the local clock`);
+      return null;
+    }
+  }
+
+  return {
+    offsetFor(venueId, venue, signal) {
+      const at = measuredAt.get(venueId);
+      const cached = cache.get(venueId);
+      if (cached && at !== undefined && clock.now() - at < maxAgeMs) return cached;
+      const fresh = measure(venueId, venue, signal).then((result) => {
+        // Failures are not cached for long: the next booking tries again.
+        if (!result) cache.delete(venueId);
+        return result;
+      });
+      cache.set(venueId, fresh);
+      measuredAt.set(venueId, clock.now());
+      return fresh;
+    },
+  };
+}
