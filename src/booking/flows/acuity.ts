@@ -1,163 +1,75 @@
-import type { Page } from 'playwright-core';
 import type { Clock } from '../../clock.js';
-import type { FlowResult, SlotFlow, SlotTarget } from '../flow.js';
-import { outcomeAfterSubmit, outcomeBeforeSubmit, readAcuityPage, type AcuityPageSnapshot } from './acuity-page.js';
-import { directSlotUrl } from './acuity-urls.js';
-import { mapFlowError } from './map-flow-error.js';
+import type { FlowResult, SlotFlow } from '../flow.js';
+import { DEFAULT_PREPARE_TIMEOUT_MS, prepareAcuityAttempt, warmRequestContext, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
+import { submitAcuityRendered } from './acuity-rendered.js';
+import { submitAcuityRequest, type AcuityRequestOptions } from './acuity-request.js';
 
 /**
  * The Acuity Scheduling flow for ONE court attempt: open the slot's direct link (C10) ahead of time, then at
- * the fire instant fill `client.*`, await the caller's intent write, press "Confirm Appointment" and read
- * the result page. Expected outcomes are values (STYLE.md "Errors"); an unexpected exception goes through
- * {@link mapFlowError}.
+ * the fire instant submit in one of two modes:
+ * - `request` (default): the booking is one or two HTTP requests through the page's request context
+ *   (`acuity-request.ts`, ≈ 10 ms here);
+ * - `rendered`: fill and click in the page (`acuity-rendered.ts`, ≈ 500 ms here), the fallback for a site
+ *   whose form only exists after scripts ran.
+ * Both await the caller's intent write before anything is sent. Expected outcomes are values (STYLE.md
+ * "Errors"); an unexpected exception goes through `mapFlowError`.
  */
 
-/** The person booked; `BookingUser` from `src/contracts/` fits. */
-export interface AcuityClient {
-  firstName: string;
-  lastName: string;
-  email: string;
-  phone: string;
+export { prepareAcuityAttempt, warmRequestContext, type AcuityClient, type PrepareAcuityOptions, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
+export { submitAcuityRendered } from './acuity-rendered.js';
+export { CONFIRMATION_READ_MIN_MS, submitAcuityRequest, type AcuityRequestOptions } from './acuity-request.js';
+
+/**
+ * Submits a prepared attempt in `args.mode` (default `request`). Never throws; see
+ * {@link submitAcuityRequest} and {@link submitAcuityRendered}.
+ */
+export function submitAcuityAttempt(handle: AcuityHandle, args: AcuitySubmitArgs & AcuityRequestOptions & { mode?: AcuityMode }): Promise<FlowResult> {
+  return (args.mode ?? 'request') === 'request' ? submitAcuityRequest(handle, args) : submitAcuityRendered(handle, args);
 }
 
-/** A prepared attempt: the page sits on the slot's direct link. */
-export interface AcuityHandle {
-  readonly page: Page;
-  readonly target: SlotTarget;
-  /** Absolute direct-slot URL (C10 segment, percent-encoded). */
-  readonly url: string;
-  readonly clock: Clock | null;
-  /** What the page showed after preparing, or null when navigation failed. */
-  readonly preparedState: AcuityPageSnapshot['state'] | null;
-  /** Why preparing failed (submit navigates again), else null. */
-  readonly prepareError: string | null;
-  /** `prepare` duration in ms (empty without a clock). */
-  readonly timingsMs: Readonly<Record<string, number>>;
+/** Options of {@link createAcuityFlow}. */
+export interface AcuityFlowOptions extends AcuityRequestOptions {
+  /** Times prepare and submit (`timingsMs`) and measures the submit budget. */
+  clock: Clock;
+  /** How submit talks to the site. Default `request`. */
+  mode?: AcuityMode;
+  /** Budget of prepare's navigation, ms. Default 30 000. */
+  prepareTimeoutMs?: number;
 }
 
-/** Arguments of {@link submitAcuityAttempt}. */
-export interface AcuitySubmitArgs {
-  user: AcuityClient;
-  /** Awaited after filling and BEFORE the confirm click; when it throws nothing is submitted (`error`). */
-  onBeforeSubmit: () => Promise<void>;
-  /** Budget for the whole submit (reload, fill, confirm, result page), ms; measured on the clock if any. */
-  timeoutMs: number;
-  /** For `timingsMs` and the budget; defaults to the handle's clock. Without one, timings are empty. */
-  clock?: Clock;
-}
-
-const DEFAULT_PREPARE_TIMEOUT_MS = 30_000;
-
-function createTimer(clock: Clock | null) {
-  const startMs = clock?.now() ?? 0;
-  let lastMs = startMs;
-  const timingsMs: Record<string, number> = {};
-  return {
-    timingsMs,
-    lap(name: string): void {
-      if (!clock) return;
-      const nowMs = clock.now();
-      timingsMs[name] = nowMs - lastMs;
-      lastMs = nowMs;
-    },
-    elapsedMs: (): number => (clock ? clock.now() - startMs : 0),
-    finish(): Record<string, number> {
-      if (clock) timingsMs.total = clock.now() - startMs;
-      return timingsMs;
-    },
-  };
+/** The Acuity {@link SlotFlow} plus an optional warm-up the executor may call before the fire instant. */
+export interface AcuityFlow extends SlotFlow<AcuityHandle> {
+  /**
+   * Request mode: refreshes `page.request`'s keep-alive connection to the site (servers drop idle ones
+   * after ~60–75 s) and, when the slot is already open, keeps a fresh form. Call it ~1–5 s before the fire
+   * instant when the wait after `prepare` is long. Never throws; a no-op in rendered mode.
+   * @param warmTimeoutMs budget of the GET, ms (default 5 000).
+   */
+  warm(handle: AcuityHandle, warmTimeoutMs?: number): Promise<void>;
 }
 
 /**
- * Opens the slot's direct link (`waitUntil: 'domcontentloaded'`) and returns a handle. A failed navigation
- * is kept in `prepareError` (submit navigates again), not thrown.
- *
- * @throws UnknownCourtError (court not in `venue.courts`) or SlotTimeError (slot in a DST gap): the
- *   request itself is wrong.
+ * The Acuity flow as a {@link SlotFlow} (name `acuity` in both modes: the site is the same). Timings
+ * (`timingsMs`, ms): `prepare_ms`, `total_ms`, and per mode `warm_ms`, `get_ms`, `before_submit_ms`,
+ * `post_ms`, `confirm_ms` (request) or `reload_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`
+ * (rendered).
  */
-export async function prepareAcuityAttempt(page: Page, target: SlotTarget, options: { clock?: Clock; timeoutMs?: number } = {}): Promise<AcuityHandle> {
-  const url = directSlotUrl(target.venue, target.court, target.targetDate, target.targetTime);
-  const clock = options.clock ?? null;
-  const timer = createTimer(clock);
-  let preparedState: AcuityHandle['preparedState'] = null;
-  let prepareError: string | null = null;
-  try {
-    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: options.timeoutMs ?? DEFAULT_PREPARE_TIMEOUT_MS });
-    preparedState = (await readAcuityPage(page)).state;
-  } catch (err) {
-    prepareError = mapFlowError(err).message;
-  }
-  timer.lap('prepare');
-  return { page, target, url, clock, preparedState, prepareError, timingsMs: { ...timer.timingsMs } };
-}
-
-/**
- * Submits a prepared attempt. Reloads the direct link when the form is not on the page (prepared before the
- * release, or prepare failed); returns `not_open_yet` / `slot_taken` / `site_blocked` / `site_changed`
- * without submitting when the page says so. Otherwise fills the four fields, AWAITS `onBeforeSubmit`
- * (never clicks before it resolves), clicks confirm and reads the result page.
- *
- * `submitted` is true from the moment the click is attempted: the site may have taken the booking even
- * when the result is `timeout` or `error`. Never throws.
- */
-export async function submitAcuityAttempt(handle: AcuityHandle, args: AcuitySubmitArgs): Promise<FlowResult> {
-  const { page } = handle;
-  const timer = createTimer(args.clock ?? handle.clock);
-  const remainingMs = (): number => Math.max(1, args.timeoutMs - timer.elapsedMs());
-  let submitted = false;
-  const done = (r: Pick<FlowResult, 'outcome' | 'message'> & { confirmationCode?: string | null }): FlowResult => ({
-    confirmationCode: null,
-    ...r,
-    submitted,
-    timingsMs: { ...handle.timingsMs, ...timer.finish() },
-  });
-  try {
-    let snapshot = await readAcuityPage(page).catch(() => null);
-    let httpStatus: number | null = null;
-    if (snapshot?.state !== 'form') {
-      const response = await page.goto(handle.url, { waitUntil: 'domcontentloaded', timeout: remainingMs() });
-      httpStatus = response?.status() ?? null;
-      snapshot = await readAcuityPage(page);
-      timer.lap('reload');
-    }
-    const early = outcomeBeforeSubmit(snapshot, httpStatus);
-    if (early) return done(early);
-    const values = [args.user.firstName, args.user.lastName, args.user.email, args.user.phone];
-    for (const [i, name] of ['client.firstName', 'client.lastName', 'client.email', 'client.phone'].entries()) {
-      await page.fill(`#booking-form [name="${name}"]`, values[i] ?? '', { timeout: remainingMs() });
-    }
-    timer.lap('fill');
-    try {
-      await args.onBeforeSubmit();
-    } catch (err) {
-      return done({ outcome: 'error', message: `not submitted: onBeforeSubmit failed: ${mapFlowError(err).message}` });
-    }
-    timer.lap('beforeSubmit');
-    // Listen before clicking: the result document (confirmation or error page) is the next one to load.
-    const loaded = page.waitForEvent('domcontentloaded', { timeout: remainingMs() }).then(
-      () => null,
-      (err: unknown) => err,
-    );
-    submitted = true;
-    await page.click('#booking-form button.btn-confirm', { timeout: remainingMs() });
-    const loadError = await loaded;
-    if (loadError) throw loadError;
-    const result = outcomeAfterSubmit(await readAcuityPage(page), args.user);
-    timer.lap('submitToResult');
-    return done(result);
-  } catch (err) {
-    return done(mapFlowError(err));
-  }
-}
-
-/**
- * The Acuity flow as a {@link SlotFlow} whose prepare and submit time themselves on `clock`
- * (`timingsMs`: prepare, reload, fill, beforeSubmit, submitToResult, total).
- */
-export function createAcuityFlow(options: { clock: Clock; prepareTimeoutMs?: number }): SlotFlow<AcuityHandle> {
+export function createAcuityFlow(options: AcuityFlowOptions): AcuityFlow {
+  const mode = options.mode ?? 'request';
+  const showConfirmation = options.showConfirmation ?? false;
+  const timeoutMs = options.prepareTimeoutMs ?? DEFAULT_PREPARE_TIMEOUT_MS;
   return {
     name: 'acuity',
-    prepare: (page, target) => prepareAcuityAttempt(page, target, { clock: options.clock, timeoutMs: options.prepareTimeoutMs ?? DEFAULT_PREPARE_TIMEOUT_MS }),
-    submit: (handle, args) => submitAcuityAttempt(handle, { ...args, clock: options.clock }),
+    prepare: (page, target) => prepareAcuityAttempt(page, target, { clock: options.clock, timeoutMs, warmRequest: mode === 'request' }),
+    submit: (handle, args) => submitAcuityAttempt(handle, { ...args, clock: options.clock, mode, showConfirmation }),
+    async warm(handle, warmTimeoutMs = 5_000) {
+      if (mode !== 'request') return;
+      try {
+        const served = await warmRequestContext(handle.page, handle.url, warmTimeoutMs);
+        if (served.state === 'form') handle.prepared.form = served.form;
+      } catch {
+        // Only a warm-up: the submit makes its own request and reports what goes wrong there.
+      }
+    },
   };
 }
