@@ -129,7 +129,9 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
         if (!FINAL.has(row.status) || reported.has(row.id)) continue;
         reported.add(row.id);
         const who = wishes[ids.indexOf(row.id)]?.who ?? `#${row.id}`;
-        const detail = row.status === 'succeeded' ? `court ${row.booked_court}, confirmation ${row.confirmation_code}` : (row.reason ?? '');
+        const wish = wishes[ids.indexOf(row.id)];
+        const fellBack = wish && row.booked_court !== wish.courts[0] ? ` (court ${wish.courts[0]} was taken: fell back)` : '';
+        const detail = row.status === 'succeeded' ? `court ${row.booked_court}${fellBack}, confirmation ${row.confirmation_code}` : (row.reason ?? '');
         print(`✔ reservation ${row.id} (${who}): ${row.status} — ${detail}`);
       }
       const leftMs = release.atMs - clock.now();

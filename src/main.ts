@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ContractError } from './contracts/index.js';
 import { openDatabase } from './db/create-database.js';
+import { DatabaseStartError } from './db/errors.js';
 import { migrateToLatest } from './db/migrate.js';
 import { runDemo } from './demo.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
@@ -125,6 +126,8 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof ConfigError) return EXIT_BAD_CONFIG;
+  // An embedded data directory PostgreSQL cannot use is a setup problem: restarting cannot help.
+  if (err instanceof DatabaseStartError && err.code === 'data_dir_unusable') return EXIT_BAD_CONFIG;
   if (err instanceof ContractError || err instanceof SlotTimeError) return EXIT_BAD_INPUT;
   return EXIT_CRASH;
 }
