@@ -210,7 +210,10 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         anySubmitted ||= result.submitted;
         const outcome: BookingOutcome =
           (args.signal.aborted || stoppedBeforeFire) && result.outcome !== 'booked' ? 'interrupted' : result.outcome;
-        const metadata = metadataFor(court, { timings_ms: result.timingsMs });
+        const metadata = metadataFor(court, {
+          timings_ms: result.timingsMs,
+          ...(fired.firedAtMs === null ? {} : { fired_at: new Date(fired.firedAtMs).toISOString() }),
+        });
         await recorder.finishAttempt({
           attemptId,
           outcome,
@@ -264,5 +267,7 @@ function describeOutcome(outcome: BookingOutcome, message: string | null): strin
     invalid_request: 'invalid request',
     error: 'unexpected error',
   };
-  return message && outcome !== 'slot_taken' ? `${text[outcome]}: ${message}` : text[outcome];
+  if (!message || outcome === 'slot_taken') return text[outcome];
+  // Flows often say it already ("the site showed a block page ..."): do not repeat it.
+  return message.includes(text[outcome]) ? message : `${text[outcome]}: ${message}`;
 }

@@ -86,7 +86,7 @@ export async function runBookingJob(args: BookingJobArgs): Promise<{ result: Boo
   if (result.metadata.outcome_unknown === true) {
     // Submitted, answer unknown (timeout, crash of the page, stop): the site may hold a booking. A person
     // looks; reservd never submits blindly again (DESIGN.md). Reconciliation against the site comes later.
-    const reason = `${result.errors.join('; ')}; the booking form was submitted but the site's answer is unknown — check the site before retrying`;
+    const reason = `${result.errors.join('; ').replace(/\.$/, '')}; the booking form was submitted but the site's answer is unknown — check the site before retrying`;
     const recorded = await markNeedsAttention(args.db, { id: args.reservationId, owner: args.owner, reason, result, now });
     log.error({ outcome: result.outcome, court: result.metadata.court }, `reservation ${args.reservationId}: needs attention (outcome unknown after submit)`);
     return { result, recorded };
