@@ -6,18 +6,10 @@ import { cancelPage, confirmationPage } from './slot-pages.js';
 import type { VenueIndex } from './site-venues.js';
 
 /** One appointment in `GET /schedule/<slug>/api/appointments?email=...`. */
-export interface AppointmentJson {
-  id: number;
-  court: number;
-  calendarId: string;
-  date: string;
-  time: string;
-  firstName: string;
-  lastName: string;
-  email: string;
-  confirmationCode: string;
-  status: 'booked' | 'cancelled';
-}
+export type AppointmentJson = Pick<
+  SandboxBooking,
+  'id' | 'court' | 'calendarId' | 'date' | 'time' | 'firstName' | 'lastName' | 'email' | 'confirmationCode' | 'status'
+>;
 
 /** What the appointment routes need. */
 export interface AppointmentRouteDeps {

@@ -68,11 +68,6 @@ export async function startTestSandbox(
   };
 }
 
-/** A manual clock at {@link T0}. */
-export function manualClockAtT0(): ManualClock {
-  return createManualClock(T0);
-}
-
 /** The `form_token` value in a slot form page, or throws. */
 export function formToken(html: string): string {
   const token = /name="form_token" value="([^"]+)"/.exec(html)?.[1];
