@@ -1,4 +1,4 @@
-import { createManualClock, type Clock, type ManualClock } from '../../src/clock.js';
+import { createManualClock, type Clock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, VenueConfig } from '../../src/config/schema.js';
 import { createSandboxSite, type SandboxSite } from '../../src/sandbox/site.js';
