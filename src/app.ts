@@ -79,7 +79,7 @@ export async function openServices(args: { config: Config; logger: Logger; clock
     })());
   try {
     await migrateToLatest(database.db, logger);
-    const pool = createBrowserPool({ executablePath, headless: config.daemon.headless, logger });
+    const pool = createBrowserPool({ executablePath, headless: config.daemon.headless, logger, browserPerLease: config.daemon.mode === 'polling-baseline' });
     releasers.push({ name: 'browser pool', release: () => pool.close() });
     try {
       // Fail at start, not at the first release: a path that exists but does not launch (wrong file,
@@ -137,7 +137,8 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
     scheduler.start();
-    logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded }, 'reservd started');
+    logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded, mode: config.daemon.mode }, 'reservd started');
+    if (config.daemon.mode === 'polling-baseline') logger.warn('daemon.mode is polling-baseline (the benchmark baseline): bookings fire seconds after their release; use on-time for real reservations');
   }
 
   async function stop(): Promise<void> {

@@ -90,6 +90,7 @@ describe('parseConfig defaults', () => {
         stopGraceMs: 30_000,
         browserExecutable: null,
         headless: true,
+        mode: 'on-time',
       },
       database: { url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10 },
       log: { level: 'info' },

@@ -6,6 +6,8 @@ import { BookingResult, createBookingMetadata } from '../src/contracts/index.js'
 import { getReservation, insertReservation, insertUser } from '../src/reservations/index.js';
 import type { BookingExecutor } from '../src/scheduling/booking-job.js';
 import { createScheduler, type Scheduler } from '../src/scheduling/daemon.js';
+import type { SiteClockEstimate } from '../src/scheduling/site-clock.js';
+import type { SiteClockCache } from '../src/scheduling/site-clock-cache.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { LA_VILLA, type TestVenueInput } from './helpers/sandbox.js';
@@ -96,13 +98,13 @@ interface Harness {
   moveTo: (atMs: number) => Promise<void>;
 }
 
-function startScheduler(config: Config, startMs: number): Harness {
+function startScheduler(config: Config, startMs: number, siteClocks?: SiteClockCache): Harness {
   const manual = createManualClock(startMs);
   const requestedSleepsMs: number[] = [];
   const clock: ManualClock = { ...manual, sleep: (ms, signal) => (requestedSleepsMs.push(ms), manual.sleep(ms, signal)) };
   const executor = createFakeExecutor(manual);
   let notify: () => void = () => {};
-  const running = createScheduler({ db: database.db, config, clock, logger: createSilentLogger(), executor, daemonId: 'clock-test', subscribe: (cb) => (notify = cb) });
+  const running = createScheduler({ db: database.db, config, clock, logger: createSilentLogger(), executor, daemonId: 'clock-test', subscribe: (cb) => (notify = cb), ...(siteClocks ? { siteClocks } : {}) });
   scheduler = running;
   running.start();
   // Sleepers never exceed this sum (a job's executor is parked from the moment the job exists), so equality
@@ -212,5 +214,51 @@ describe('the scheduler under a manual clock', () => {
     await h.moveTo(at('2027-07-21T15:00:00.000Z'));
     await waitFor('the result', async () => (await statusOf(id)) === 'succeeded' || undefined, { everyMs: 5 });
     expect(h.executor.calls.map((c) => iso(c.submittedAtMs))).toEqual(['2027-07-21T15:00:00.000Z']);
+  });
+
+  it('a site clock 30 s ahead (known from the start-up estimate): claimed 30 s earlier, fired at the release on the site clock', async () => {
+    const estimate = { offsetMs: 30_000, uncertaintyMs: 5 } as SiteClockEstimate;
+    const asked: string[] = [];
+    const siteClocks: SiteClockCache = {
+      offsetFor: async (venueId) => (asked.push(venueId), estimate),
+      known: () => estimate,
+    };
+    const config = configWith({ ...LA_VILLA, releaseRule: { hoursBefore: 48 } });
+    const id = await insertReservation(database.db, { userId, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts: [1] });
+    // Release 15:00:00Z on the site's clock = 14:59:30Z on ours; the prepare lead (60 s) counts from there.
+    const h = startScheduler(config, at('2027-07-21T14:58:00.000Z'), siteClocks);
+    await h.settle();
+    expect(asked).toEqual(['club']); // measured once at start, in the background
+    while (h.executor.calls.length === 0 && h.clock.now() < at('2027-07-21T14:59:00.000Z')) await h.moveTo(h.clock.now() + 100);
+    expect(h.executor.calls.map((c) => ({ claimed: iso(c.calledAtMs), fireAt: iso(c.fireAtMs) }))).toEqual([
+      { claimed: '2027-07-21T14:58:30.000Z', fireAt: '2027-07-21T14:59:30.005Z' },
+    ]);
+    await h.moveTo(at('2027-07-21T14:59:30.005Z'));
+    await waitFor('the result', async () => (await statusOf(id)) === 'succeeded' || undefined, { everyMs: 5 });
+    expect(iso(h.executor.calls[0]!.submittedAtMs)).toBe('2027-07-21T14:59:30.005Z');
+  });
+
+  it('polling-baseline mode: no wake on INSERT, no site clock, claimed on the first 2 s poll after the release', async () => {
+    const siteClocks: SiteClockCache = {
+      offsetFor: async () => {
+        throw new Error('the baseline must not measure the site clock');
+      },
+      known: () => ({ offsetMs: 30_000, uncertaintyMs: 5 }) as SiteClockEstimate,
+    };
+    const config = parseConfig({ daemon: { mode: 'polling-baseline', pollIntervalMs: 2_000 }, venues: { club: { ...LA_VILLA, site } } });
+    const h = startScheduler(config, at('2027-07-21T14:59:58.500Z'), siteClocks);
+    await h.settle();
+    const id = await insertReservation(database.db, { userId, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts: [1] });
+    h.notify();
+    await h.settle();
+    expect(await statusOf(id)).toBe('pending'); // nothing woke the loop
+    await h.moveTo(at('2027-07-21T15:00:00.500Z')); // the first poll: validated; its release has passed
+    while (h.executor.calls.length === 0 && h.clock.now() < at('2027-07-21T15:00:06.000Z')) await h.moveTo(h.clock.now() + 500);
+    await waitFor('the result', async () => (await statusOf(id)) === 'succeeded' || undefined, { everyMs: 5 });
+    expect(h.executor.calls.map((c) => ({ claimed: iso(c.calledAtMs), fireAt: iso(c.fireAtMs), fired: iso(c.submittedAtMs) }))).toEqual([
+      { claimed: '2027-07-21T15:00:00.500Z', fireAt: '2027-07-21T15:00:00.000Z', fired: '2027-07-21T15:00:00.500Z' },
+    ]);
+    // The loop only ever sleeps one poll interval (the other sleeps are the job's lease heartbeat).
+    expect(new Set(h.requestedSleepsMs.filter((ms) => ms !== config.daemon.leaseMs / 3))).toEqual(new Set([2_000]));
   });
 });

@@ -73,6 +73,11 @@ export interface BrowserPoolOptions {
   logger: BrowserPoolLogger;
   /** Launch budget, ms (default 30 s). */
   launchTimeoutMs?: number;
+  /**
+   * Launch a new browser for every lease and close it with the lease (the `polling-baseline` mode: how a
+   * generic job queue runs a browser job). Default false: one shared browser, a fresh context per lease.
+   */
+  browserPerLease?: boolean;
 }
 
 /** A page lease with its context (one fresh context per lease: no cookies shared between attempts). */
@@ -96,7 +101,8 @@ export const CHROMIUM_ARGS: readonly string[] = [
 /**
  * Creates a pool that launches ONE Chromium lazily (on the first `acquire`), relaunches it when it has
  * crashed or disconnected, and lends a fresh context + page per `acquire`. `browserId` is
- * `chromium-<launch number>`. No I/O until `acquire`.
+ * `chromium-<launch number>`. No I/O until `acquire`. With `browserPerLease` every lease gets its own
+ * browser instead, closed by `release()`.
  *
  * `acquire` rejects after `close()` or when the launch fails. `close()` closes the browser (and so every
  * lent context); safe to call twice.
@@ -109,7 +115,10 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
   let closed = false;
   let closing: Promise<void> | null = null;
 
-  const launch = async (): Promise<{ browser: Browser; browserId: string }> => {
+  /** Browsers launched for one lease each (`browserPerLease`), closed with their lease or the pool. */
+  const perLease = new Set<Browser>();
+
+  const launch = async (shared: boolean): Promise<{ browser: Browser; browserId: string }> => {
     const browserId = `chromium-${++launches}`;
     const browser = await chromium.launch({
       executablePath,
@@ -123,22 +132,24 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
       handleSIGHUP: false,
     });
     const entry = { browser, browserId };
-    browser.on('disconnected', () => {
-      if (current === entry) current = null;
-      if (!closed) logger.warn({ browser_id: browserId }, 'browser disconnected; the next page relaunches it');
-    });
+    if (shared) {
+      browser.on('disconnected', () => {
+        if (current === entry) current = null;
+        if (!closed) logger.warn({ browser_id: browserId }, 'browser disconnected; the next page relaunches it');
+      });
+    }
     logger.info({ browser_id: browserId, version: browser.version(), executable: executablePath }, 'browser launched');
     if (closed) {
       await browser.close().catch(() => undefined);
       throw new Error('browser pool is closed');
     }
-    current = entry;
+    if (shared) current = entry;
     return entry;
   };
 
   const ensureBrowser = async (): Promise<{ browser: Browser; browserId: string }> => {
     if (current?.browser.isConnected()) return current;
-    launching ??= launch().finally(() => {
+    launching ??= launch(true).finally(() => {
       launching = null;
     });
     return launching;
@@ -147,15 +158,25 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
   return {
     async acquire() {
       if (closed) throw new Error('browser pool is closed');
-      const { browser, browserId } = await ensureBrowser();
-      const context = await browser.newContext();
+      const own = options.browserPerLease === true;
+      const { browser, browserId } = own ? await launch(false) : await ensureBrowser();
+      if (own) perLease.add(browser);
+      const closeOwn = async (): Promise<void> => {
+        if (!own) return;
+        perLease.delete(browser);
+        await browser.close().catch(() => undefined);
+      };
+      let context: BrowserContext | null = null;
       let released: Promise<void> | null = null;
       try {
+        context = await browser.newContext();
         const page = await context.newPage();
-        const release = (): Promise<void> => (released ??= context.close().catch(() => undefined));
-        return { page, context, browserId, release };
+        const lent = context;
+        const release = (): Promise<void> => (released ??= lent.close().catch(() => undefined).then(closeOwn));
+        return { page, context: lent, browserId, release };
       } catch (err) {
-        await context.close().catch(() => undefined);
+        await context?.close().catch(() => undefined);
+        await closeOwn();
         throw err;
       }
     },
@@ -165,6 +186,8 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
         await launching?.catch(() => undefined);
         const entry = current;
         current = null;
+        await Promise.all([...perLease].map((b) => b.close().catch(() => undefined)));
+        perLease.clear();
         if (entry) await entry.browser.close();
       })();
       return closing;

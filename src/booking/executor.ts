@@ -79,6 +79,26 @@ export interface ExecuteArgs {
   shouldContinue?: () => Promise<boolean>;
 }
 
+/**
+ * How many preferred courts get a page prepared before the release instant (the first plus fallbacks), so a
+ * fallback court fires within milliseconds of the first one failing instead of loading its page first.
+ * Courts further down the list are prepared when their turn comes.
+ */
+export const COURTS_PREPARED_AHEAD = 3;
+
+/** With a wait longer than this after `prepare`, the flow's `warm` runs {@link WARM_BEFORE_FIRE_MS} before the fire. */
+const WARM_AFTER_IDLE_MS = 15_000;
+
+/** How long before the fire instant a long-idle prepared page is warmed, ms. */
+const WARM_BEFORE_FIRE_MS = 3_000;
+
+/** A court's page, prepared ahead or on its turn. */
+interface PreparedCourt {
+  court: number;
+  lease: PageLease;
+  handle: unknown;
+}
+
 /** Outcomes (before any submit) after which the next court in the preference list is tried. */
 const NEXT_COURT_OUTCOMES: ReadonlySet<BookingOutcome> = new Set(['slot_taken', 'not_open_yet', 'site_changed']);
 
@@ -124,16 +144,49 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     }
   }
 
+  /** Acquires a page and prepares `court` on it; the lease is released when preparing throws. */
+  async function prepareCourt(court: number, args: ExecuteArgs): Promise<PreparedCourt> {
+    const lease = await pool.acquire();
+    try {
+      const { request } = args;
+      const handle = await flow.prepare(lease.page, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
+      return { court, lease, handle };
+    } catch (err) {
+      await lease.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
   /**
-   * One court: load its page, wait for the fire instant (abortable), fire. The first attempt also runs
-   * `beforeFire` (claimed → booking); a stop or a cancel before the fire submits nothing.
+   * Waits for the fire instant (abortable); a long wait is cut once, {@link WARM_BEFORE_FIRE_MS} before the
+   * fire, to warm every page prepared so far. Returns false when stopped.
    */
-  async function prepareAndFire(
-    lease: PageLease,
-    court: number,
+  async function waitForFire(args: ExecuteArgs, prepared: ReadonlyArray<Promise<PreparedCourt>>, log: Logger): Promise<boolean> {
+    const signal = args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal;
+    const waitMs = args.fireAt.getTime() - clock.now();
+    if (waitMs <= 0) return !signal.aborted;
+    log.info({ wait_ms: waitMs, courts_prepared: prepared.length }, 'page ready; waiting for the release instant');
+    if (flow.warm && waitMs > WARM_AFTER_IDLE_MS) {
+      await clock.sleep(waitMs - WARM_BEFORE_FIRE_MS, signal);
+      if (signal.aborted) return false;
+      const warm = flow.warm.bind(flow);
+      await Promise.all(prepared.map((p) => p.then((c) => warm(c.handle)).catch(() => undefined)));
+    }
+    const leftMs = args.fireAt.getTime() - clock.now();
+    if (leftMs > 0) await clock.sleep(leftMs, signal);
+    return !signal.aborted;
+  }
+
+  /**
+   * One court: take its prepared page; the first court also waits for the fire instant (abortable) and runs
+   * `beforeFire` (claimed → booking); then fire. A stop or a cancel before the fire submits nothing.
+   */
+  async function fireCourt(
+    preparing: Promise<PreparedCourt>,
     tryIndex: number,
     attemptId: number,
     args: ExecuteArgs,
+    prepared: ReadonlyArray<Promise<PreparedCourt>>,
     log: Logger,
   ): Promise<{ result: FlowResult; stoppedBeforeFire: boolean; firedAtMs: number | null }> {
     const notFired = (message: string) => ({
@@ -142,14 +195,9 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
       firedAtMs: null,
     });
     try {
-      const { request } = args;
-      const handle = await flow.prepare(lease.page, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
-      const waitMs = args.fireAt.getTime() - clock.now();
-      if (waitMs > 0) {
-        log.info({ wait_ms: waitMs }, 'page ready; waiting for the release instant');
-        await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
-      }
-      if (args.signal.aborted || (tryIndex === 1 && args.stopWaiting?.aborted)) return notFired('stopped before the release instant');
+      const { handle } = await preparing;
+      if (tryIndex === 1 && !(await waitForFire(args, prepared, log))) return notFired('stopped before the release instant');
+      if (args.signal.aborted) return notFired('stopped before the release instant');
       if (tryIndex === 1 && args.beforeFire && !(await args.beforeFire())) {
         return notFired('reservation changed before firing (cancelled?); nothing submitted');
       }
@@ -166,7 +214,12 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     const courts = request.courtPreference.asList();
     const errors: string[] = [];
     const courtsTried: number[] = [];
-    let lease: PageLease | null = null;
+    /** Pages being prepared, by position in `courts`: the first {@link COURTS_PREPARED_AHEAD} start at once. */
+    const preparing: Array<Promise<PreparedCourt>> = courts.slice(0, COURTS_PREPARED_AHEAD).map((court) => prepareCourt(court, args));
+    // A preparation that fails is reported when its court's turn comes; until then it must not be unhandled.
+    for (const p of preparing) p.catch(() => undefined);
+    /** The browser of the court being tried, for metadata `browser_id`. */
+    let browserId = 'none';
     /** Courts tried in this run (1 = the first, which fires at the release instant). */
     let tryIndex = 0;
     /** The attempt number in `booking_attempts` (continues across runs), for logs and metadata. */
@@ -186,24 +239,35 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
       createBookingMetadata(request, {
         executor: options.executorId,
         flow: flow.name,
-        browserId: lease?.browserId ?? 'none',
+        browserId,
         attempt,
         extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.releaseAt.toISOString(), ...(args.siteClockOffsetMs == null ? {} : { site_clock_offset_ms: args.siteClockOffsetMs }), ...(firedAtMs === null ? {} : { fired_at: new Date(firedAtMs).toISOString() }), ...extra } as never,
       });
+    /** Releases the page of position `index` once its preparation settles (fire and forget). */
+    const released = new Set<number>();
+    const releasePage = (index: number): Promise<void> => {
+      if (released.has(index)) return Promise.resolve();
+      released.add(index);
+      return (preparing[index] ?? Promise.reject(new Error('never prepared'))).then(
+        (c) => c.lease.release().catch((err: unknown) => baseLog.warn({ err }, 'closing page failed')),
+        () => undefined, // its failure was reported with its court (or the court was never tried)
+      );
+    };
     try {
-      for (const court of courts) {
+      for (const [index, court] of courts.entries()) {
         if (args.signal.aborted || (tryIndex > 0 && args.shouldContinue && !(await args.shouldContinue()))) {
           errors.push(`court ${court}: not tried (booking stopped)`);
           return BookingResult.failure({ request, outcome: 'interrupted', errors, metadata: metadataFor(court) });
         }
         tryIndex += 1;
         courtsTried.push(court);
-        lease ??= await pool.acquire();
-        const started = await recorder.startAttempt({ reservationId: args.reservationId, court, browserId: lease.browserId, flow: flow.name });
+        const page = (preparing[index] ??= prepareCourt(court, args));
+        browserId = await page.then((c) => c.lease.browserId).catch(() => browserId);
+        const started = await recorder.startAttempt({ reservationId: args.reservationId, court, browserId, flow: flow.name });
         const attemptId = started.id;
         attempt = started.attempt;
-        const log = baseLog.child({ court, attempt, browser_id: lease.browserId });
-        const fired = await prepareAndFire(lease, court, tryIndex, attemptId, args, log);
+        const log = baseLog.child({ court, attempt, browser_id: browserId });
+        const fired = await fireCourt(page, tryIndex, attemptId, args, preparing, log);
         const result = fired.result;
         stoppedBeforeFire = fired.stoppedBeforeFire;
         firedAtMs ??= fired.firedAtMs;
@@ -241,14 +305,13 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         if (!NEXT_COURT_OUTCOMES.has(failOutcome) && failOutcome !== 'timeout' && failOutcome !== 'error') {
           return BookingResult.failure({ request, outcome: failOutcome, errors, metadata });
         }
-        // A fresh page for the next court: the previous one may be on an error page.
-        await lease.release().catch((err: unknown) => log.warn({ err }, 'closing page failed'));
-        lease = null;
+        // The next court has its own page (prepared ahead); this one may sit on an error page.
+        void releasePage(index);
       }
       const lastCourt = courts[courts.length - 1] ?? 0;
       return BookingResult.failure({ request, outcome: lastFailOutcome, errors, message: 'no preferred court could be booked', metadata: metadataFor(lastCourt) });
     } finally {
-      if (lease) await lease.release().catch((err: unknown) => baseLog.warn({ err }, 'closing page failed'));
+      await Promise.all(preparing.map((_, index) => releasePage(index)));
     }
   }
 

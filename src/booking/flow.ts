@@ -51,4 +51,9 @@ export interface SlotFlow<Handle = unknown> {
    * DESIGN.md "Before an attempt presses submit it writes an intent row").
    */
   submit(handle: Handle, args: { user: BookingUser; onBeforeSubmit: () => Promise<void>; timeoutMs: number }): Promise<FlowResult>;
+  /**
+   * Optional: refreshes a prepared handle shortly before the fire instant (e.g. the connection a server closed
+   * while idle). Never throws; sends nothing that books.
+   */
+  warm?(handle: Handle): Promise<void>;
 }

@@ -107,7 +107,10 @@ export const daemonSchema = z.strictObject({
   notOpenRetryBudgetMs: z.number().int().min(0).max(300_000).default(10_000),
   /** Pause between "not open yet" retries. Default 250 ms (one careful person, not a hammer). */
   notOpenRetryIntervalMs: z.number().int().min(100).max(10_000).default(250),
-  /** Most bookings this daemon runs at once (each holds a browser page); more due rows wait for the next tick or another daemon. Default 8. */
+  /**
+   * Most bookings this daemon runs at once; more due rows wait for the next tick or another daemon. Each
+   * holds a browser page per preferred court, up to 3 (fallback courts are prepared ahead). Default 8.
+   */
   maxConcurrentBookings: z.number().int().min(1).max(200).default(8),
   /** How long in-flight bookings may finish after SIGTERM before they are interrupted. Default 30 s. */
   stopGraceMs: z.number().int().min(0).max(600_000).default(30_000),
@@ -115,6 +118,14 @@ export const daemonSchema = z.strictObject({
   browserExecutable: z.string().min(1).nullable().default(null),
   /** Run the browser headless (default true). */
   headless: z.boolean().default(true),
+  /**
+   * How the daemon wakes and fires. `on-time` (default): sleeps to each release − prepareLeadMs, warms a
+   * page, fires at the release on the site's clock. `polling-baseline`: the benchmark's job-queue baseline
+   * (issue 3): claims rows only once their release has passed, on a fixed `pollIntervalMs` poll with no
+   * LISTEN wake-up and no site-clock estimate, and launches a fresh browser per booking. It books, but late:
+   * never use it for real reservations.
+   */
+  mode: z.enum(['on-time', 'polling-baseline']).default('on-time'),
 });
 
 /** Database settings; `DATABASE_URL` (env) overrides `url`. No url → embedded PostgreSQL. */

@@ -61,11 +61,16 @@ export interface Scheduler {
  * The scheduler loop (DESIGN.md "Timing model"): it sleeps on data — next wake = min(poll interval,
  * next release − prepare lead) — and an INSERT wakes it at once (LISTEN/NOTIFY). Each tick validates
  * `pending` rows, expires rows whose slot has passed, and claims the rows due within the prepare lead;
- * every claimed row becomes a booking job that waits for its release instant and fires.
+ * every claimed row becomes a booking job that waits for its release instant and fires. The prepare lead
+ * is stretched by how far a venue's site clock runs ahead (estimated at start). `daemon.mode:
+ * polling-baseline` turns all of this off (fixed poll, claim once released) for the benchmark.
  */
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { db, config, clock, logger, executor, daemonId } = options;
   const { prepareLeadMs, pollIntervalMs, leaseMs } = config.daemon;
+  /** The benchmark's job-queue baseline (config `daemon.mode`): claim once due, poll, no site clock. */
+  const baseline = config.daemon.mode === 'polling-baseline';
+  const siteClocks = baseline ? undefined : options.siteClocks;
   const loopAbort = new AbortController();
   const jobsAbort = new AbortController();
   /** Aborted at stop: bookings still waiting for their release give up at once (back to `scheduled`). */
@@ -86,7 +91,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (loopAbort.signal.aborted) return;
     const free = config.daemon.maxConcurrentBookings - jobs.size;
     if (free <= 0) return;
-    const claimed = await claimDue(db, { owner: daemonId, now: now(), horizonMs: prepareLeadMs, leaseMs, limit: free });
+    const claimed = await claimDue(db, { owner: daemonId, now: now(), horizonMs: claimHorizonMs(), leaseMs, limit: free });
     for (const row of claimed) startJob(row);
   }
 
@@ -185,20 +190,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   /**
    * The local instant to fire at: the release instant on the SITE's clock, plus the estimate's uncertainty
    * so the submit never reaches the site before its release (DESIGN.md timing model; issue 2: "before the
-   * release instant the site received no booking submit"). Estimated only when there is time before the
-   * release; a late claim fires at once on the local clock.
+   * release instant the site received no booking submit"). A fresh estimate (measured at start, or by an
+   * earlier booking) is used as is; without one the venue is measured now when there is time before the
+   * release; a claim too late for that fires at the release instant on the local clock.
    */
   async function fireInstant(venueId: string, venue: VenueConfig, releaseAt: Date): Promise<{ at: Date; offsetMs: number | null }> {
-    if (!options.siteClocks || releaseAt.getTime() - clock.now() < SITE_CLOCK_MIN_LEAD_MS) return { at: releaseAt, offsetMs: null };
-    const estimate = await options.siteClocks.offsetFor(venueId, venue, jobsAbort.signal);
+    if (!siteClocks) return { at: releaseAt, offsetMs: null };
+    let estimate = siteClocks.known(venueId);
+    if (!estimate && releaseAt.getTime() - clock.now() >= SITE_CLOCK_MIN_LEAD_MS) estimate = await siteClocks.offsetFor(venueId, venue, jobsAbort.signal);
     if (!estimate) return { at: releaseAt, offsetMs: null };
     return { at: new Date(Math.ceil(releaseAt.getTime() - estimate.offsetMs + estimate.uncertaintyMs)), offsetMs: Math.round(estimate.offsetMs) };
   }
 
+  /**
+   * How far ahead rows are claimed, ms: the prepare lead, plus how far the furthest-ahead site clock we know
+   * runs ahead of ours (its release comes that much earlier on our clock). The baseline claims only rows
+   * already due.
+   */
+  function claimHorizonMs(): number {
+    if (baseline) return 0;
+    let aheadMs = 0;
+    for (const venueId of Object.keys(config.venues)) aheadMs = Math.max(aheadMs, siteClocks?.known(venueId)?.offsetMs ?? 0);
+    return prepareLeadMs + Math.ceil(aheadMs);
+  }
+
   async function nextDelayMs(): Promise<number> {
+    if (baseline) return pollIntervalMs;
     const next = await nextReleaseAt(db);
     if (!next) return pollIntervalMs;
-    const untilClaimMs = Math.min(pollIntervalMs, next.getTime() - prepareLeadMs - clock.now());
+    const untilClaimMs = Math.min(pollIntervalMs, next.getTime() - claimHorizonMs() - clock.now());
     // A due row we could not claim this tick (locked by another daemon, or over our concurrency cap) must
     // not spin the loop; a claim still in the future is slept to exactly.
     return untilClaimMs > 0 ? untilClaimMs : MIN_TICK_GAP_MS;
@@ -208,7 +228,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     start() {
       if (loopDone) return;
       let wake: () => void = () => {};
-      options.subscribe?.(() => wake());
+      if (!baseline) options.subscribe?.(() => wake());
+      // Measure every venue's site clock now, in the background: a booking claimed shortly before its
+      // release then fires on the site's clock too, and a site far ahead is claimed early enough.
+      if (siteClocks) for (const [venueId, venue] of Object.entries(config.venues)) void siteClocks.offsetFor(venueId, venue, jobsAbort.signal);
       loopDone = runLoop({
         name: 'scheduler',
         tickOnce,

@@ -28,6 +28,11 @@ export interface SiteClockCache {
    * measured (logged). Never throws.
    */
   offsetFor(venueId: string, venue: VenueConfig, signal?: AbortSignal): Promise<SiteClockEstimate | null>;
+  /**
+   * The venue's estimate when one has been measured and is still fresh (younger than `maxAgeMs`), else
+   * null. Synchronous: for the claim horizon and for bookings claimed too close to their release to measure.
+   */
+  known(venueId: string): SiteClockEstimate | null;
 }
 
 /** Creates a {@link SiteClockCache}. */
@@ -37,6 +42,8 @@ export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockC
   const estimate = options.estimate ?? estimateSiteClockOffset;
   const cache = new Map<string, Promise<SiteClockEstimate | null>>();
   const measuredAt = new Map<string, number>();
+  /** Resolved estimates with the instant their measurement started. */
+  const settled = new Map<string, { estimate: SiteClockEstimate; atMs: number }>();
 
   async function measure(venueId: string, venue: VenueConfig, signal?: AbortSignal): Promise<SiteClockEstimate | null> {
     // The site's public origin: every response carries its Date header.
@@ -49,6 +56,7 @@ export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockC
       );
       return result;
     } catch (err) {
+      if (signal?.aborted) return null; // stopping: not a site problem
       logger.warn({ err, venue: venueId }, `venue ${venueId}: site clock offset unknown; firing on the local clock`);
       return null;
     }
@@ -59,14 +67,21 @@ export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockC
       const at = measuredAt.get(venueId);
       const cached = cache.get(venueId);
       if (cached && at !== undefined && clock.now() - at < maxAgeMs) return cached;
+      const startedMs = clock.now();
       const fresh = measure(venueId, venue, signal).then((result) => {
-        // Failures are not cached for long: the next booking tries again.
+        // Failures are not cached for long: the next booking tries again (the last good estimate stays
+        // usable through `known` until it is too old).
         if (!result) cache.delete(venueId);
+        else settled.set(venueId, { estimate: result, atMs: startedMs });
         return result;
       });
       cache.set(venueId, fresh);
-      measuredAt.set(venueId, clock.now());
+      measuredAt.set(venueId, startedMs);
       return fresh;
+    },
+    known(venueId) {
+      const entry = settled.get(venueId);
+      return entry && clock.now() - entry.atMs < maxAgeMs ? entry.estimate : null;
     },
   };
 }

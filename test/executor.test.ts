@@ -1,0 +1,163 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { createManualClock, type ManualClock } from '../src/clock.js';
+import { parseConfig } from '../src/config/load.js';
+import { buildImmediateRequest } from '../src/contracts/index.js';
+import { COURTS_PREPARED_AHEAD, createExecutor, type AttemptRecorder, type ExecuteArgs } from '../src/booking/executor.js';
+import type { BrowserPool, FlowResult, SlotFlow, SlotTarget } from '../src/booking/flow.js';
+import { createSilentLogger } from '../src/telemetry/logger.js';
+import { LA_VILLA } from './helpers/sandbox.js';
+import { waitFor } from './helpers/wait.js';
+
+/**
+ * The executor's court loop with a scripted flow and pool on a manual clock (no browser, no database):
+ * every preferred court up to COURTS_PREPARED_AHEAD is prepared BEFORE the fire instant, so a fallback
+ * court fires at once when the first is taken (issue 3: "anything that can be done before the release
+ * done before it"); long waits warm the prepared pages once, 3 s before the fire; every page is released.
+ */
+
+const T0 = Date.parse('2027-07-21T14:59:00.000Z');
+const FIRE_AT = Date.parse('2027-07-21T15:00:00.000Z');
+const venue = parseConfig({ venues: { club: { ...LA_VILLA, courts: { '1': '5001', '2': '5002', '3': '5003', '4': '5004', '5': '5005' }, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.club!;
+
+interface Event {
+  what: 'acquire' | 'release' | 'prepare' | 'warm' | 'submit';
+  court?: number;
+  atMs: number;
+}
+
+/** A scripted flow: `answers[court]` is the outcome of that court's submit (default `booked`). */
+function createScript(clock: ManualClock, answers: Record<number, FlowResult['outcome']>) {
+  const events: Event[] = [];
+  let leases = 0;
+  const pool: BrowserPool = {
+    async acquire() {
+      const n = ++leases;
+      events.push({ what: 'acquire', atMs: clock.now() });
+      return {
+        page: { lease: n } as unknown as Page,
+        browserId: 'fake-1',
+        release: async () => {
+          events.push({ what: 'release', court: n, atMs: clock.now() });
+        },
+      };
+    },
+    close: async () => {},
+  };
+  const flow: SlotFlow<SlotTarget> = {
+    name: 'scripted',
+    async prepare(_page, target) {
+      events.push({ what: 'prepare', court: target.court, atMs: clock.now() });
+      return target;
+    },
+    async submit(target, args) {
+      const outcome = answers[target.court] ?? 'booked';
+      const submits = outcome === 'booked';
+      if (submits) await args.onBeforeSubmit();
+      events.push({ what: 'submit', court: target.court, atMs: clock.now() });
+      return { outcome, confirmationCode: submits ? `CODE-${target.court}` : null, message: null, submitted: submits, timingsMs: {} };
+    },
+    async warm(target) {
+      events.push({ what: 'warm', court: target.court, atMs: clock.now() });
+    },
+  };
+  const attempts: Array<{ court: number; outcome?: string; submitted: boolean }> = [];
+  const recorder: AttemptRecorder = {
+    async startAttempt({ court }) {
+      attempts.push({ court, submitted: false });
+      return { id: attempts.length, attempt: attempts.length };
+    },
+    async markSubmitted(id) {
+      attempts[id - 1]!.submitted = true;
+    },
+    async finishAttempt({ attemptId, outcome }) {
+      attempts[attemptId - 1]!.outcome = outcome;
+    },
+  };
+  const executor = createExecutor({
+    clock,
+    logger: createSilentLogger(),
+    pool,
+    flow: flow as SlotFlow,
+    recorder,
+    executorId: 'test',
+    attemptTimeoutMs: 5_000,
+    notOpenRetryBudgetMs: 0,
+    notOpenRetryIntervalMs: 250,
+  });
+  return { events, attempts, executor, leases: () => leases };
+}
+
+function argsFor(courts: number[], extra: Partial<ExecuteArgs> = {}): ExecuteArgs {
+  const request = buildImmediateRequest(
+    { user: { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' }, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts },
+    new Set(['club']),
+  );
+  return { request, venue, reservationId: 7, fireAt: new Date(FIRE_AT), releaseAt: new Date(FIRE_AT), signal: new AbortController().signal, ...extra };
+}
+
+/** Moves the manual clock to each instant once something sleeps on it. */
+async function driveTo(clock: ManualClock, instantsMs: number[]): Promise<void> {
+  for (const atMs of instantsMs) {
+    await waitFor(`a sleep before ${new Date(atMs).toISOString()}`, () => clock.pendingSleeps() > 0 || undefined, { timeoutMs: 5_000, everyMs: 1 });
+    clock.set(atMs);
+  }
+}
+
+const at = (events: Event[], what: Event['what']) => events.filter((e) => e.what === what).map((e) => ({ court: e.court, at: new Date(e.atMs).toISOString() }));
+
+describe('executor: courts prepared ahead', () => {
+  it('prepares the first three courts before the release, warms them 3 s before, and falls back to court 2 at the fire instant', async () => {
+    expect(COURTS_PREPARED_AHEAD).toBe(3);
+    const clock = createManualClock(T0);
+    const s = createScript(clock, { 1: 'slot_taken' });
+    const running = s.executor.execute(argsFor([1, 2, 3, 4]));
+    await driveTo(clock, [FIRE_AT - 3_000, FIRE_AT]);
+    const result = await running;
+    expect(result).toMatchObject({ status: 'success', court: 2, confirmationCode: 'CODE-2' });
+    expect(at(s.events, 'prepare')).toEqual([1, 2, 3].map((court) => ({ court, at: '2027-07-21T14:59:00.000Z' })));
+    expect(at(s.events, 'warm')).toEqual([1, 2, 3].map((court) => ({ court, at: '2027-07-21T14:59:57.000Z' })));
+    expect(at(s.events, 'submit')).toEqual([
+      { court: 1, at: '2027-07-21T15:00:00.000Z' },
+      { court: 2, at: '2027-07-21T15:00:00.000Z' },
+    ]);
+    expect(s.attempts).toEqual([
+      { court: 1, outcome: 'slot_taken', submitted: false },
+      { court: 2, outcome: 'booked', submitted: true },
+    ]);
+    expect(s.leases()).toBe(3);
+    expect(new Set(s.events.filter((e) => e.what === 'release').map((e) => e.court))).toEqual(new Set([1, 2, 3]));
+  });
+
+  it('prepares a fourth court only on its turn, after the fire instant, and releases every page', async () => {
+    const clock = createManualClock(FIRE_AT - 5_000); // a short wait: no warm-up
+    const s = createScript(clock, { 1: 'slot_taken', 2: 'slot_taken', 3: 'slot_taken' });
+    const running = s.executor.execute(argsFor([1, 2, 3, 4, 5]));
+    await driveTo(clock, [FIRE_AT]);
+    const result = await running;
+    expect(result).toMatchObject({ status: 'success', court: 4 });
+    expect(at(s.events, 'warm')).toEqual([]);
+    expect(at(s.events, 'prepare')).toEqual([
+      { court: 1, at: '2027-07-21T14:59:55.000Z' },
+      { court: 2, at: '2027-07-21T14:59:55.000Z' },
+      { court: 3, at: '2027-07-21T14:59:55.000Z' },
+      { court: 4, at: '2027-07-21T15:00:00.000Z' },
+    ]);
+    expect(s.attempts.map((a) => a.court)).toEqual([1, 2, 3, 4]);
+    expect(s.events.filter((e) => e.what === 'release')).toHaveLength(4);
+  });
+
+  it('a stop while waiting submits nothing, records interrupted and releases every prepared page', async () => {
+    const clock = createManualClock(T0);
+    const s = createScript(clock, {});
+    const stop = new AbortController();
+    const running = s.executor.execute(argsFor([1, 2], { stopWaiting: stop.signal }));
+    await waitFor('the wait for the fire instant', () => clock.pendingSleeps() > 0 || undefined, { everyMs: 1 });
+    stop.abort();
+    const result = await running;
+    expect(result).toMatchObject({ status: 'failure', outcome: 'interrupted' });
+    expect(at(s.events, 'submit')).toEqual([]);
+    expect(s.attempts).toEqual([{ court: 1, outcome: 'interrupted', submitted: false }]);
+    expect(s.events.filter((e) => e.what === 'release')).toHaveLength(2);
+  });
+});
