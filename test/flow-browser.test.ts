@@ -77,4 +77,26 @@ describe('browser pool (real Chromium)', () => {
     await pool.close();
     await expect(pool.acquire()).rejects.toThrow(/closed/);
   });
+
+  it('browserPerLease (the polling baseline): a browser per lease, closed by its release; close() closes the rest', async () => {
+    const launched: string[] = [];
+    const pool = createBrowserPool({
+      executablePath: findChromium(null),
+      headless: true,
+      browserPerLease: true,
+      logger: { info: (o) => launched.push((o as { browser_id: string }).browser_id), warn() {} },
+    });
+    pools.push(pool);
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    expect(launched.sort()).toEqual(['chromium-1', 'chromium-2']);
+    expect(a.browserId).not.toBe(b.browserId);
+    const browserA = a.context.browser()!;
+    const browserB = b.context.browser()!;
+    expect(browserA).not.toBe(browserB);
+    await a.release();
+    expect(browserA.isConnected()).toBe(false);
+    expect(browserB.isConnected()).toBe(true);
+    await pool.close();
+    expect(browserB.isConnected()).toBe(false);
+  });
 });
