@@ -27,6 +27,29 @@ export function createDaemonId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Whether lease owner `owner` (a {@link createDaemonId}) is a daemon of THIS host that no longer runs: its
+ * pid is gone (`kill(pid, 0)` fails with ESRCH). Owners of other hosts, of this very process, or whose pid
+ * runs (maybe reused by another program) are not judged dead: their leases run out normally.
+ */
+export function isDeadLocalDaemon(owner: string, deps: { host?: string; pid?: number; isRunning?: (pid: number) => boolean } = {}): boolean {
+  const match = /^(.+):(\d+):[0-9a-f]+$/.exec(owner);
+  if (!match || match[1] !== (deps.host ?? hostname())) return false;
+  const pid = Number(match[2]);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === (deps.pid ?? process.pid)) return false;
+  const isRunning =
+    deps.isRunning ??
+    ((p: number): boolean => {
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+      }
+    });
+  return !isRunning(pid);
+}
+
 /** The booking flow of a site adapter. */
 export function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
   switch (adapter) {
@@ -133,7 +156,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const { database, executor, daemonId } = services;
     let wake: () => void = () => {};
     const siteClocks = createSiteClockCache({ clock, logger });
-    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, subscribe: (w) => (wake = w) });
+    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
     scheduler.start();

@@ -83,7 +83,7 @@ describe('parseConfig defaults', () => {
         pollIntervalMs: 30_000,
         prepareLeadMs: 60_000,
         attemptTimeoutMs: 20_000,
-        leaseMs: 120_000,
+        leaseMs: 30_000,
         notOpenRetryBudgetMs: 10_000,
         notOpenRetryIntervalMs: 250,
         maxConcurrentBookings: 8,
@@ -104,7 +104,7 @@ describe('parseConfig defaults', () => {
     const config = parseConfig({ daemon: { pollIntervalMs: 5_000 }, venues: {} });
     expect(config.daemon.pollIntervalMs).toBe(5_000);
     expect(config.daemon.prepareLeadMs).toBe(60_000);
-    expect(config.daemon.leaseMs).toBe(120_000);
+    expect(config.daemon.leaseMs).toBe(30_000);
   });
 
   it('fills venue defaults and strips trailing slashes from baseUrl', () => {

@@ -5,6 +5,7 @@ import { createKysely } from '../src/db/create-database.js';
 import type { Database } from '../src/db/types.js';
 import {
   claimDue,
+  expireLeasesOfDeadOwners,
   createImmediateReservation,
   expireOverdue,
   finishAttempt,
@@ -152,6 +153,26 @@ describe('claims and leases', () => {
     const rows = await claimDue(db, { owner: 'd2', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10 });
     expect(rows.map((r) => [r.id, r.lease_owner])).toEqual([[deadClaim, 'd2']]);
     expect(await getReservation(db, deadBooking)).toMatchObject({ status: 'booking', lease_owner: 'd1' });
+  });
+
+  it('expireLeasesOfDeadOwners ends live leases of owners judged dead, so claimDue takes them over at once', async () => {
+    const deadClaim = await held('claimed', 'host:41:aa', MIN);
+    const deadBooking = await held('booking', 'host:41:aa', MIN);
+    const alive = await held('claimed', 'host:42:bb', MIN);
+    const done = await held('claimed', 'host:41:aa', MIN);
+    await sql`UPDATE reservations SET status = 'succeeded' WHERE id = ${done}`.execute(db);
+    const judged: string[] = [];
+    const ended = await expireLeasesOfDeadOwners(db, { now: NOW, isDead: (owner) => (judged.push(owner), owner === 'host:41:aa') });
+    expect(judged.sort()).toEqual(['host:41:aa', 'host:42:bb']);
+    expect(ended).toEqual([{ owner: 'host:41:aa', rows: 2 }]);
+    expect((await getReservation(db, deadClaim))?.lease_expires_at).toEqual(NOW);
+    expect((await getReservation(db, deadBooking))?.lease_expires_at).toEqual(NOW);
+    expect((await getReservation(db, alive))?.lease_expires_at).toEqual(at(MIN));
+    expect((await getReservation(db, done))?.lease_expires_at).toEqual(at(MIN)); // finished rows are not touched
+    const rows = await claimDue(db, { owner: 'd2', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10 });
+    expect(rows.map((r) => r.id)).toEqual([deadClaim]);
+    const all = await expireLeasesOfDeadOwners(db, { now: NOW, isDead: () => true });
+    expect(all.sort((a, b) => a.owner.localeCompare(b.owner))).toEqual([{ owner: 'd2', rows: 1 }, { owner: 'host:42:bb', rows: 1 }]);
   });
 
   it('claimDue respects limit', async () => {

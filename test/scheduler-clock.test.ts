@@ -153,7 +153,7 @@ describe('the scheduler under a manual clock', () => {
     expect(iso(call!.fireAtMs)).toBe('2027-02-15T12:00:00.000Z');
     expect(await statusOf(id)).toBe('claimed');
 
-    // Up to the release in 10 s steps (heartbeats keep the 120 s lease), then the last millisecond.
+    // Up to the release in 10 s steps (heartbeats every 10 s keep the 30 s lease), then the last millisecond.
     while (h.clock.now() + 10_000 < at('2027-02-15T12:00:00.000Z')) await h.moveTo(h.clock.now() + 10_000);
     await h.moveTo(at('2027-02-15T11:59:59.999Z'));
     expect(call!.submittedAtMs).toBeNull();

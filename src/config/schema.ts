@@ -101,8 +101,12 @@ export const daemonSchema = z.strictObject({
   prepareLeadMs: z.number().int().min(0).max(3_600_000).default(60_000),
   /** Budget for one attempt (one court) from fire to result. Default 20 s. */
   attemptTimeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
-  /** How long a claim lease lasts without a heartbeat. Default 120 s. */
-  leaseMs: z.number().int().min(5_000).max(3_600_000).default(120_000),
+  /**
+   * How long a claim lease lasts without a heartbeat (sent every leaseMs / 3). A daemon that dies is taken
+   * over by another when its lease runs out; on the same host, a restarted daemon takes over at once (the
+   * dead pid is checked). Default 30 s.
+   */
+  leaseMs: z.number().int().min(5_000).max(3_600_000).default(30_000),
   /** How long "not open yet" is retried after the fire instant. Default 10 s. */
   notOpenRetryBudgetMs: z.number().int().min(0).max(300_000).default(10_000),
   /** Pause between "not open yet" retries. Default 250 ms (one careful person, not a hammer). */

@@ -139,3 +139,43 @@ export async function markNeedsAttention(
     .executeTakeFirst();
   return changedRow(result);
 }
+
+/**
+ * Ends at once the leases held by daemons this host knows are dead: every distinct `lease_owner` of a
+ * `claimed` or `booking` row with a live lease is passed to `isDead`; for each owner it confirms, the
+ * lease expiry is set to `now` (guarded by that owner and the unchanged status), so the normal take-over paths
+ * (`claimDue`, booking recovery) act on the next tick instead of waiting up to `leaseMs`. Used after a
+ * `kill -9` and a systemd restart on the same machine (issue 4: take-over time); a daemon on another machine
+ * is only ever taken over when its lease runs out.
+ *
+ * @param isDead decides from the owner id alone (e.g. same host and its pid no longer runs); it must answer
+ *   false for owners it cannot judge.
+ * @returns the owners whose leases were ended, with how many rows each held.
+ */
+export async function expireLeasesOfDeadOwners(
+  db: Kysely<Database>,
+  args: { now: Date; isDead: (owner: string) => boolean },
+): Promise<Array<{ owner: string; rows: number }>> {
+  const owners = await db
+    .selectFrom('reservations')
+    .select('lease_owner')
+    .distinct()
+    .where('status', 'in', ['claimed', 'booking'])
+    .where('lease_expires_at', '>', args.now)
+    .where('lease_owner', 'is not', null)
+    .execute();
+  const ended: Array<{ owner: string; rows: number }> = [];
+  for (const { lease_owner: owner } of owners) {
+    if (owner === null || !args.isDead(owner)) continue;
+    const result = await db
+      .updateTable('reservations')
+      .set({ lease_expires_at: args.now })
+      .where('status', 'in', ['claimed', 'booking'])
+      .where('lease_owner', '=', owner)
+      .where('lease_expires_at', '>', args.now)
+      .executeTakeFirst();
+    const rows = Number(result.numUpdatedRows);
+    if (rows > 0) ended.push({ owner, rows });
+  }
+  return ended;
+}

@@ -5,6 +5,7 @@ import { buildRequestFromReservation, ContractError, type BookingRequest } from 
 import type { Database } from '../db/types.js';
 import {
   claimDue,
+  expireLeasesOfDeadOwners,
   expireOverdue,
   getStatus,
   heartbeat,
@@ -41,6 +42,11 @@ export interface SchedulerOptions {
   daemonId: string;
   /** Site-clock offsets per venue; without it the daemon fires on its local clock. */
   siteClocks?: SiteClockCache;
+  /**
+   * Judges a lease owner dead from its id (e.g. `isDeadLocalDaemon`: same host, pid gone); its leases end at
+   * once instead of after `leaseMs`. Without it leases only run out.
+   */
+  isDeadOwner?: (owner: string) => boolean;
   /** Subscribes to "a reservation was inserted/changed" notifications; the callback wakes the loop. */
   subscribe?: (onNotify: () => void) => void;
 }
@@ -82,6 +88,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const now = (): Date => new Date(clock.now());
 
   async function tickOnce(): Promise<void> {
+    if (options.isDeadOwner) {
+      for (const { owner, rows } of await expireLeasesOfDeadOwners(db, { now: now(), isDead: options.isDeadOwner })) {
+        logger.warn({ lease_owner: owner, rows }, `daemon ${owner} is gone (its process no longer runs): taking over its ${rows} reservation(s) now`);
+      }
+    }
     await validatePendingOnce({ db, config, now: now(), logger });
     const recovered = await recoverAbandonedBookings(db, now());
     for (const id of recovered.requeued) logger.warn({ reservation_id: id }, `reservation ${id}: its daemon stopped before submitting; back in the queue`);
