@@ -207,7 +207,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    */
   async function fireInstant(venueId: string, venue: VenueConfig, releaseAt: Date): Promise<{ at: Date; offsetMs: number | null }> {
     if (!siteClocks) return { at: releaseAt, offsetMs: null };
-    let estimate = siteClocks.known(venueId);
+    let estimate = siteClocks.known(venue);
     if (!estimate && releaseAt.getTime() - clock.now() >= SITE_CLOCK_MIN_LEAD_MS) estimate = await siteClocks.offsetFor(venueId, venue, jobsAbort.signal);
     if (!estimate) return { at: releaseAt, offsetMs: null };
     return { at: new Date(Math.ceil(releaseAt.getTime() - estimate.offsetMs + estimate.uncertaintyMs)), offsetMs: Math.round(estimate.offsetMs) };
@@ -221,7 +221,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function claimHorizonMs(): number {
     if (baseline) return 0;
     let aheadMs = 0;
-    for (const venueId of Object.keys(config.venues)) aheadMs = Math.max(aheadMs, siteClocks?.known(venueId)?.offsetMs ?? 0);
+    for (const venue of Object.values(config.venues)) aheadMs = Math.max(aheadMs, siteClocks?.known(venue)?.offsetMs ?? 0);
     return prepareLeadMs + Math.ceil(aheadMs);
   }
 

@@ -4,12 +4,18 @@ import type { Logger } from '../telemetry/logger.js';
 import { estimateSiteClockOffset, type SiteClockEstimate, type SiteClockOptions } from './site-clock.js';
 
 /**
- * Per-venue site-clock offsets for the fire instant (DESIGN.md "Timing model": fire at the release instant
+ * Per-site clock offsets for the fire instant (DESIGN.md "Timing model": fire at the release instant
  * measured on the SITE's clock). An estimate is taken during the prepare lead, reused for `maxAgeMs`, and
- * shared by concurrent bookings of the same venue (one careful client, not one probe burst per booking).
+ * shared by concurrent bookings of every venue on the same site (one careful client, not one probe burst per
+ * booking).
  * A failed estimate is logged and the booking fires on the local clock (offset 0): "not open yet" is then
  * retried within the budget.
  */
+
+/** Venues on one site share its clock: estimates are kept per origin (`https://host:port`). */
+function siteKey(venue: VenueConfig): string {
+  return new URL(venue.site.baseUrl).origin;
+}
 
 /** Options of {@link createSiteClockCache}. */
 export interface SiteClockCacheOptions {
@@ -21,7 +27,7 @@ export interface SiteClockCacheOptions {
   estimate?: (options: SiteClockOptions) => Promise<SiteClockEstimate>;
 }
 
-/** Site clock offsets by venue. */
+/** Site clock offsets of the venues' sites. */
 export interface SiteClockCache {
   /**
    * The venue's offset estimate (site − local, ms), measured now or reused; null when it could not be
@@ -32,7 +38,7 @@ export interface SiteClockCache {
    * The venue's estimate when one has been measured and is still fresh (younger than `maxAgeMs`), else
    * null. Synchronous: for the claim horizon and for bookings claimed too close to their release to measure.
    */
-  known(venueId: string): SiteClockEstimate | null;
+  known(venue: VenueConfig): SiteClockEstimate | null;
 }
 
 /** Creates a {@link SiteClockCache}. */
@@ -64,23 +70,24 @@ export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockC
 
   return {
     offsetFor(venueId, venue, signal) {
-      const at = measuredAt.get(venueId);
-      const cached = cache.get(venueId);
+      const key = siteKey(venue);
+      const at = measuredAt.get(key);
+      const cached = cache.get(key);
       if (cached && at !== undefined && clock.now() - at < maxAgeMs) return cached;
       const startedMs = clock.now();
       const fresh = measure(venueId, venue, signal).then((result) => {
         // Failures are not cached for long: the next booking tries again (the last good estimate stays
         // usable through `known` until it is too old).
-        if (!result) cache.delete(venueId);
-        else settled.set(venueId, { estimate: result, atMs: startedMs });
+        if (!result) cache.delete(key);
+        else settled.set(key, { estimate: result, atMs: startedMs });
         return result;
       });
-      cache.set(venueId, fresh);
-      measuredAt.set(venueId, startedMs);
+      cache.set(key, fresh);
+      measuredAt.set(key, startedMs);
       return fresh;
     },
-    known(venueId) {
-      const entry = settled.get(venueId);
+    known(venue) {
+      const entry = settled.get(siteKey(venue));
       return entry && clock.now() - entry.atMs < maxAgeMs ? entry.estimate : null;
     },
   };
