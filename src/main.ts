@@ -3,7 +3,7 @@ import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { createApp, openServices } from './app.js';
 import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
-import { systemClock } from './clock.js';
+import { createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ContractError } from './contracts/index.js';
@@ -58,9 +58,25 @@ function onceStopSignal(): Promise<string> {
   });
 }
 
+/**
+ * The daemon's clock: the system clock, or — for process-level tests only — the system clock shifted by
+ * `RESERVD_TEST_CLOCK_OFFSET_MS` (an integer, ms), so a spawned daemon can stand seconds before a release
+ * that is days away. Logged loudly: a shifted clock books at the wrong time.
+ *
+ * @throws ConfigError when the variable is set but not an integer.
+ */
+function daemonClock(): Clock {
+  const raw = env.RESERVD_TEST_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === '') return systemClock;
+  const offsetMs = Number(raw);
+  if (!Number.isSafeInteger(offsetMs)) throw new ConfigError(`RESERVD_TEST_CLOCK_OFFSET_MS must be an integer number of ms, got "${raw}"`);
+  logger.warn({ offset_ms: offsetMs }, 'RESERVD_TEST_CLOCK_OFFSET_MS is set: the daemon runs on a shifted clock (tests only)');
+  return createOffsetClock(offsetMs);
+}
+
 async function run(options: RunOptions): Promise<number> {
   const config = load(options);
-  const app = createApp({ config, logger, clock: systemClock });
+  const app = createApp({ config, logger, clock: daemonClock() });
   const stopSignal = onceStopSignal();
   await app.start();
   await stopSignal;
