@@ -29,13 +29,16 @@ interface Event {
 /** A scripted flow: `answers[court]` is the outcome of that court's submit (default `booked`). */
 function createScript(clock: ManualClock, answers: Record<number, FlowResult['outcome']>) {
   const events: Event[] = [];
+  const pages: Array<{ lease: number; closed: boolean }> = [];
   let leases = 0;
   const pool: BrowserPool = {
     async acquire() {
       const n = ++leases;
       events.push({ what: 'acquire', atMs: clock.now() });
+      const page = { lease: n, closed: false, isClosed: () => page.closed };
+      pages.push(page);
       return {
-        page: { lease: n } as unknown as Page,
+        page: page as unknown as Page,
         browserId: 'fake-1',
         release: async () => {
           events.push({ what: 'release', court: n, atMs: clock.now() });
@@ -85,7 +88,7 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
     notOpenRetryBudgetMs: 0,
     notOpenRetryIntervalMs: 250,
   });
-  return { events, attempts, executor, leases: () => leases };
+  return { events, attempts, executor, pages, leases: () => leases };
 }
 
 function argsFor(courts: number[], extra: Partial<ExecuteArgs> = {}): ExecuteArgs {
@@ -159,5 +162,23 @@ describe('executor: courts prepared ahead', () => {
     expect(at(s.events, 'submit')).toEqual([]);
     expect(s.attempts).toEqual([{ court: 1, outcome: 'interrupted', submitted: false }]);
     expect(s.events.filter((e) => e.what === 'release')).toHaveLength(2);
+  });
+
+  it('a page whose browser died while waiting is prepared again on a new page before the fire', async () => {
+    const clock = createManualClock(T0);
+    const s = createScript(clock, {});
+    const running = s.executor.execute(argsFor([1]));
+    await waitFor('the wait for the warm-up', () => clock.pendingSleeps() > 0 || undefined, { everyMs: 1 });
+    s.pages[0]!.closed = true; // Chromium was killed
+    await driveTo(clock, [FIRE_AT - 3_000, FIRE_AT]);
+    const result = await running;
+    expect(result).toMatchObject({ status: 'success', court: 1 });
+    expect(at(s.events, 'prepare')).toEqual([
+      { court: 1, at: '2027-07-21T14:59:00.000Z' },
+      { court: 1, at: '2027-07-21T14:59:57.000Z' }, // revived at the warm-up, before the fire
+    ]);
+    expect(at(s.events, 'submit')).toEqual([{ court: 1, at: '2027-07-21T15:00:00.000Z' }]);
+    expect(s.leases()).toBe(2);
+    expect(s.events.filter((e) => e.what === 'release').map((e) => e.court)).toEqual([1, 2]);
   });
 });

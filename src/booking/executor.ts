@@ -158,19 +158,71 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
   }
 
   /**
-   * Waits for the fire instant (abortable); a long wait is cut once, {@link WARM_BEFORE_FIRE_MS} before the
-   * fire, to warm every page prepared so far. Returns false when stopped.
+   * The pages of one booking, by position in its court list: the first {@link COURTS_PREPARED_AHEAD} are
+   * prepared at once, later ones on their turn. A page whose browser died (crash, killed) is prepared again
+   * on a new browser before it is used (issue 4: "Chromium killed before the release → a new browser").
    */
-  async function waitForFire(args: ExecuteArgs, prepared: ReadonlyArray<Promise<PreparedCourt>>, log: Logger): Promise<boolean> {
+  function createPages(courts: readonly number[], args: ExecuteArgs, log: Logger) {
+    const slots: Array<Promise<PreparedCourt>> = [];
+    const released = new Set<number>();
+    const start = (index: number): Promise<PreparedCourt> => {
+      const preparing = prepareCourt(courts[index]!, args);
+      // A failure is reported when its court's turn comes; until then it must not be unhandled.
+      preparing.catch(() => undefined);
+      slots[index] = preparing;
+      released.delete(index);
+      return preparing;
+    };
+    for (let index = 0; index < Math.min(courts.length, COURTS_PREPARED_AHEAD); index++) start(index);
+    const release = (index: number): Promise<void> => {
+      const slot = slots[index];
+      if (!slot || released.has(index)) return Promise.resolve();
+      released.add(index);
+      return slot.then(
+        (c) => c.lease.release().catch((err: unknown) => log.warn({ err }, 'closing page failed')),
+        () => undefined, // its failure was reported with its court (or the court was never tried)
+      );
+    };
+    /** The page of `index`, prepared again when its browser is gone. @throws what preparing it threw. */
+    const live = async (index: number): Promise<PreparedCourt> => {
+      const current = await (slots[index] ?? start(index));
+      if (!current.lease.page.isClosed()) return current;
+      log.warn({ court: courts[index] }, 'the prepared page is gone (browser crashed?); preparing it again');
+      await release(index);
+      return start(index);
+    };
+    return {
+      live,
+      prepared: (): number => slots.length,
+      /** Revives and warms every page prepared so far (never throws). */
+      async warmAll(): Promise<void> {
+        await Promise.all(
+          slots.map(async (_, index) => {
+            const c = await live(index).catch(() => null);
+            if (c && flow.warm) await flow.warm(c.handle).catch(() => undefined);
+          }),
+        );
+      },
+      release,
+      releaseAll: async (): Promise<void> => {
+        await Promise.all(slots.map((_, index) => release(index)));
+      },
+    };
+  }
+
+  /**
+   * Waits for the fire instant (abortable); a long wait is cut once, {@link WARM_BEFORE_FIRE_MS} before the
+   * fire, to revive and warm every page prepared so far. Returns false when stopped.
+   */
+  async function waitForFire(args: ExecuteArgs, pages: ReturnType<typeof createPages>, log: Logger): Promise<boolean> {
     const signal = args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal;
     const waitMs = args.fireAt.getTime() - clock.now();
     if (waitMs <= 0) return !signal.aborted;
-    log.info({ wait_ms: waitMs, courts_prepared: prepared.length }, 'page ready; waiting for the release instant');
-    if (flow.warm && waitMs > WARM_AFTER_IDLE_MS) {
+    log.info({ wait_ms: waitMs, courts_prepared: pages.prepared() }, 'page ready; waiting for the release instant');
+    if (waitMs > WARM_AFTER_IDLE_MS) {
       await clock.sleep(waitMs - WARM_BEFORE_FIRE_MS, signal);
       if (signal.aborted) return false;
-      const warm = flow.warm.bind(flow);
-      await Promise.all(prepared.map((p) => p.then((c) => warm(c.handle)).catch(() => undefined)));
+      await pages.warmAll();
     }
     const leftMs = args.fireAt.getTime() - clock.now();
     if (leftMs > 0) await clock.sleep(leftMs, signal);
@@ -178,15 +230,16 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
   }
 
   /**
-   * One court: take its prepared page; the first court also waits for the fire instant (abortable) and runs
-   * `beforeFire` (claimed → booking); then fire. A stop or a cancel before the fire submits nothing.
+   * One court (position `index`): the first court waits for the fire instant (abortable) and runs
+   * `beforeFire` (claimed → booking); then its live page fires. A stop or a cancel before the fire submits
+   * nothing.
    */
   async function fireCourt(
-    preparing: Promise<PreparedCourt>,
+    pages: ReturnType<typeof createPages>,
+    index: number,
     tryIndex: number,
     attemptId: number,
     args: ExecuteArgs,
-    prepared: ReadonlyArray<Promise<PreparedCourt>>,
     log: Logger,
   ): Promise<{ result: FlowResult; stoppedBeforeFire: boolean; firedAtMs: number | null }> {
     const notFired = (message: string) => ({
@@ -195,9 +248,9 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
       firedAtMs: null,
     });
     try {
-      const { handle } = await preparing;
-      if (tryIndex === 1 && !(await waitForFire(args, prepared, log))) return notFired('stopped before the release instant');
+      if (tryIndex === 1 && !(await waitForFire(args, pages, log))) return notFired('stopped before the release instant');
       if (args.signal.aborted) return notFired('stopped before the release instant');
+      const { handle } = await pages.live(index);
       if (tryIndex === 1 && args.beforeFire && !(await args.beforeFire())) {
         return notFired('reservation changed before firing (cancelled?); nothing submitted');
       }
@@ -214,10 +267,6 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     const courts = request.courtPreference.asList();
     const errors: string[] = [];
     const courtsTried: number[] = [];
-    /** Pages being prepared, by position in `courts`: the first {@link COURTS_PREPARED_AHEAD} start at once. */
-    const preparing: Array<Promise<PreparedCourt>> = courts.slice(0, COURTS_PREPARED_AHEAD).map((court) => prepareCourt(court, args));
-    // A preparation that fails is reported when its court's turn comes; until then it must not be unhandled.
-    for (const p of preparing) p.catch(() => undefined);
     /** The browser of the court being tried, for metadata `browser_id`. */
     let browserId = 'none';
     /** Courts tried in this run (1 = the first, which fires at the release instant). */
@@ -243,16 +292,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         attempt,
         extra: { venue: request.venue, court, courts_tried: [...courtsTried], submitted: anySubmitted, release_at: args.releaseAt.toISOString(), ...(args.siteClockOffsetMs == null ? {} : { site_clock_offset_ms: args.siteClockOffsetMs }), ...(firedAtMs === null ? {} : { fired_at: new Date(firedAtMs).toISOString() }), ...extra } as never,
       });
-    /** Releases the page of position `index` once its preparation settles (fire and forget). */
-    const released = new Set<number>();
-    const releasePage = (index: number): Promise<void> => {
-      if (released.has(index)) return Promise.resolve();
-      released.add(index);
-      return (preparing[index] ?? Promise.reject(new Error('never prepared'))).then(
-        (c) => c.lease.release().catch((err: unknown) => baseLog.warn({ err }, 'closing page failed')),
-        () => undefined, // its failure was reported with its court (or the court was never tried)
-      );
-    };
+    const pages = createPages(courts, args, baseLog);
     try {
       for (const [index, court] of courts.entries()) {
         if (args.signal.aborted || (tryIndex > 0 && args.shouldContinue && !(await args.shouldContinue()))) {
@@ -261,13 +301,12 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
         }
         tryIndex += 1;
         courtsTried.push(court);
-        const page = (preparing[index] ??= prepareCourt(court, args));
-        browserId = await page.then((c) => c.lease.browserId).catch(() => browserId);
+        browserId = await pages.live(index).then((c) => c.lease.browserId).catch(() => browserId);
         const started = await recorder.startAttempt({ reservationId: args.reservationId, court, browserId, flow: flow.name });
         const attemptId = started.id;
         attempt = started.attempt;
         const log = baseLog.child({ court, attempt, browser_id: browserId });
-        const fired = await fireCourt(page, tryIndex, attemptId, args, preparing, log);
+        const fired = await fireCourt(pages, index, tryIndex, attemptId, args, log);
         const result = fired.result;
         stoppedBeforeFire = fired.stoppedBeforeFire;
         firedAtMs ??= fired.firedAtMs;
@@ -306,12 +345,12 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
           return BookingResult.failure({ request, outcome: failOutcome, errors, metadata });
         }
         // The next court has its own page (prepared ahead); this one may sit on an error page.
-        void releasePage(index);
+        void pages.release(index);
       }
       const lastCourt = courts[courts.length - 1] ?? 0;
       return BookingResult.failure({ request, outcome: lastFailOutcome, errors, message: 'no preferred court could be booked', metadata: metadataFor(lastCourt) });
     } finally {
-      await Promise.all(preparing.map((_, index) => releasePage(index)));
+      await pages.releaseAll();
     }
   }
 
