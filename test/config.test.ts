@@ -53,7 +53,7 @@ describe('loadConfig(config/reservd.json)', () => {
       lastSlotTime: '21:00',
     });
     expect(config.daemon.pollIntervalMs).toBe(30_000);
-    expect(config.database).toEqual({ url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10 });
+    expect(config.database).toEqual({ url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 });
     expect(config.log.level).toBe('info');
     expect(config.sandbox).toEqual({ port: 8080, clockSkewMs: 0 });
   });
@@ -92,7 +92,7 @@ describe('parseConfig defaults', () => {
         headless: true,
         mode: 'on-time',
       },
-      database: { url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10 },
+      database: { url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 },
       log: { level: 'info' },
       sandbox: { port: 8080, clockSkewMs: 0 },
       venues: {},

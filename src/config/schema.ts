@@ -142,6 +142,19 @@ export const databaseSchema = z.strictObject({
   embeddedPort: z.number().int().min(1024).max(65535).default(54329),
   /** Pool size. */
   poolMax: z.number().int().min(2).max(100).default(10),
+  /**
+   * How long getting a pooled connection may take, ms: waiting for a free one when all `poolMax` are busy,
+   * or opening a new one. Past it the statement fails with a clear error naming `poolMax` instead of hanging
+   * (issue 4 "an exhausted pool times out"). Default 10 s.
+   */
+  connectionTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * How long a statement that lost its connection, or could not get one (Postgres restarting, connections
+   * terminated), is retried with backoff when repeating it is safe (reads and guarded updates), ms; 0 turns
+   * retries off. A scheduler tick waiting on a retry delays a stop by up to this much, on top of
+   * `daemon.stopGraceMs` (systemd's TimeoutStopSec is 60 s). Default 15 s.
+   */
+  retryMs: z.number().int().min(0).max(300_000).default(15_000),
 });
 
 /** Sandbox site settings (`reservd sandbox`, demo, tests, benchmarks). */
@@ -165,5 +178,9 @@ export const configSchema = z.strictObject({
 /** Parsed, defaulted configuration (deep-frozen by `loadConfig`). */
 export type Config = z.infer<typeof configSchema>;
 export type DaemonConfig = Config['daemon'];
-export type DatabaseConfig = Config['database'];
+/**
+ * The `database` section as `openDatabase` takes it: the parsed section has every field; the fault-handling
+ * settings may be left out by callers that build one by hand (their defaults apply).
+ */
+export type DatabaseConfig = Omit<Config['database'], 'connectionTimeoutMs' | 'retryMs'> & Partial<Pick<Config['database'], 'connectionTimeoutMs' | 'retryMs'>>;
 export type SandboxConfig = Config['sandbox'];

@@ -1,12 +1,18 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { DatabaseConfig } from '../config/schema.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
 import { startListener, type Listener } from './listen.js';
 import type { DbLogger } from './logger.js';
 import { reservdPgTypes } from './pg-types.js';
+import { createResilientDialect } from './resilient-driver.js';
 import type { Database } from './types.js';
+
+/** Default of `database.connectionTimeoutMs` (kept equal to the config schema's). */
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+/** Default of `database.retryMs` (kept equal to the config schema's). */
+export const DEFAULT_RETRY_MS = 15_000;
 
 /** The open database of one reservd process. */
 export interface DatabaseHandle {
@@ -28,28 +34,56 @@ export interface DatabaseHandle {
 
 /** Options of {@link createKysely}. */
 export interface KyselyOptions {
-  /** Pool size (default 10). */
+  /** Pool size (default 10; config `database.poolMax`). */
   poolMax?: number;
+  /**
+   * How long a checkout waits for a free connection (or a new connection for the server) before it fails,
+   * ms (default {@link DEFAULT_CONNECTION_TIMEOUT_MS}; config `database.connectionTimeoutMs`). A full pool then
+   * fails with `DatabaseConnectionError('pool_exhausted')` naming `database.poolMax`, instead of hanging.
+   */
+  connectionTimeoutMs?: number;
+  /**
+   * How long a statement that lost its connection (or could not get one) is retried when that is safe, ms
+   * (default {@link DEFAULT_RETRY_MS}; config `database.retryMs`; 0 disables). See `resilient-driver.ts`.
+   */
+  retryMs?: number;
   logger: DbLogger;
+  /** Timer source for retry backoff (default the system clock: outages happen in real time). */
+  clock?: Clock;
 }
 
 /**
  * Builds a `Kysely<Database>` over a new pg pool with reservd's type parsers (`reservdPgTypes`) and sessions
  * in `TimeZone=UTC` (instants are exact in any zone; UTC only makes server-side text deterministic).
- * Idle-connection errors are logged, never thrown: without a `pool.on('error')` handler a dropped idle
- * connection kills the process (STACK.md). `db.destroy()` ends the pool.
+ * Database faults (issue 4) are survived: idle-connection errors are logged, never thrown (without a
+ * `pool.on('error')` handler a dropped idle connection kills the process; STACK.md); statements that lost their
+ * connection are retried when safe and a full pool times out with a clear error (`resilient-driver.ts`).
+ * `db.destroy()` ends the pool.
  */
 export function createKysely(url: string, options: KyselyOptions): Kysely<Database> {
+  const poolMax = options.poolMax ?? 10;
+  const connectionTimeoutMs = options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolMax ?? 10,
+    max: poolMax,
+    connectionTimeoutMillis: connectionTimeoutMs,
+    // Names reservd's sessions in pg_stat_activity (operators, and the fault tests, find them by it).
+    application_name: 'reservd',
     types: reservdPgTypes,
     options: '-c TimeZone=UTC',
   });
   pool.on('error', (err) => {
-    options.logger.error({ err }, 'Database: an idle pooled connection failed; the pool replaces it.');
+    options.logger.warn({ err }, 'Database: an idle pooled connection was closed by the server or the network; the pool drops it and opens a new one when needed.');
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const dialect = createResilientDialect({
+    pool,
+    poolMax,
+    connectionTimeoutMs,
+    retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
+    logger: options.logger,
+    clock: options.clock ?? systemClock,
+  });
+  return new Kysely<Database>({ dialect });
 }
 
 /**
@@ -57,9 +91,12 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
  * `config.embeddedDataDir` on 127.0.0.1:`config.embeddedPort` (initialised on first use). Does not migrate
  * (call `migrateToLatest`). Checks the connection once so a bad URL fails here, not at the first query.
  *
- * @param options.clock timer source for LISTEN reconnect backoff (default the system clock).
- * @throws DatabaseStartError when the embedded server cannot start (e.g. `data_dir_in_use`); pg's error when
- *   the URL cannot be reached.
+ * @param options.clock timer source for LISTEN reconnect and statement retry backoff (default the system clock).
+ * A server that refuses connections is waited for up to `config.retryMs` (it may still be starting).
+ *
+ * @throws DatabaseStartError when the embedded server cannot start (e.g. `data_dir_in_use`);
+ *   DatabaseConnectionError `unavailable` when the server stays unreachable for `retryMs`; pg's error for a
+ *   wrong password or database name.
  */
 export async function openDatabase(config: DatabaseConfig, logger: DbLogger, options: { clock?: Clock } = {}): Promise<DatabaseHandle> {
   let server: EmbeddedServer | null = null;
@@ -67,7 +104,14 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
     server = await startEmbeddedServer({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
   }
   const url = server?.url ?? (config.url as string);
-  const db = createKysely(url, { poolMax: config.poolMax, logger });
+  const connectionTimeoutMs = config.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
+  const db = createKysely(url, {
+    poolMax: config.poolMax,
+    connectionTimeoutMs,
+    retryMs: config.retryMs ?? DEFAULT_RETRY_MS,
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   try {
     await db.selectNoFrom((eb) => eb.val(1).as('ok')).execute();
   } catch (err) {
@@ -84,7 +128,7 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
     embedded: server !== null,
     async listen(channel, onNotify) {
       if (closePromise) throw new Error(`Database: cannot LISTEN ${channel} after close().`);
-      const listener = await startListener({ url, channel, onNotify, logger, ...(options.clock ? { clock: options.clock } : {}) });
+      const listener = await startListener({ url, channel, onNotify, logger, connectionTimeoutMs, ...(options.clock ? { clock: options.clock } : {}) });
       listeners.add(listener);
       return {
         close: async () => {

@@ -26,3 +26,70 @@ export class DatabaseStartError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** Why a statement could not get or keep a database connection (see {@link DatabaseConnectionError}). */
+export type DatabaseConnectionErrorCode =
+  /**
+   * Every pooled connection stayed busy for `database.connectionTimeoutMs`: the pool is too small for the
+   * load, or a query or transaction is stuck. Not retried (waiting longer would only hide it).
+   */
+  | 'pool_exhausted'
+  /**
+   * The server could not be reached, or the connection was lost, and the statement was not retried (or its
+   * retry budget `database.retryMs` ran out). The message says whether the statement may have been applied.
+   */
+  | 'unavailable';
+
+/**
+ * A statement failed for want of a working connection, not because of its SQL. `retryable` is true for
+ * `unavailable` (the loops back off and try again; it is logged once per outage), false for `pool_exhausted`.
+ * `cause` holds pg's own error.
+ */
+export class DatabaseConnectionError extends Error {
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: DatabaseConnectionErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.retryable = code === 'unavailable';
+  }
+}
+
+/** SQLSTATEs of a lost or refused connection: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections. */
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** Socket errors of a lost or unreachable server. */
+const TRANSIENT_SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN']);
+/** pg's messages when the socket closes under a client (they carry no code). */
+const TRANSIENT_MESSAGES = [
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+];
+
+/**
+ * True when `err` means "no working connection" rather than "bad statement": a terminated backend (57P01
+ * admin_shutdown from `pg_terminate_backend` or a fast shutdown, 57P02, 57P03 while the server starts),
+ * too many connections (53300), any connection-exception SQLSTATE (class 08), a reset or refused socket, pg's
+ * "Connection terminated ..." errors, or a {@link DatabaseConnectionError} with code `unavailable`. Looks
+ * through `AggregateError`s (Node's dual-stack connect) and `cause`. Serialization failures and deadlocks are
+ * NOT transient here: they are answers about the statement.
+ */
+export function isTransientDbError(err: unknown): boolean {
+  return isTransient(err, 0);
+}
+
+function isTransient(err: unknown, depth: number): boolean {
+  if (depth > 4 || typeof err !== 'object' || err === null) return false;
+  if (err instanceof DatabaseConnectionError) return err.code === 'unavailable';
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SOCKET_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  const message = (err as { message?: unknown }).message;
+  if (typeof message === 'string' && TRANSIENT_MESSAGES.some((m) => message.startsWith(m))) return true;
+  if (err instanceof AggregateError && err.errors.some((e) => isTransient(e, depth + 1))) return true;
+  return isTransient((err as { cause?: unknown }).cause, depth + 1);
+}

@@ -19,6 +19,8 @@ export interface ListenerOptions {
    */
   onNotify: (payload: string) => void;
   logger: DbLogger;
+  /** How long one connect may take before it counts as failed, ms (default 10 s; `database.connectionTimeoutMs`). */
+  connectionTimeoutMs?: number;
   /** Timer source for reconnect backoff (default the system clock; STYLE.md). */
   clock?: Clock;
 }
@@ -30,7 +32,10 @@ const MAX_BACKOFF_MS = 10_000;
 /**
  * LISTENs on `channel` over a dedicated `pg.Client` (a pooled connection would lose the subscription when
  * released). When that connection dies (server restart, `pg_terminate_backend`, network) it reconnects with
- * capped exponential backoff and LISTENs again, logging both (STACK.md: "A LISTEN client dies with its connection").
+ * capped exponential backoff and LISTENs again (STACK.md: "A LISTEN client dies with its connection"), then
+ * calls `onNotify('')` once: a notification sent meanwhile is lost. Logged once per outage: the loss (warn),
+ * the first failed reconnect (warn), and the reconnect (info, with the outage length and failed tries).
+ * TCP keep-alive lets a silently dropped connection (network) be noticed too.
  *
  * @throws the connection error when the FIRST connect or LISTEN fails (later failures are retried, not thrown).
  */
@@ -51,7 +56,14 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   };
 
   const connect = async (): Promise<pg.Client> => {
-    const client = new pg.Client({ connectionString: options.url, types: reservdPgTypes });
+    const client = new pg.Client({
+      connectionString: options.url,
+      types: reservdPgTypes,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+      application_name: 'reservd-listen',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     client.on('notification', (msg) => {
       if (msg.channel === channel) deliver(msg.payload ?? '');
     });
@@ -68,6 +80,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   };
 
   const reconnect = async (): Promise<void> => {
+    const lostAtMs = clock.now();
     for (let failures = 0; !stopping.signal.aborted; failures += 1) {
       const baseMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** failures);
       await clock.sleep(baseMs * (0.8 + Math.random() * 0.4), stopping.signal);
@@ -79,11 +92,13 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
           return;
         }
         current = client;
-        logger.info({ channel, failures }, `LISTEN ${channel}: reconnected; asking for a rescan of missed notifications.`);
+        const outageMs = clock.now() - lostAtMs;
+        logger.info({ channel, failures, outage_ms: outageMs }, `LISTEN ${channel}: reconnected after ${outageMs} ms; asking for a rescan of missed notifications.`);
         deliver('');
         return;
       } catch (err) {
-        logger.warn({ err, channel, failures: failures + 1 }, `LISTEN ${channel}: reconnect failed; retrying with backoff.`);
+        // Once per outage: a Postgres that stays down must not write a line every few seconds.
+        if (failures === 0) logger.warn({ err, channel }, `LISTEN ${channel}: reconnect failed; retrying with backoff up to ${MAX_BACKOFF_MS} ms apart (further failures are not logged).`);
       }
     }
   };

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { isTransientDbError } from '../db/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /** Options of {@link runLoop}. */
@@ -17,30 +18,57 @@ export interface RunLoopOptions {
   onWake?: (wake: () => void) => void;
   /** Longest backoff after repeated failures, ms (default 30 s). */
   maxBackoffMs?: number;
+  /**
+   * Whether a tick's error is an outage (default: the database is unreachable or its connection was lost,
+   * `isTransientDbError`) rather than a bug. An outage is logged once (warn) until a tick succeeds again (info,
+   * with its length), and its backoff is capped at {@link OUTAGE_MAX_BACKOFF_MS} so the loop resumes soon after.
+   */
+  isOutage?: (err: unknown) => boolean;
 }
+
+/** Longest backoff while the database is unavailable, ms: the database layer already retried inside the tick. */
+export const OUTAGE_MAX_BACKOFF_MS = 5_000;
 
 /**
  * The one loop primitive (STYLE.md): tick, catch per tick, capped exponential backoff with jitter on
  * repeated failure, abortable sleep that can be woken early. Resolves when `signal` aborts.
  * Sleeps go through the clock, which chunks long waits and re-reads the time after each wake.
+ * A database outage is logged once per outage, not once per tick (issue 4).
  */
 export async function runLoop(options: RunLoopOptions): Promise<void> {
   const { name, clock, logger, signal } = options;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  const isOutage = options.isOutage ?? isTransientDbError;
   let failures = 0;
+  /** Set while ticks fail with an outage: when it began (clock ms). */
+  let outageSinceMs: number | null = null;
   let wakeController = new AbortController();
   options.onWake?.(() => wakeController.abort());
   while (!signal.aborted) {
     let delayMs: number;
     try {
       await options.tickOnce();
-      failures = 0;
       delayMs = await options.nextDelayMs();
+      if (outageSinceMs !== null) {
+        const outageMs = clock.now() - outageSinceMs;
+        logger.info({ loop: name, failures, outage_ms: outageMs }, `loop ${name}: the database is reachable again after ${outageMs} ms; ticking normally`);
+        outageSinceMs = null;
+      }
+      failures = 0;
     } catch (err) {
       failures += 1;
-      const baseMs = Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures, 10));
+      const outage = isOutage(err);
+      const baseMs = Math.min(outage ? Math.min(maxBackoffMs, OUTAGE_MAX_BACKOFF_MS) : maxBackoffMs, 250 * 2 ** Math.min(failures, 10));
       delayMs = baseMs / 2 + Math.random() * (baseMs / 2);
-      logger.error({ err, loop: name, failures, retry_in_ms: Math.round(delayMs) }, `loop ${name}: tick failed`);
+      const fields = { err, loop: name, failures, retry_in_ms: Math.round(delayMs) };
+      if (!outage) {
+        logger.error(fields, `loop ${name}: tick failed`);
+      } else if (outageSinceMs === null) {
+        outageSinceMs = clock.now();
+        logger.warn(fields, `loop ${name}: tick failed, the database is unavailable; retrying with backoff (logged once until it is back)`);
+      } else {
+        logger.debug(fields, `loop ${name}: tick failed, the database is still unavailable`);
+      }
     }
     if (signal.aborted) break;
     if (wakeController.signal.aborted) {

@@ -1,0 +1,82 @@
+import { systemClock, type Clock } from '../clock.js';
+import { isTransientDbError } from './errors.js';
+import type { DbLogger } from './logger.js';
+
+/**
+ * Retrying database work through an outage (issue 4 "Database faults").
+ *
+ * Two layers use it:
+ * - the pool's driver (`resilient-driver.ts`) retries single statements that are safe to repeat, for up to
+ *   `database.retryMs`, so a dropped connection or a Postgres restart is invisible to most callers;
+ * - {@link retryTransient} wraps a whole guarded state change whose loss would hurt (the result of a booking,
+ *   a lease heartbeat) for a longer, caller-chosen budget.
+ *
+ * Waits are real time (`systemClock` by default): an outage happens in real time even when a test drives the
+ * scheduler with a manual clock, and a retry parked on a manual clock would never wake.
+ */
+
+/** First backoff after the first retry; doubles per failure up to {@link MAX_BACKOFF_MS}. */
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 2_000;
+
+/**
+ * Delay before retry number `failures` (1-based), ms: 0 for the first (a dead pooled connection is usually
+ * replaced by a working one at once), then 100, 200, 400 ... capped at 2 s, each with ±20 % jitter so many
+ * waiting statements do not reconnect in lock-step.
+ */
+export function backoffDelayMs(failures: number): number {
+  if (failures <= 1) return 0;
+  const baseMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 2));
+  return Math.round(baseMs * (0.8 + Math.random() * 0.4));
+}
+
+/** Options of {@link retryTransient}. */
+export interface RetryTransientOptions {
+  /** What is being done, for logs: a sentence fragment naming the entity ("reservation 42: recording the result"). */
+  what: string;
+  logger: DbLogger;
+  /** How long to keep retrying after the first failure, ms. 0: try once. */
+  budgetMs: number;
+  /** Aborting stops further retries (never the first try): the last error is then thrown. */
+  signal?: AbortSignal;
+  /** Which errors are worth another try (default {@link isTransientDbError}). */
+  isRetryable?: (err: unknown) => boolean;
+  /** Timer source for the backoff (default the system clock: outages happen in real time). */
+  clock?: Clock;
+}
+
+/**
+ * Runs `work`, and while it fails with a transient database error (a lost or refused connection) runs it
+ * again with {@link backoffDelayMs} until it succeeds, the budget is spent, or `signal` aborts. Logs the first
+ * failure (warn) and a success after failures (info); never logs each retry.
+ *
+ * Only for work that is safe to repeat: a guarded UPDATE (`WHERE status = expected AND lease_owner = me`)
+ * or a read. A try whose reply was lost may have been applied: a guarded UPDATE then matches nothing on the
+ * next try and reports "not changed", so a caller that needs to know must check the row afterwards.
+ *
+ * @throws the last error when it is not retryable, the budget is spent or `signal` aborted.
+ */
+export async function retryTransient<T>(work: () => Promise<T>, options: RetryTransientOptions): Promise<T> {
+  const clock = options.clock ?? systemClock;
+  const isRetryable = options.isRetryable ?? isTransientDbError;
+  let failures = 0;
+  let deadlineMs = 0;
+  for (;;) {
+    try {
+      const value = await work();
+      if (failures > 0) options.logger.info({ failures }, `${options.what}: succeeded after ${failures} failed ${failures === 1 ? 'try' : 'tries'}.`);
+      return value;
+    } catch (err) {
+      if (!isRetryable(err) || options.signal?.aborted) throw err;
+      failures += 1;
+      if (failures === 1) {
+        deadlineMs = clock.now() + options.budgetMs;
+        options.logger.warn({ err }, `${options.what}: the database is unavailable; retrying for up to ${options.budgetMs} ms.`);
+      }
+      const delayMs = backoffDelayMs(failures);
+      if (clock.now() + delayMs > deadlineMs) throw err;
+      await clock.sleep(delayMs, options.signal);
+      if (options.signal?.aborted) throw err;
+    }
+  }
+}
