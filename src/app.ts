@@ -7,6 +7,7 @@ import { findChromium, createBrowserPool } from './booking/browser.js';
 import { createExecutor } from './booking/executor.js';
 import type { BrowserPool, SlotFlow } from './booking/flow.js';
 import { createAcuityFlow } from './booking/flows/acuity.js';
+import { acuityAppointmentLookup, type AppointmentLookup } from './booking/flows/acuity-lookup.js';
 import { openDatabase, type DatabaseHandle } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createAttemptRecorder, type BookingExecutor } from './scheduling/booking-job.js';
@@ -57,6 +58,14 @@ export function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
       return createAcuityFlow({ clock }) as SlotFlow;
   }
 }
+
+/** Looks a client's appointments up on a venue's site, by its adapter (crash reconciliation, issue 4). */
+export const appointmentLookup: AppointmentLookup = (venue, email, signal) => {
+  switch (venue.site.adapter) {
+    case 'acuity':
+      return acuityAppointmentLookup(venue, email, signal);
+  }
+};
 
 /** Open database, browser pool and executor: what `run`, `book-now` and the demo share. */
 export interface Services {
@@ -156,7 +165,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const { database, executor, daemonId } = services;
     let wake: () => void = () => {};
     const siteClocks = createSiteClockCache({ clock, logger });
-    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
+    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, lookup: appointmentLookup, subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
     scheduler.start();

@@ -289,20 +289,21 @@ describe('the main job end to end', () => {
     ]);
   });
 
-  it('a submit whose answer never comes goes to needs_attention, with no second submit', async () => {
+  it('a submit whose answer never comes is looked up on the site: found → succeeded with its code (recovered), with no second submit', async () => {
     const releaseAt = releaseOf('16:00');
     await startDaemonBefore(releaseAt, 4_000, { attemptTimeoutMs: 1_500 });
     sandbox.site.setControl({ slowSubmitMs: 4_000 });
     const id = await insertReservation(await insertUser('ivo@example.com', 'Ivo'), '16:00', '{1,2}');
 
     const done = await finalRow(id);
-    expect(done.status).toBe('needs_attention');
-    expect(done.reason).toMatch(/^court 1: timed out.*the booking form was submitted but the site's answer is unknown/);
-    // The site took the booking; reservd did not try court 2.
-    expect((await site.bookings()).filter((b) => b.email === 'ivo@example.com').map((b) => b.court)).toEqual([1]);
+    // The site took the booking; reservd did not try court 2 and reconciliation found it (issue 4).
+    const mine = (await site.bookings()).filter((b) => b.email === 'ivo@example.com');
+    expect(mine.map((b) => b.court)).toEqual([1]);
+    expect(done).toMatchObject({ status: 'succeeded', booked_court: 1, confirmation_code: mine[0]!.confirmationCode, reason: null });
+    expect(done.result).toMatchObject({ status: 'success', metadata: { recovered: true, attempt: 1, court: 1 } });
     expect((await site.submits()).length).toBe(1);
     const attempts = await listAttempts(database.db, id);
-    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at !== null])).toEqual([[1, 'timeout', true]]);
+    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at !== null, a.confirmation_code])).toEqual([[1, 'booked', true, mine[0]!.confirmationCode]]);
   });
 
   it('rejects a row inserted directly as scheduled whose values are invalid, instead of crashing on it', async () => {

@@ -6,15 +6,18 @@ import {
   getReservation,
   insertReservation,
   insertUser,
+  listAttempts,
+  markAttemptReconciled,
   markAttemptSubmitted,
-  recoverAbandonedBookings,
   startAttempt,
+  takeOverAbandonedBookings,
 } from '../src/reservations/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 /**
- * Rows a dead daemon left in `booking` (lease expired): back to the queue when nothing was submitted,
- * `needs_attention` when a submit may have reached the site (DESIGN.md "never a blind second submit").
+ * Rows a dead daemon left in `booking` (lease expired) are taken over for reconciliation against the site
+ * (the decisions are pinned in test/reconcile.test.ts); attempts are settled once (DESIGN.md "never a blind
+ * second submit").
  */
 
 const NOW = new Date('2027-07-21T15:00:00.000Z');
@@ -54,31 +57,42 @@ async function attempt(reservationId: number, submitted: boolean, outcome: 'slot
   if (outcome) await finishAttempt(database.db, { attemptId: id, outcome, confirmationCode: null, error: outcome, metadata: {}, now: at(-500) });
 }
 
-describe('recoverAbandonedBookings', () => {
-  it('requeues a booking whose attempts never pressed submit, and flags one with an open submit', async () => {
-    const notSubmitted = await bookingRow(at(-1));
-    await attempt(notSubmitted, false, null);
-    const openSubmit = await bookingRow(at(-1));
-    await attempt(openSubmit, true, null);
-    const refused = await bookingRow(at(-1));
-    await attempt(refused, true, 'slot_taken');
-    const timedOut = await bookingRow(at(-1));
-    await attempt(timedOut, true, 'timeout');
+describe('takeOverAbandonedBookings', () => {
+  it('takes only booking rows whose lease expired, under a fresh lease, once', async () => {
+    const expired = await bookingRow(at(-1));
     const stillLeased = await bookingRow(at(60_000));
-    await attempt(stillLeased, true, null);
-
-    const recovered = await recoverAbandonedBookings(database.db, NOW);
-    expect(recovered.requeued.sort()).toEqual([notSubmitted, refused].sort());
-    expect(recovered.needsAttention.sort()).toEqual([openSubmit, timedOut].sort());
-
-    expect(await getReservation(database.db, notSubmitted)).toMatchObject({ status: 'scheduled', lease_owner: null, lease_expires_at: null });
-    expect(await getReservation(database.db, refused)).toMatchObject({ status: 'scheduled' });
-    const flagged = await getReservation(database.db, openSubmit);
-    expect(flagged).toMatchObject({ status: 'needs_attention', lease_owner: null });
-    expect(flagged?.reason).toBe('the daemon booking it stopped after attempt 1 on court 1 was submitted; check the site before retrying');
+    const taken = await takeOverAbandonedBookings(database.db, { owner: 'd2', now: NOW, leaseMs: 30_000, limit: 10 });
+    expect(taken.map((r) => [r.id, r.previous_owner, r.lease_owner, r.status, r.email])).toEqual([[expired, 'dead-daemon', 'd2', 'booking', 'ana@example.com']]);
+    expect(await getReservation(database.db, expired)).toMatchObject({ status: 'booking', lease_owner: 'd2', lease_expires_at: at(30_000) });
     expect(await getReservation(database.db, stillLeased)).toMatchObject({ status: 'booking', lease_owner: 'dead-daemon' });
-    // Idempotent: a second pass finds nothing.
-    expect(await recoverAbandonedBookings(database.db, NOW)).toEqual({ requeued: [], needsAttention: [] });
+    // The fresh lease is not taken again.
+    expect(await takeOverAbandonedBookings(database.db, { owner: 'd3', now: NOW, leaseMs: 30_000, limit: 10 })).toEqual([]);
+  });
+});
+
+describe('markAttemptReconciled', () => {
+  it('settles a submitted attempt with an unknown outcome once, and never a refused or unsubmitted one', async () => {
+    const id = await bookingRow(at(-1));
+    await attempt(id, true, 'slot_taken');
+    await attempt(id, true, null);
+    await attempt(id, true, 'timeout');
+    await attempt(id, false, null);
+    const [refused, open, timedOut, unsubmitted] = await listAttempts(database.db, id);
+    const settle = (attemptId: number, booked: boolean) =>
+      markAttemptReconciled(database.db, { attemptId, booked, confirmationCode: booked ? 'ABCDEFGH' : null, note: 'not on the site', now: NOW });
+    expect(await settle(refused!.id, false)).toBe(false);
+    expect(await settle(unsubmitted!.id, false)).toBe(false);
+    expect(await settle(open!.id, false)).toBe(true);
+    expect(await settle(open!.id, true)).toBe(false);
+    expect(await settle(timedOut!.id, true)).toBe(true);
+    const after = await listAttempts(database.db, id);
+    expect(after.map((a) => [a.outcome, a.confirmation_code, a.error, a.metadata.reconciled_at ?? null])).toEqual([
+      ['slot_taken', null, 'slot_taken', null],
+      ['interrupted', null, 'not on the site', NOW.toISOString()],
+      ['booked', 'ABCDEFGH', 'timeout', NOW.toISOString()],
+      [null, null, null, null],
+    ]);
+    expect(after[1]!.finished_at).toEqual(NOW);
   });
 });
 

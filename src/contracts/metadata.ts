@@ -33,6 +33,7 @@ export const METADATA_KEYS = [
   'site_clock_offset_ms',
   'timings_ms',
   'recovered',
+  'reconciled_at',
   'idempotency_key',
 ] as const;
 
@@ -73,6 +74,7 @@ export const bookingMetadataSchema = z
     site_clock_offset_ms: finiteNumber.optional(),
     timings_ms: z.record(z.string(), finiteNumber).optional(),
     recovered: z.boolean({ error: badValue('is not true or false') }).optional(),
+    reconciled_at: isoInstant.optional(),
     idempotency_key: nonEmptyText.optional(),
   })
   .catchall(jsonValueSchema);

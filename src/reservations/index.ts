@@ -20,4 +20,14 @@ export { createImmediateReservation, type ImmediateReservationArgs } from './cre
 export { insertUser, insertReservation, type UserInput, type ReservationInput } from './inserts.js';
 export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';
 export type { ReservationStatus, ReservationSource, AttemptOutcome } from '../db/types.js';
-export { flagBookedAfterCancel, rejectHeld, recoverAbandonedBookings, type RecoveredBookings } from './recovery.js';
+export {
+  flagBookedAfterCancel,
+  rejectHeld,
+  takeOverAbandonedBookings,
+  getHeldBooking,
+  markAttemptReconciled,
+  closeUnsubmittedAttempts,
+  DEFINITIVE_NOT_BOOKED,
+  type HeldBooking,
+  type ReconciledAttemptArgs,
+} from './recovery.js';

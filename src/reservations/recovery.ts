@@ -1,12 +1,12 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { toJsonResult, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { changedRow } from './rows.js';
+import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /**
- * Safety nets for rows a booking left behind. Reconciliation against the site (issue "Never twice, never
- * lost") will refine these; until then every rule is conservative: a row the site may have booked goes to
- * `needs_attention` (a person looks), never back to the queue (DESIGN.md "never a blind second submit").
+ * Safety nets for rows a booking left behind, and the queries of crash reconciliation (issue "Never twice,
+ * never lost"): take over a dead daemon's `booking` rows, settle attempts whose outcome the site told us.
+ * The decisions themselves live in `src/scheduling/reconcile.ts`; every rule here is a guarded write.
  */
 
 /**
@@ -47,57 +47,127 @@ export async function rejectHeld(db: Kysely<Database>, args: { id: number; owner
   return changedRow(update);
 }
 
-/** What {@link recoverAbandonedBookings} did, by reservation id. */
-export interface RecoveredBookings {
-  requeued: number[];
-  needsAttention: number[];
+/**
+ * Outcomes that are a definitive "the site did not book it" (the site refused the submit). Every other outcome
+ * of a submitted attempt (none, `timeout`, `error`, `interrupted`, ...) may hide a booking.
+ */
+export const DEFINITIVE_NOT_BOOKED = ['slot_taken', 'not_open_yet'] as const;
+
+/** A reservation this daemon holds in `booking` (its lease), with its user's contact columns. */
+export type HeldBooking = ClaimedReservation & {
+  /** The lease owner before a take-over ({@link takeOverAbandonedBookings}); null for a row we already held. */
+  previous_owner: string | null;
+};
+
+/**
+ * Takes over rows left in `booking` by a daemon that died (lease expired): they become held by `owner` with a
+ * lease until `now + leaseMs`, status unchanged, so the caller can reconcile them against the site and then
+ * finish them through the usual owner-guarded writes. One statement: a CTE `SELECT ... FOR UPDATE SKIP
+ * LOCKED` feeding the UPDATE (like `claimDue`), so several daemons running it at once never take the same
+ * row, and a row just taken (fresh lease) is not taken again.
+ *
+ * @returns the taken rows with their user's contact columns and `previous_owner`, oldest lease first.
+ */
+export async function takeOverAbandonedBookings(
+  db: Kysely<Database>,
+  args: { owner: string; now: Date; leaseMs: number; limit: number },
+): Promise<HeldBooking[]> {
+  const { now } = args;
+  const rows = await db
+    .with('abandoned', (qb) =>
+      qb
+        .selectFrom('reservations')
+        .select(['id', 'lease_owner as previous_owner', 'lease_expires_at as previous_expiry'])
+        .where('status', '=', 'booking')
+        .where('lease_expires_at', '<=', now)
+        .orderBy('lease_expires_at')
+        .orderBy('id')
+        .limit(args.limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .updateTable('reservations as r')
+    .from(['abandoned', 'booking_users as u'])
+    .set({ lease_owner: args.owner, lease_expires_at: addMs(now, args.leaseMs), updated_at: now })
+    .whereRef('r.id', '=', 'abandoned.id')
+    .whereRef('u.id', '=', 'r.user_id')
+    .returning([...RESERVATION_COLUMNS, ...USER_COLUMNS, 'abandoned.previous_owner', 'abandoned.previous_expiry'])
+    .execute();
+  return rows
+    .sort((a, b) => (a.previous_expiry?.getTime() ?? 0) - (b.previous_expiry?.getTime() ?? 0) || Number(a.id) - Number(b.id))
+    .map(({ previous_expiry: _, ...row }) => withNumericIds(row) as HeldBooking);
+}
+
+/** Reservation `id` when `owner` holds it in `booking`, with its user's contact columns; else undefined. */
+export async function getHeldBooking(db: Kysely<Database>, args: { id: number; owner: string }): Promise<HeldBooking | undefined> {
+  const row = await db
+    .selectFrom('reservations as r')
+    .innerJoin('booking_users as u', 'u.id', 'r.user_id')
+    .select([...RESERVATION_COLUMNS, ...USER_COLUMNS])
+    .where('r.id', '=', String(args.id))
+    .where('r.status', '=', 'booking')
+    .where('r.lease_owner', '=', args.owner)
+    .executeTakeFirst();
+  return row ? ({ ...withNumericIds(row), previous_owner: null } as HeldBooking) : undefined;
+}
+
+/** Arguments of {@link markAttemptReconciled}. */
+export interface ReconciledAttemptArgs {
+  attemptId: number;
+  /** True: the site lists the booking (outcome `booked` + `confirmationCode`); false: it does not. */
+  booked: boolean;
+  /** The site's code of the booking (required when `booked`). */
+  confirmationCode: string | null;
+  /** Appended to `error` when not booked (why the attempt is now known not to have booked). */
+  note: string;
+  now: Date;
 }
 
 /**
- * Rows left in `booking` by a daemon that died (its lease expired): if none of their attempts pressed
- * submit, they go back to `scheduled` (their window may still be open); if one did, the site may hold a
- * booking, so they go to `needs_attention` with a reason naming the attempt (and the code, if it was
- * read). One transaction; rows are locked `FOR UPDATE SKIP LOCKED`, so several daemons may run it at once.
+ * Settles a submitted attempt whose outcome was unknown, from what the site lists:
+ * - booked → `outcome = 'booked'`, `confirmation_code` = the site's code;
+ * - not booked → a missing outcome becomes `interrupted` (DESIGN.md: a booking cut off by a crash), a `booked`
+ *   without a code becomes `site_changed`, any other outcome stays; `note` is appended to `error`.
+ * Both set `finished_at` if it was unset and merge `{ recovered: true, reconciled_at }` into `metadata`
+ * (docs/metadata.md); `reconciled_at` marks the attempt as settled, so it is reconciled once.
+ * Guarded: submitted, not reconciled yet, and not a definitive refusal ({@link DEFINITIVE_NOT_BOOKED}).
+ *
+ * @returns false when the guard failed (nothing written).
  */
-export async function recoverAbandonedBookings(db: Kysely<Database>, now: Date): Promise<RecoveredBookings> {
-  return db.transaction().execute(async (trx) => {
-    const rows = await trx
-      .selectFrom('reservations')
-      .select(['id'])
-      .where('status', '=', 'booking')
-      .where('lease_expires_at', '<=', now)
-      .forUpdate()
-      .skipLocked()
-      .limit(100)
-      .execute();
-    const recovered: RecoveredBookings = { requeued: [], needsAttention: [] };
-    for (const { id } of rows) {
-      const submitted = await trx
-        .selectFrom('booking_attempts')
-        .select(['attempt', 'court', 'outcome', 'confirmation_code'])
-        .where('reservation_id', '=', id)
-        .where('submitted_at', 'is not', null)
-        .where((eb) => eb.or([eb('outcome', 'is', null), eb('outcome', 'not in', ['slot_taken', 'not_open_yet'])]))
-        .orderBy('attempt', 'desc')
-        .executeTakeFirst();
-      const base = { lease_owner: null, lease_expires_at: null, updated_at: now };
-      if (submitted) {
-        const code = submitted.confirmation_code ? ` (the site answered with code ${submitted.confirmation_code})` : '';
-        await trx
-          .updateTable('reservations')
-          .set({
-            ...base,
-            status: 'needs_attention',
-            reason: `the daemon booking it stopped after attempt ${submitted.attempt} on court ${submitted.court} was submitted${code}; check the site before retrying`,
-          })
-          .where('id', '=', id)
-          .execute();
-        recovered.needsAttention.push(Number(id));
-      } else {
-        await trx.updateTable('reservations').set({ ...base, status: 'scheduled' }).where('id', '=', id).execute();
-        recovered.requeued.push(Number(id));
-      }
-    }
-    return recovered;
-  });
+export async function markAttemptReconciled(db: Kysely<Database>, args: ReconciledAttemptArgs): Promise<boolean> {
+  const stamp = JSON.stringify({ recovered: true, reconciled_at: args.now.toISOString() });
+  const update = await db
+    .updateTable('booking_attempts')
+    .set({
+      outcome: args.booked
+        ? 'booked'
+        : sql`CASE WHEN outcome IS NULL THEN 'interrupted' WHEN outcome = 'booked' THEN 'site_changed' ELSE outcome END`,
+      confirmation_code: args.booked ? args.confirmationCode : sql`confirmation_code`,
+      error: args.booked ? sql`error` : sql`concat_ws('; ', error, ${args.note}::text)`,
+      finished_at: sql`coalesce(finished_at, ${args.now}::timestamptz)`,
+      metadata: sql`metadata || ${stamp}::jsonb`,
+    })
+    .where('id', '=', String(args.attemptId))
+    .where('submitted_at', 'is not', null)
+    .where(sql<boolean>`NOT (metadata ? 'reconciled_at')`)
+    .where((eb) => eb.or([eb('outcome', 'is', null), eb('outcome', 'not in', [...DEFINITIVE_NOT_BOOKED])]))
+    .executeTakeFirst();
+  return changedRow(update);
+}
+
+/**
+ * Closes the attempts of a reservation that never pressed submit and never finished (their daemon stopped):
+ * `outcome = 'interrupted'`, `finished_at = now` (DESIGN.md). They cannot have booked anything.
+ *
+ * @returns how many attempts were closed.
+ */
+export async function closeUnsubmittedAttempts(db: Kysely<Database>, args: { reservationId: number; now: Date }): Promise<number> {
+  const update = await db
+    .updateTable('booking_attempts')
+    .set({ outcome: 'interrupted', finished_at: args.now, error: 'the daemon making it stopped before submitting' })
+    .where('reservation_id', '=', String(args.reservationId))
+    .where('submitted_at', 'is', null)
+    .where('finished_at', 'is', null)
+    .executeTakeFirst();
+  return Number(update.numUpdatedRows);
 }

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
+import type { AppointmentLookup } from '../booking/flows/acuity-lookup.js';
 import type { Clock } from '../clock.js';
 import type { Config, VenueConfig } from '../config/schema.js';
-import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
+import { buildRequestFromReservation, ContractError, type BookingRequest, type BookingResult } from '../contracts/index.js';
+import { retryTransient } from '../db/retry.js';
 import type { Database } from '../db/types.js';
 import {
   claimDue,
@@ -10,9 +12,6 @@ import {
   getStatus,
   heartbeat,
   nextReleaseAt,
-  listAttempts,
-  markNeedsAttention,
-  recoverAbandonedBookings,
   rejectHeld,
   releaseClaim,
   requeueReservation,
@@ -21,6 +20,7 @@ import {
 } from '../reservations/index.js';
 import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { runBookingJob, type BookingExecutor } from './booking-job.js';
+import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps } from './reconcile.js';
 import { runLoop } from './run-loop.js';
 import type { SiteClockCache } from './site-clock-cache.js';
 import { validatePendingOnce } from './validate-pending.js';
@@ -49,6 +49,11 @@ export interface SchedulerOptions {
   isDeadOwner?: (owner: string) => boolean;
   /** Subscribes to "a reservation was inserted/changed" notifications; the callback wakes the loop. */
   subscribe?: (onNotify: () => void) => void;
+  /**
+   * Reads a client's appointments on the site, to reconcile unknown booking outcomes (issue 4). Without it,
+   * every submit with an unknown outcome goes to `needs_attention`.
+   */
+  lookup?: AppointmentLookup;
 }
 
 /** A running scheduler. */
@@ -86,6 +91,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let loopDone: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
   const now = (): Date => new Date(clock.now());
+  const reconcileDeps: ReconcileDeps = { db, clock, logger, daemonId, venues: config.venues, leaseMs, ...(options.lookup ? { lookup: options.lookup } : {}) };
 
   async function tickOnce(): Promise<void> {
     if (options.isDeadOwner) {
@@ -94,9 +100,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
     }
     await validatePendingOnce({ db, config, now: now(), logger });
-    const recovered = await recoverAbandonedBookings(db, now());
-    for (const id of recovered.requeued) logger.warn({ reservation_id: id }, `reservation ${id}: its daemon stopped before submitting; back in the queue`);
-    for (const id of recovered.needsAttention) logger.error({ reservation_id: id }, `reservation ${id}: its daemon stopped after submitting; needs attention`);
+    // Lease take-over of `booking` rows whose daemon died, each reconciled against the site (logged there).
+    await reconcileAbandonedBookings(reconcileDeps);
     const expired = await expireOverdue(db, now());
     for (const id of expired) logger.warn({ reservation_id: id }, `reservation ${id} expired: its slot started before it could be booked`);
     if (loopAbort.signal.aborted) return;
@@ -159,7 +164,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       while (!stopHeartbeat.signal.aborted) {
         await clock.sleep(Math.max(1_000, Math.floor(leaseMs / 3)), stopHeartbeat.signal);
         if (stopHeartbeat.signal.aborted) break;
-        const held = await heartbeat(db, { id, owner: daemonId, now: now(), leaseMs }).catch((err: unknown) => {
+        // Through a database outage, keep trying until the lease would run out (issue 4): a late heartbeat still
+        // holds the row; giving up early lets another daemon take it over while this one books it.
+        const retry = { what: `reservation ${id}: lease heartbeat`, logger: log, budgetMs: leaseMs - Math.max(1_000, Math.floor(leaseMs / 3)), signal: stopHeartbeat.signal };
+        const held = await retryTransient(() => heartbeat(db, { id, owner: daemonId, now: now(), leaseMs }), retry).catch((err: unknown) => {
           log.warn({ err }, 'lease heartbeat failed');
           return true;
         });
@@ -174,7 +182,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (!started) log.info(`reservation ${id}: no longer claimed by this daemon (cancelled?); not submitting`);
         return started;
       };
-      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: fireAt.at, releaseAt, siteClockOffsetMs: fireAt.offsetMs, signal: jobsAbort.signal, stopWaiting: waitAbort.signal, shouldContinue, beforeFire });
+      // A submit with an unknown outcome is looked up on the site before anything else (issue 4).
+      const reconcile = async (result: BookingResult) => {
+        const reconciled = await reconcileOwnBooking(reconcileDeps, { id, cause: result.errors.join('; ') || result.outcome, result });
+        return { result: reconciled.result ?? result, recorded: reconciled.decision !== 'not_held' && reconciled.decision !== 'lease_lost' };
+      };
+      await runBookingJob({ db, clock, logger, executor, owner: daemonId, reservationId: id, request, venue, fireAt: fireAt.at, releaseAt, siteClockOffsetMs: fireAt.offsetMs, signal: jobsAbort.signal, stopWaiting: waitAbort.signal, shouldContinue, beforeFire, reconcile });
     } finally {
       stopHeartbeat.abort();
       await beat;
@@ -182,20 +195,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   /**
-   * Never leaves a row stuck until its lease expires, and never re-queues one the site may have taken:
-   * a submitted attempt without a known outcome (or a booking not recorded) → `needs_attention`
-   * (DESIGN.md "never a blind second submit"); otherwise → back to `scheduled`. Both guarded by our lease.
+   * Never leaves a row stuck until its lease expires, and never re-queues one the site may have taken: a row
+   * in `booking` is reconciled against the site (found → `succeeded`, not found and still ahead → `scheduled`,
+   * unknowable → `needs_attention`; DESIGN.md "never a blind second submit"); a row still `claimed` (nothing
+   * fired) goes back to `scheduled`. All guarded by our lease.
    */
   async function recoverCrashedJob(id: number, err: unknown): Promise<void> {
-    const attempts = await listAttempts(db, id);
-    const maybeBooked = attempts.some((a) => a.submitted_at !== null && (a.outcome === null || a.outcome === 'booked'));
-    if (maybeBooked) {
-      const reason = `booking job crashed after a submit (${err instanceof Error ? err.message : String(err)}); check the site before retrying`;
-      await markNeedsAttention(db, { id, owner: daemonId, reason, now: now() });
-      logger.error({ reservation_id: id }, `reservation ${id}: needs attention (${reason})`);
-    } else {
-      await requeueReservation(db, { id, owner: daemonId, now: now() });
-    }
+    const cause = `its booking job crashed: ${err instanceof Error ? err.message : String(err)}`;
+    const reconciled = await reconcileOwnBooking(reconcileDeps, { id, cause });
+    if (reconciled.decision === 'not_held') await requeueReservation(db, { id, owner: daemonId, now: now() });
   }
 
   /**

@@ -27,20 +27,26 @@ export type AcuityAppointment = z.infer<typeof acuityAppointmentSchema>;
 /** Fetches a URL and returns its JSON body. */
 export type JsonRequest = (url: string) => Promise<unknown>;
 
+/** `url` without its query: the lookup's query is the client's email, which never reaches a message or a log. */
+function withoutQuery(url: string): string {
+  const at = url.indexOf('?');
+  return at === -1 ? url : url.slice(0, at);
+}
+
 /**
  * A {@link JsonRequest} on global `fetch`.
  *
- * @throws Error naming the URL for a non-2xx status or a body that is not JSON; fetch's own errors
- *   (connection refused, aborted by `signal`) pass through.
+ * @throws Error naming the URL without its query string (the query holds an email) for a non-2xx status or
+ *   a body that is not JSON; fetch's own errors (connection refused, aborted by `signal`) pass through.
  */
 export function createFetchJson(signal?: AbortSignal): JsonRequest {
   return async (url) => {
     const response = await fetch(url, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
-    if (!response.ok) throw new Error(`GET ${url} answered HTTP ${response.status}`);
+    if (!response.ok) throw new Error(`GET ${withoutQuery(url)} answered HTTP ${response.status}`);
     try {
       return await response.json();
     } catch (err) {
-      throw new Error(`GET ${url} did not return JSON`, { cause: err });
+      throw new Error(`GET ${withoutQuery(url)} did not return JSON`, { cause: err });
     }
   };
 }
@@ -58,3 +64,15 @@ export async function lookupAcuityAppointments(request: JsonRequest, venue: Venu
   }
   return parsed.data;
 }
+
+/**
+ * Looks up every appointment of `email` at `venue` (booked and cancelled), aborted by `signal`. The
+ * scheduler reconciles unknown booking outcomes through it (issue 4); the composition root wires it.
+ *
+ * @throws Error when the site cannot be reached, answers with an error status, or lists something that is
+ *   not appointments; the message never contains the email.
+ */
+export type AppointmentLookup = (venue: VenueConfig, email: string, signal: AbortSignal) => Promise<AcuityAppointment[]>;
+
+/** The {@link AppointmentLookup} of Acuity sites (`venue.site.adapter: 'acuity'`), over global `fetch`. */
+export const acuityAppointmentLookup: AppointmentLookup = (venue, email, signal) => lookupAcuityAppointments(createFetchJson(signal), venue, email);

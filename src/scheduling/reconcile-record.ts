@@ -1,0 +1,172 @@
+import type { Kysely } from 'kysely';
+import type { AppointmentLookup } from '../booking/flows/acuity-lookup.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import {
+  BookingResult,
+  buildImmediateRequest,
+  buildRequestFromReservation,
+  createBookingMetadata,
+  withReservationId,
+  type BookingRequest,
+} from '../contracts/index.js';
+import type { Database } from '../db/types.js';
+import {
+  closeUnsubmittedAttempts,
+  markAttemptReconciled,
+  markNeedsAttention,
+  recordBookingResult,
+  requeueReservation,
+  type AttemptRow,
+  type HeldBooking,
+} from '../reservations/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ReconcileDecision } from './reconcile-decision.js';
+
+/**
+ * The write side of crash reconciliation (`reconcile.ts` decides): a decision becomes guarded writes in one
+ * transaction — the reservation first, under our lease, through the same helpers as a normal booking
+ * (`recordBookingResult` with a `BookingResult.success`), then its attempts — and one log line.
+ */
+
+/** What reconciliation needs (wired by the scheduler). */
+export interface ReconcileDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  /** This daemon's lease owner id: rows are taken over and finished under it. */
+  daemonId: string;
+  /** Configured venues (config `venues`): where to look a reservation up, and which venue ids are known. */
+  venues: Config['venues'];
+  /** Reads the site's appointments; without one every unknown outcome goes to `needs_attention`. */
+  lookup?: AppointmentLookup;
+  /** Lease taken on a dead daemon's row while it is reconciled, ms (config `daemon.leaseMs`). */
+  leaseMs: number;
+  /** Longest wait for the site's list, ms; default `DEFAULT_LOOKUP_TIMEOUT_MS` (reconcile.ts). */
+  lookupTimeoutMs?: number;
+  /** How long a submit may take to land on the site, ms; default `DEFAULT_SETTLE_MS` (reconcile.ts). */
+  settleMs?: number;
+}
+
+/** How a reconciliation ended for one reservation (`decision` is also the log field). */
+export interface ReconcileOutcome {
+  reservationId: number;
+  /**
+   * `not_held`: the row is not in `booking` under our lease (nothing done); `lease_lost`: it changed while we
+   * looked; `deferred`: not on the site yet but the submit is too young to be sure — the row stays in `booking`
+   * and a later tick looks again.
+   */
+  decision: 'booked' | 'requeued' | 'needs_attention' | 'deferred' | 'not_held' | 'lease_lost';
+  /** The attempt the decision is about (the booked one, else the latest unknown one), or null. */
+  attempt: number | null;
+  /** `booked`: the success recorded; otherwise the result handed in (if any). */
+  result: BookingResult | null;
+  /** `needs_attention`: the reason written on the row. */
+  reason: string | null;
+}
+
+function requestFor(row: HeldBooking, venues: Config['venues']): BookingRequest {
+  const known = (venue: string): boolean => Object.hasOwn(venues, venue);
+  if (row.source === 'immediate') {
+    const user = { firstName: row.first_name, lastName: row.last_name, email: row.email, phone: row.phone };
+    return withReservationId(buildImmediateRequest({ user, venue: row.venue, targetDate: row.target_date, targetTime: row.target_time, courts: row.courts }, known), row.id);
+  }
+  return buildRequestFromReservation(row, row, known);
+}
+
+/** The success result of a reconciled booking: the same builder and metadata as a normal success, plus `recovered`. */
+function successResult(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptRow[], decision: Extract<ReconcileDecision, { kind: 'booked' }>, now: Date): BookingResult {
+  const request = requestFor(row, deps.venues);
+  const { attempt, court, confirmationCode } = decision;
+  const metadata = createBookingMetadata(request, {
+    executor: deps.daemonId,
+    flow: attempt.flow,
+    browserId: attempt.browser_id ?? 'none',
+    attempt: attempt.attempt,
+    extra: { court, courts_tried: attempts.map((a) => a.court), submitted: true, release_at: row.release_at.toISOString(), recovered: true, reconciled_at: now.toISOString() },
+  });
+  const how = decision.from === 'site' ? 'the site lists the booking' : `attempt ${attempt.attempt} read the confirmation`;
+  return BookingResult.success({ request, court, confirmationCode, metadata, message: `booked court ${court} (recovered after an unknown outcome: ${how})` });
+}
+
+/**
+ * Writes `decision` for `row` (held by `deps.daemonId`) in one transaction: the reservation first (guarded by
+ * our lease: `succeeded` via `recordBookingResult`, `scheduled` via `requeueReservation`, `needs_attention` via
+ * `markNeedsAttention`), then never-submitted attempts closed `interrupted`, then — unless a person must look —
+ * each `open` attempt settled (`booked` + code for the one the site lists, not booked for the others). A booking
+ * that cannot be turned into a valid success result goes to `needs_attention` with its code. Logs one line.
+ *
+ * @returns the outcome; `lease_lost` when the row changed meanwhile (nothing written).
+ * @throws database errors (nothing is written then: one transaction).
+ */
+export async function recordDecision(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptRow[], open: AttemptRow[], decision: ReconcileDecision, given: BookingResult | null): Promise<ReconcileOutcome> {
+  const now = new Date(deps.clock.now());
+  const owner = deps.daemonId;
+  let result = given;
+  if (decision.kind === 'booked') {
+    try {
+      result = successResult(deps, row, attempts, decision, now);
+    } catch (err) {
+      const reason = `the site holds booking ${decision.confirmationCode} on court ${decision.court}, but it cannot be recorded as a success (${(err as Error).message}): check the reservation`;
+      decision = { kind: 'needs_attention', reason };
+    }
+  }
+  const final = decision;
+  const note = `reconciled ${now.toISOString()}: the site lists no booking for it`;
+  const held = await deps.db.transaction().execute(async (trx) => {
+    let changed: boolean;
+    if (final.kind === 'booked') changed = await recordBookingResult(trx, { reservationId: row.id, owner, result: result!, now });
+    else if (final.kind === 'requeue') changed = await requeueReservation(trx, { id: row.id, owner, now });
+    else changed = await markNeedsAttention(trx, { id: row.id, owner, reason: final.reason, result: given, now });
+    if (!changed) return false;
+    await closeUnsubmittedAttempts(trx, { reservationId: row.id, now });
+    if (final.kind === 'needs_attention') return true;
+    for (const a of open) {
+      const booked = final.kind === 'booked' && a.id === final.attempt.id;
+      await markAttemptReconciled(trx, { attemptId: a.id, booked, confirmationCode: booked ? final.confirmationCode : null, note, now });
+    }
+    return true;
+  });
+  const attempt = final.kind === 'booked' ? final.attempt.attempt : (open.at(-1)?.attempt ?? attempts.at(-1)?.attempt ?? null);
+  const outcome = held ? toOutcome(row.id, final, attempt, result) : { reservationId: row.id, decision: 'lease_lost' as const, attempt, result, reason: null };
+  logDecision(deps.logger, row, outcome, final);
+  return outcome;
+}
+
+function toOutcome(reservationId: number, decision: ReconcileDecision, attempt: number | null, result: BookingResult | null): ReconcileOutcome {
+  switch (decision.kind) {
+    case 'booked':
+      return { reservationId, decision: 'booked', attempt, result, reason: null };
+    case 'requeue':
+      return { reservationId, decision: 'requeued', attempt, result, reason: null };
+    case 'needs_attention':
+      return { reservationId, decision: 'needs_attention', attempt, result, reason: decision.reason };
+  }
+}
+
+/** Logs one line per decision (`reservation_id`, `attempt`, `decision`); never contact details (the reason names no email, the row's contact fields stay out). */
+export function logDecision(logger: Logger, row: HeldBooking, outcome: ReconcileOutcome, decision: ReconcileDecision): void {
+  const id = row.id;
+  const fields = { reservation_id: id, attempt: outcome.attempt, decision: outcome.decision, venue: row.venue, ...(row.previous_owner ? { previous_owner: row.previous_owner } : {}) };
+  switch (outcome.decision) {
+    case 'booked': {
+      const { court, from } = decision as Extract<ReconcileDecision, { kind: 'booked' }>;
+      logger.info({ ...fields, court, from }, `reservation ${id}: reconciled: booked on court ${court} (${from === 'site' ? 'found on the site' : 'confirmation read by the attempt'}); recorded as succeeded`);
+      return;
+    }
+    case 'requeued': {
+      const why = (decision as Extract<ReconcileDecision, { kind: 'requeue' }>).why;
+      const text = why === 'nothing_submitted' ? 'no attempt reached the submit' : 'the site lists no booking for it';
+      logger.info({ ...fields, why }, `reservation ${id}: reconciled: ${text}; back in the queue`);
+      return;
+    }
+    case 'needs_attention':
+      logger.warn(fields, `reservation ${id}: reconciled: needs attention: ${outcome.reason}`);
+      return;
+    case 'deferred':
+      logger.info(fields, `reservation ${id}: the site lists no booking yet, but the submit is too recent to be sure; looking again shortly`);
+      return;
+    default:
+      logger.warn(fields, `reservation ${id}: reconciliation not recorded: the row changed or its lease was taken meanwhile`);
+  }
+}

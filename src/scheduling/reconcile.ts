@@ -1,0 +1,126 @@
+import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
+import type { BookingResult } from '../contracts/index.js';
+import { getHeldBooking, heartbeat, listAttempts, takeOverAbandonedBookings, type AttemptRow, type HeldBooking } from '../reservations/index.js';
+import { confirmedAttempt, decideFromSite, describeAttempts, openAttempts, type ReconcileDecision } from './reconcile-decision.js';
+import { logDecision, recordDecision, type ReconcileDeps, type ReconcileOutcome } from './reconcile-record.js';
+
+export type { ReconcileDeps, ReconcileOutcome } from './reconcile-record.js';
+
+/**
+ * Crash reconciliation (DESIGN.md "Reservation life cycle"; issue 4 "Intent before submit"): a reservation
+ * whose last submit has no known outcome — its daemon died (lease take-over), or its own booking timed out
+ * or crashed after the submit — is checked against the site's list of the client's appointments BEFORE any
+ * retry: found → `succeeded` (recovered), not found and the slot ahead → `scheduled`, unknowable →
+ * `needs_attention`. Nothing is ever submitted here.
+ */
+
+/** Longest wait for the site's appointment list, ms. */
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 5_000;
+/**
+ * A submit younger than this may still be on its way to the site (a client-side timeout does not stop a
+ * request already sent): "not found" is only believed after this long, ms.
+ */
+export const DEFAULT_SETTLE_MS = 5_000;
+/** Rows taken over per call. */
+const TAKE_OVER_LIMIT = 20;
+
+/**
+ * Takes over every reservation left in `booking` by a dead daemon (expired lease; `FOR UPDATE SKIP LOCKED`,
+ * so concurrent daemons each take different rows) and reconciles each. Run at start-up and on each tick.
+ *
+ * @returns one outcome per row taken over.
+ * @throws database errors (the scheduler's loop logs them and retries on the next tick; a row taken over keeps
+ *   its `booking` status and is taken over again when the new lease expires).
+ */
+export async function reconcileAbandonedBookings(deps: ReconcileDeps): Promise<ReconcileOutcome[]> {
+  const now = new Date(deps.clock.now());
+  const rows = await takeOverAbandonedBookings(deps.db, { owner: deps.daemonId, now, leaseMs: deps.leaseMs, limit: TAKE_OVER_LIMIT });
+  const cause = (row: HeldBooking): string => `the daemon ${row.previous_owner ?? '?'} booking it stopped`;
+  return Promise.all(rows.map((row) => reconcileHeld(deps, row, { cause: cause(row), given: null, settle: 'defer' })));
+}
+
+/**
+ * Reconciles reservation `id`, held by this daemon in `booking`, after its own booking ended without a known
+ * outcome (`cause` says how, e.g. the executor's errors). `result` is kept on the row if it goes to
+ * `needs_attention`.
+ *
+ * @returns `not_held` (and does nothing) when the row is not in `booking` under this daemon's lease.
+ */
+export async function reconcileOwnBooking(deps: ReconcileDeps, args: { id: number; cause: string; result?: BookingResult | null }): Promise<ReconcileOutcome> {
+  const row = await getHeldBooking(deps.db, { id: args.id, owner: deps.daemonId });
+  if (!row) return { reservationId: args.id, decision: 'not_held', attempt: null, result: args.result ?? null, reason: null };
+  return reconcileHeld(deps, row, { cause: args.cause, given: args.result ?? null, settle: 'wait' });
+}
+
+type Looked = { appointments: AcuityAppointment[] } | { error: string };
+
+/**
+ * `settle`: what to do when the site lists nothing yet but a submit is younger than the settle time — `wait`
+ * (a booking job: sleep, then look again) or `defer` (a tick: keep the lease only until the settle time, so the
+ * row is taken over and looked up again by a later tick, without holding up claims).
+ */
+async function reconcileHeld(
+  deps: ReconcileDeps,
+  row: HeldBooking,
+  how: { cause: string; given: BookingResult | null; settle: 'wait' | 'defer' },
+): Promise<ReconcileOutcome> {
+  const { cause, given } = how;
+  const attempts = await listAttempts(deps.db, row.id);
+  const open = openAttempts(attempts);
+  const confirmed = confirmedAttempt(attempts);
+  const fromAttempt = (a: AttemptRow): ReconcileDecision => ({ kind: 'booked', court: a.court, confirmationCode: a.confirmation_code!, attempt: a, from: 'attempt' });
+  if (open.length === 0) {
+    return recordDecision(deps, row, attempts, open, confirmed ? fromAttempt(confirmed) : { kind: 'requeue', why: 'nothing_submitted' }, given);
+  }
+  const decide = async (): Promise<ReconcileDecision> => {
+    const looked = await lookUp(deps, row);
+    if (!('error' in looked)) return decideFromSite({ row, attempts, open, appointments: looked.appointments, cause, now: new Date(deps.clock.now()) });
+    // An attempt that read the site's confirmation is the site's own word: no list needed to record it.
+    if (confirmed) return fromAttempt(confirmed);
+    return {
+      kind: 'needs_attention',
+      reason: `the site's appointments could not be looked up (${looked.error}) after ${describeAttempts(open)} was submitted with an unknown outcome (${cause}): check the site for a booking on ${row.target_date} at ${row.target_time} before retrying`,
+    };
+  };
+  let decision = await decide();
+  const settledAtMs = Math.max(...open.map((a) => a.submitted_at!.getTime())) + (deps.settleMs ?? DEFAULT_SETTLE_MS);
+  if (decision.kind === 'requeue' && settledAtMs > deps.clock.now()) {
+    // A submit that young may still be on its way to the site: look again once it has had time to land.
+    if (how.settle === 'defer') return defer(deps, row, open, settledAtMs);
+    await deps.clock.sleep(settledAtMs - deps.clock.now());
+    decision = await decide();
+  }
+  return recordDecision(deps, row, attempts, open, decision, given);
+}
+
+/** Keeps our lease on `row` only until `untilMs`, when any daemon's tick takes it over and looks again. */
+async function defer(deps: ReconcileDeps, row: HeldBooking, open: AttemptRow[], untilMs: number): Promise<ReconcileOutcome> {
+  const now = new Date(deps.clock.now());
+  const held = await heartbeat(deps.db, { id: row.id, owner: deps.daemonId, now, leaseMs: untilMs - now.getTime() });
+  const outcome: ReconcileOutcome = { reservationId: row.id, decision: held ? 'deferred' : 'lease_lost', attempt: open.at(-1)?.attempt ?? null, result: null, reason: null };
+  logDecision(deps.logger, row, outcome, { kind: 'requeue', why: 'not_on_site' });
+  return outcome;
+}
+
+/** The client's appointments at the row's venue, within the look-up timeout; errors become text without the email. */
+async function lookUp(deps: ReconcileDeps, row: HeldBooking): Promise<Looked> {
+  const venue = deps.venues[row.venue];
+  if (!venue) return { error: `venue "${row.venue}" is not configured` };
+  if (!deps.lookup) return { error: 'this daemon has no appointment look-up for the site' };
+  const timeoutMs = deps.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
+  const timedOut = new AbortController();
+  const finished = new AbortController();
+  void deps.clock.sleep(timeoutMs, finished.signal).then(() => {
+    if (!finished.signal.aborted) timedOut.abort();
+  });
+  try {
+    return { appointments: await deps.lookup(venue, row.email, timedOut.signal) };
+  } catch (err) {
+    if (timedOut.signal.aborted) return { error: `no answer within ${timeoutMs} ms` };
+    const message = err instanceof Error ? err.message : String(err);
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return { error: `${message}${cause}`.split('\n')[0]! };
+  } finally {
+    finished.abort();
+  }
+}
