@@ -48,7 +48,7 @@ beforeEach(async () => {
 });
 
 const PHASES: Record<AcuityMode, string[]> = {
-  request: ['prepare_ms', 'warm_ms', 'before_submit_ms', 'post_ms', 'confirm_ms', 'total_ms'],
+  request: ['warm_ms', 'before_submit_ms', 'post_ms', 'confirm_ms', 'total_ms'],
   rendered: ['prepare_ms', 'fill_ms', 'before_submit_ms', 'submit_to_result_ms', 'total_ms'],
 };
 

@@ -65,6 +65,12 @@ export interface PrepareAcuityOptions {
   timeoutMs?: number;
   /** Also open `page.request`'s own connection (see {@link warmRequestContext}); the request mode wants it. */
   warmRequest?: boolean;
+  /**
+   * Navigate the page to the slot (a render: ≈ 100–300 ms of browser work per page). Default true. The
+   * request mode passes false: its submit never uses the rendered page, and a burst of 100 bookings must not
+   * render 100 pages on 2 cores; it only GETs the slot through `page.request` (cookies, connection).
+   */
+  render?: boolean;
 }
 
 /**
@@ -103,12 +109,12 @@ export function createTimer(clock: Clock | null) {
 }
 
 /**
- * Opens the slot's direct link (`waitUntil: 'domcontentloaded'`) and returns a handle: the context now has
- * the site's cookies. With `warmRequest` it also GETs the link through `page.request`, which has its own
+ * Opens the slot's direct link (`waitUntil: 'domcontentloaded'`; with `render: false` only a GET through
+ * `page.request`, timed as `warm_ms`) and returns a handle: the context now has the site's cookies. With `warmRequest` it also GETs the link through `page.request`, which has its own
  * keep-alive connection pool (Node's, not the browser's): without it the first request at the fire instant
  * would pay DNS + TCP + TLS. When the slot is already open, the served form is kept for the request flow
  * (`prepared.form`). A failed navigation or GET is kept in `prepareError` (submit tries again), not thrown.
- * Timings: `prepare_ms` (navigation), `warm_ms`.
+ * Timings: `prepare_ms` (navigation; absent with `render: false`), `warm_ms`.
  *
  * @throws UnknownCourtError (court not in `venue.courts`) or SlotTimeError (slot in a DST gap): the
  *   request itself is wrong.
@@ -123,10 +129,18 @@ export async function prepareAcuityAttempt(page: Page, target: SlotTarget, optio
   const timeoutMs = options.timeoutMs ?? DEFAULT_PREPARE_TIMEOUT_MS;
   let phase = 'prepare';
   try {
+    let served: AcuityHtmlPage | null = null;
+    if (options.render === false) {
+      phase = 'warm';
+      served = await warmRequestContext(page, url, timeoutMs);
+      preparedState = served.state;
+      timer.lap(phase);
+      form = served.state === 'form' ? served.form : null;
+      return { page, target, url, clock, preparedState, prepareError, prepared: { form }, timingsMs: { ...timer.timingsMs } };
+    }
     const response = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
     preparedState = (await readAcuityPage(page)).state;
     timer.lap(phase);
-    let served: AcuityHtmlPage | null = null;
     if (options.warmRequest) {
       phase = 'warm';
       served = await warmRequestContext(page, url, timeoutMs);

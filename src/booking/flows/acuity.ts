@@ -11,6 +11,7 @@ import { submitAcuityRequest, type AcuityRequestOptions } from './acuity-request
  *   (`acuity-request.ts`, ≈ 10 ms here);
  * - `rendered`: fill and click in the page (`acuity-rendered.ts`, ≈ 500 ms here), the fallback for a site
  *   whose form only exists after scripts ran.
+ * In request mode `prepare` renders nothing: it GETs the slot through the page's request context.
  * Both await the caller's intent write before anything is sent. Expected outcomes are values (STYLE.md
  * "Errors"); an unexpected exception goes through `mapFlowError`.
  */
@@ -60,7 +61,8 @@ export function createAcuityFlow(options: AcuityFlowOptions): AcuityFlow {
   const timeoutMs = options.prepareTimeoutMs ?? DEFAULT_PREPARE_TIMEOUT_MS;
   return {
     name: 'acuity',
-    prepare: (page, target) => prepareAcuityAttempt(page, target, { clock: options.clock, timeoutMs, warmRequest: mode === 'request' }),
+    // Request mode: no render before the release, only a GET through the page's request context.
+    prepare: (page, target) => prepareAcuityAttempt(page, target, { clock: options.clock, timeoutMs, warmRequest: mode === 'request', render: mode === 'rendered' }),
     submit: (handle, args) => submitAcuityAttempt(handle, { ...args, clock: options.clock, mode, showConfirmation }),
     async warm(handle, warmTimeoutMs = 5_000) {
       if (mode !== 'request') return;
