@@ -79,8 +79,10 @@ export async function spawnDaemon(args: { configPath: string; databaseUrl: strin
     }),
   );
   const output = (): string => `${stderr}${stdout}`;
-  const waitForLog: DaemonProcess['waitForLog'] = (what, match, timeoutMs = 30_000) => {
-    const found = waitFor(what, () => lines.find(match), { timeoutMs, everyMs: 10 });
+  const waitForLog: DaemonProcess['waitForLog'] = (what, match, timeoutMs = 60_000) => {
+    const found = waitFor(what, () => lines.find(match), { timeoutMs, everyMs: 10 }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; daemon ${child.pid} output:\n${output().slice(-6_000)}`, { cause: err });
+    });
     const died = exited.then((e) => {
       const line = lines.find(match);
       if (line) return line;
