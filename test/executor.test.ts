@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { APIRequestContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { createManualClock, type ManualClock } from '../src/clock.js';
 import { parseConfig } from '../src/config/load.js';
@@ -35,10 +35,12 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
     async acquire() {
       const n = ++leases;
       events.push({ what: 'acquire', atMs: clock.now() });
-      const page = { lease: n, closed: false, isClosed: () => page.closed };
+      const page = { lease: n, closed: false };
       pages.push(page);
       return {
-        page: page as unknown as Page,
+        request: {} as APIRequestContext,
+        page: async () => page as unknown as Page,
+        isClosed: () => page.closed,
         browserId: 'fake-1',
         release: async () => {
           events.push({ what: 'release', court: n, atMs: clock.now() });

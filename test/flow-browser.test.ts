@@ -64,10 +64,15 @@ describe('browser pool (real Chromium)', () => {
     expect(launched).toEqual(['chromium-1']);
     expect(a?.browserId).toBe('chromium-1');
     expect(a?.context).not.toBe(b?.context);
-    await a?.page.setContent('<title>a</title>');
-    expect(await a?.page.title()).toBe('a');
+    expect(a?.isClosed()).toBe(false);
+    const pageA = await a!.page();
+    expect(await a!.page()).toBe(pageA); // opened once, on demand
+    await pageA.setContent('<title>a</title>');
+    expect(await pageA.title()).toBe('a');
     await a?.release();
     await a?.release();
+    expect(a?.isClosed()).toBe(true);
+    expect(b?.context.pages()).toEqual([]); // never asked for a page: no renderer opened
 
     await b?.context.browser()?.close();
     const c = await pool.acquire();

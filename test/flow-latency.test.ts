@@ -46,7 +46,7 @@ async function measure(mode: AcuityMode, date: string, runs: number, openAtPrepa
     offsetMs = releaseAtMs + (openAtPrepare ? 1_000 : -3_000) - systemClock.now();
     const lease = await pool.acquire();
     try {
-      const handle = await flow.prepare(lease.page, { venue: sandbox.venue(), court, targetDate: date, targetTime: time });
+      const handle = await flow.prepare(lease, { venue: sandbox.venue(), court, targetDate: date, targetTime: time });
       expect(handle.preparedState).toBe(openAtPrepare ? 'form' : 'not_open_yet');
       await systemClock.sleep(IDLE_MS); // the daemon waits after prepare; let the page settle as it would
       if (!openAtPrepare) offsetMs = releaseAtMs - systemClock.now(); // the fire instant

@@ -26,7 +26,7 @@ const target = (time: string, court = 1) => ({ venue: sandbox.venue(), court, ta
 const page = async () => {
   await lease?.release();
   lease = await pool.acquire();
-  return lease.page;
+  return lease;
 };
 
 beforeAll(async () => {
@@ -114,7 +114,7 @@ describe('request mode against the sandbox', () => {
     const result = await flow.submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 5_000 });
     expect(result.outcome).toBe('booked');
     expect(result.timingsMs).toHaveProperty('show_ms');
-    expect((await handle.page.textContent('.confirmation-code'))?.trim()).toBe(result.confirmationCode);
+    expect((await (await handle.browser.page()).textContent('.confirmation-code'))?.trim()).toBe(result.confirmationCode);
   });
 });
 

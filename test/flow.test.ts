@@ -22,7 +22,7 @@ let lease: BrowserLease | null = null;
 const target = (time: string, court = 1, venue?: VenueConfig) => ({ venue: venue ?? sandbox.venue(), court, targetDate: DAY, targetTime: time });
 const page = async () => {
   lease = await pool.acquire();
-  return lease.page;
+  return lease;
 };
 const noop = async (): Promise<void> => {};
 /** Lets pending I/O (a POST already on its way) reach the site before a check. */
@@ -78,7 +78,7 @@ describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, agains
     for (const [time, openAtMs] of [['08:00', T0], ['10:00', T0 + 3_600_000]] as const) {
       sandbox.site.reset();
       clock.set(T0);
-      const handle = await prepareAcuityAttempt(lease?.page ?? (await page()), target(time), { clock });
+      const handle = await prepareAcuityAttempt(lease ?? (await page()), target(time), { clock });
       clock.set(openAtMs);
       let callbackDoneAtMs = 0;
       const result = await submit(handle, {
@@ -123,7 +123,7 @@ describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, agains
     const taken = await submit(await prepareAcuityAttempt(await page(), target('09:00')), { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
     expect(taken).toMatchObject({ outcome: 'slot_taken', submitted: false });
 
-    const handle = await prepareAcuityAttempt(lease!.page, target('08:00', 2));
+    const handle = await prepareAcuityAttempt(lease!, target('08:00', 2));
     expect(handle.preparedState).toBe('form');
     sandbox.site.book({ venue: 'la-villa', court: 2, date: DAY, time: '08:00' });
     const raced = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
@@ -138,7 +138,7 @@ describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, agains
     expect(blocked).toMatchObject({ outcome: 'site_blocked', submitted: false });
     expect(sandbox.site.submits()).toEqual([]);
     sandbox.site.setControl({ blocked: false });
-    const handle = await prepareAcuityAttempt(lease!.page, target('09:00'));
+    const handle = await prepareAcuityAttempt(lease!, target('09:00'));
     sandbox.site.setControl({ blocked: true });
     const afterSubmit = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
     expect(afterSubmit).toMatchObject({ outcome: 'site_blocked', submitted: true });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { BrowserPool, PageLease } from './flow.js';
 
 /**
@@ -100,7 +100,7 @@ export const CHROMIUM_ARGS: readonly string[] = [
 
 /**
  * Creates a pool that launches ONE Chromium lazily (on the first `acquire`), relaunches it when it has
- * crashed or disconnected, and lends a fresh context + page per `acquire`. `browserId` is
+ * crashed or disconnected, and lends a fresh context per `acquire` (its page opened on demand). `browserId` is
  * `chromium-<launch number>`. No I/O until `acquire`. With `browserPerLease` every lease gets its own
  * browser instead, closed by `release()`.
  *
@@ -170,10 +170,21 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
       let released: Promise<void> | null = null;
       try {
         context = await browser.newContext();
-        const page = await context.newPage();
         const lent = context;
+        let closed = false;
+        lent.on('close', () => {
+          closed = true;
+        });
+        let opening: Promise<Page> | null = null;
         const release = (): Promise<void> => (released ??= lent.close().catch(() => undefined).then(closeOwn));
-        return { page, context: lent, browserId, release };
+        return {
+          context: lent,
+          request: lent.request,
+          page: () => (opening ??= lent.newPage()),
+          isClosed: () => closed || !browser.isConnected(),
+          browserId,
+          release,
+        };
       } catch (err) {
         await context?.close().catch(() => undefined);
         await closeOwn();

@@ -149,7 +149,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     const lease = await pool.acquire();
     try {
       const { request } = args;
-      const handle = await flow.prepare(lease.page, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
+      const handle = await flow.prepare(lease, { venue: args.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
       return { court, lease, handle };
     } catch (err) {
       await lease.release().catch(() => undefined);
@@ -186,7 +186,7 @@ export function createExecutor(options: ExecutorOptions): { execute(args: Execut
     /** The page of `index`, prepared again when its browser is gone. @throws what preparing it threw. */
     const live = async (index: number): Promise<PreparedCourt> => {
       const current = await (slots[index] ?? start(index));
-      if (!current.lease.page.isClosed()) return current;
+      if (!current.lease.isClosed()) return current;
       log.warn({ court: courts[index] }, 'the prepared page is gone (browser crashed?); preparing it again');
       await release(index);
       return start(index);

@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { APIRequestContext, Page } from 'playwright-core';
 import type { VenueConfig } from '../config/schema.js';
 import type { BookingUser } from '../contracts/index.js';
 
@@ -7,9 +7,18 @@ import type { BookingUser } from '../contracts/index.js';
  * interface it owns"). Playwright details stay behind them; tests may pass their own.
  */
 
-/** A page lent by a {@link BrowserPool}; `release()` closes its context. */
+/**
+ * A browser context lent by a {@link BrowserPool}; `release()` closes it. Its page is opened only when asked
+ * for: a page is a renderer process (50 contexts with a page each take 25–40 s to open on 2 cores, 50
+ * without a page under 1 s), and the request flow never needs one.
+ */
 export interface PageLease {
-  page: Page;
+  /** HTTP through the context (its cookies, user agent and connections); no renderer. */
+  readonly request: APIRequestContext;
+  /** The context's page, opened on the first call (the same page afterwards). */
+  page(): Promise<Page>;
+  /** True once the context or its browser is gone (crash, kill, release). */
+  isClosed(): boolean;
   /** Identifies the browser process in logs and metadata (`browser_id`). */
   browserId: string;
   release(): Promise<void>;
@@ -44,8 +53,8 @@ export interface SlotTarget {
 export interface SlotFlow<Handle = unknown> {
   /** Flow name recorded in `booking_attempts.flow` and metadata `flow`. */
   readonly name: string;
-  /** Everything that can happen before the release instant (navigate, load). */
-  prepare(page: Page, target: SlotTarget): Promise<Handle>;
+  /** Everything that can happen before the release instant (load the slot, warm the connection). */
+  prepare(lease: PageLease, target: SlotTarget): Promise<Handle>;
   /**
    * Fills and submits. `onBeforeSubmit` is awaited before the submit is pressed (the intent row,
    * DESIGN.md "Before an attempt presses submit it writes an intent row").

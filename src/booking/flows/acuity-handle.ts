@@ -1,6 +1,6 @@
-import type { Page } from 'playwright-core';
+import type { APIRequestContext, Page } from 'playwright-core';
 import type { Clock } from '../../clock.js';
-import type { SlotTarget } from '../flow.js';
+import type { PageLease, SlotTarget } from '../flow.js';
 import { parseAcuityHtml, type AcuityForm, type AcuityHtmlPage } from './acuity-html.js';
 import { readAcuityPage, type AcuityPageSnapshot } from './acuity-page.js';
 import { directSlotUrl } from './acuity-urls.js';
@@ -22,9 +22,20 @@ export interface AcuityClient {
 /** How a submit talks to the site; see `createAcuityFlow`. */
 export type AcuityMode = 'request' | 'rendered';
 
-/** A prepared attempt: the page sits on the slot's direct link (the context holds the site's cookies). */
+/** Where an attempt runs: a browser context's request API and its page on demand (a {@link PageLease} fits). */
+export type AcuityBrowser = Pick<PageLease, 'request' | 'page'>;
+
+/** A playwright Page as an {@link AcuityBrowser} (its context's request API, itself as the page). */
+export function browserOfPage(page: Page): AcuityBrowser {
+  return { request: page.request, page: async () => page };
+}
+
+/**
+ * A prepared attempt: the context holds the site's cookies and a warm connection; in rendered mode its page
+ * sits on the slot's direct link.
+ */
 export interface AcuityHandle {
-  readonly page: Page;
+  readonly browser: AcuityBrowser;
   readonly target: SlotTarget;
   /** Absolute direct-slot URL (C10 segment, percent-encoded). */
   readonly url: string;
@@ -81,8 +92,8 @@ export interface PrepareAcuityOptions {
  *
  * @throws playwright errors (timeout, connection refused, context closed).
  */
-export async function warmRequestContext(page: Page, url: string, timeoutMs: number): Promise<AcuityHtmlPage> {
-  const response = await page.request.get(url, { timeout: timeoutMs, failOnStatusCode: false, headers: { accept: 'text/html' } });
+export async function warmRequestContext(request: APIRequestContext, url: string, timeoutMs: number): Promise<AcuityHtmlPage> {
+  const response = await request.get(url, { timeout: timeoutMs, failOnStatusCode: false, headers: { accept: 'text/html' } });
   return parseAcuityHtml(await response.text(), response.url());
 }
 
@@ -119,7 +130,8 @@ export function createTimer(clock: Clock | null) {
  * @throws UnknownCourtError (court not in `venue.courts`) or SlotTimeError (slot in a DST gap): the
  *   request itself is wrong.
  */
-export async function prepareAcuityAttempt(page: Page, target: SlotTarget, options: PrepareAcuityOptions = {}): Promise<AcuityHandle> {
+export async function prepareAcuityAttempt(on: AcuityBrowser | Page, target: SlotTarget, options: PrepareAcuityOptions = {}): Promise<AcuityHandle> {
+  const browser = 'goto' in on ? browserOfPage(on) : on;
   const url = directSlotUrl(target.venue, target.court, target.targetDate, target.targetTime);
   const clock = options.clock ?? null;
   const timer = createTimer(clock);
@@ -132,18 +144,19 @@ export async function prepareAcuityAttempt(page: Page, target: SlotTarget, optio
     let served: AcuityHtmlPage | null = null;
     if (options.render === false) {
       phase = 'warm';
-      served = await warmRequestContext(page, url, timeoutMs);
+      served = await warmRequestContext(browser.request, url, timeoutMs);
       preparedState = served.state;
       timer.lap(phase);
       form = served.state === 'form' ? served.form : null;
-      return { page, target, url, clock, preparedState, prepareError, prepared: { form }, timingsMs: { ...timer.timingsMs } };
+      return { browser, target, url, clock, preparedState, prepareError, prepared: { form }, timingsMs: { ...timer.timingsMs } };
     }
+    const page = await browser.page();
     const response = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
     preparedState = (await readAcuityPage(page)).state;
     timer.lap(phase);
     if (options.warmRequest) {
       phase = 'warm';
-      served = await warmRequestContext(page, url, timeoutMs);
+      served = await warmRequestContext(browser.request, url, timeoutMs);
       timer.lap(phase);
     } else if (response && preparedState === 'form') {
       // Without the body the form is just not kept: the submit GETs a fresh one.
@@ -155,5 +168,5 @@ export async function prepareAcuityAttempt(page: Page, target: SlotTarget, optio
     prepareError = `${phase === 'warm' ? 'warming page.request failed' : 'opening the direct-slot page failed'}: ${mapFlowError(err).message}`;
     timer.lap(phase);
   }
-  return { page, target, url, clock, preparedState, prepareError, prepared: { form }, timingsMs: { ...timer.timingsMs } };
+  return { browser, target, url, clock, preparedState, prepareError, prepared: { form }, timingsMs: { ...timer.timingsMs } };
 }

@@ -20,7 +20,6 @@ import { mapFlowError } from './map-flow-error.js';
  * `submit_to_result_ms`, `total_ms` (plus the handle's `prepare_ms`). Never throws.
  */
 export async function submitAcuityRendered(handle: AcuityHandle, args: AcuitySubmitArgs): Promise<FlowResult> {
-  const { page } = handle;
   const timer = createTimer(args.clock ?? handle.clock);
   const remainingMs = (): number => Math.max(1, args.timeoutMs - timer.elapsedMs());
   let submitted = false;
@@ -31,6 +30,7 @@ export async function submitAcuityRendered(handle: AcuityHandle, args: AcuitySub
     timingsMs: { ...handle.timingsMs, ...timer.finish() },
   });
   try {
+    const page = await handle.browser.page();
     let snapshot = await readAcuityPage(page).catch(() => null);
     let httpStatus: number | null = null;
     if (snapshot?.state !== 'form') {

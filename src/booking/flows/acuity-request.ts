@@ -62,7 +62,7 @@ async function readAnswer(
     const confirmUrl = new URL(response.location, actionUrl).href;
     const isConfirmation = new URL(confirmUrl).pathname.startsWith(confirmationPath(handle.target.venue.site.slug, ''));
     try {
-      const confirm = await getPage(handle.page.request, confirmUrl, Math.max(remainingMs(), CONFIRMATION_READ_MIN_MS));
+      const confirm = await getPage(handle.browser.request, confirmUrl, Math.max(remainingMs(), CONFIRMATION_READ_MIN_MS));
       const result = outcomeAfterSubmit(confirm.page, args.user);
       if (result.outcome !== 'site_changed') return { ...result, confirmUrl };
       const what = isConfirmation ? 'its confirmation page' : `${confirmUrl}`;
@@ -82,7 +82,7 @@ async function readAnswer(
 }
 
 /**
- * Submits a prepared attempt with HTTP requests through `handle.page.request`:
+ * Submits a prepared attempt with HTTP requests through `handle.browser.request` (the context's):
  * 1. the form: the one kept by `prepare` if the slot was already open then (no request), else a GET of the
  *    direct-slot page; a page without the form ends here, nothing sent (`not_open_yet`, `slot_taken`,
  *    `site_blocked`, or `site_changed` naming what is missing);
@@ -103,7 +103,7 @@ async function readAnswer(
 export async function submitAcuityRequest(handle: AcuityHandle, args: AcuitySubmitArgs & AcuityRequestOptions): Promise<FlowResult> {
   const timer = createTimer(args.clock ?? handle.clock);
   const remainingMs = (): number => Math.max(1, args.timeoutMs - timer.elapsedMs());
-  const request = handle.page.request;
+  const request = handle.browser.request;
   const client = { 'client.firstName': args.user.firstName, 'client.lastName': args.user.lastName, 'client.email': args.user.email, 'client.phone': args.user.phone };
   // What a browser sends with a form POST; sites that check Origin/Referer against CSRF accept it.
   const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', origin: new URL(handle.url).origin, referer: handle.url };
@@ -151,7 +151,7 @@ export async function submitAcuityRequest(handle: AcuityHandle, args: AcuitySubm
       }
       timer.lap('confirm');
       if (args.showConfirmation && answer.outcome === 'booked' && answer.confirmUrl) {
-        await handle.page.goto(answer.confirmUrl, { waitUntil: 'domcontentloaded', timeout: Math.max(remainingMs(), CONFIRMATION_READ_MIN_MS) }).catch(() => undefined);
+        await (await handle.browser.page()).goto(answer.confirmUrl, { waitUntil: 'domcontentloaded', timeout: Math.max(remainingMs(), CONFIRMATION_READ_MIN_MS) }).catch(() => undefined);
         timer.lap('show');
       }
       return done(answer);

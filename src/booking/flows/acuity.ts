@@ -16,7 +16,7 @@ import { submitAcuityRequest, type AcuityRequestOptions } from './acuity-request
  * "Errors"); an unexpected exception goes through `mapFlowError`.
  */
 
-export { prepareAcuityAttempt, warmRequestContext, type AcuityClient, type PrepareAcuityOptions, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
+export { browserOfPage, prepareAcuityAttempt, warmRequestContext, type AcuityBrowser, type AcuityClient, type PrepareAcuityOptions, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
 export { submitAcuityRendered } from './acuity-rendered.js';
 export { CONFIRMATION_READ_MIN_MS, submitAcuityRequest, type AcuityRequestOptions } from './acuity-request.js';
 
@@ -67,7 +67,7 @@ export function createAcuityFlow(options: AcuityFlowOptions): AcuityFlow {
     async warm(handle, warmTimeoutMs = 5_000) {
       if (mode !== 'request') return;
       try {
-        const served = await warmRequestContext(handle.page, handle.url, warmTimeoutMs);
+        const served = await warmRequestContext(handle.browser.request, handle.url, warmTimeoutMs);
         if (served.state === 'form') handle.prepared.form = served.form;
       } catch {
         // Only a warm-up: the submit makes its own request and reports what goes wrong there.
