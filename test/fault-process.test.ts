@@ -198,6 +198,21 @@ describe('kill -9 at each point of a booking, then restart', () => {
   }, 150_000);
 });
 
+describe('the database drops the daemon', () => {
+  it('pg_terminate_backend on every daemon connection while it waits for the release: the booking still happens', async () => {
+    const s = await scenario('2027-09-06', '15:00');
+    const daemon = await start();
+    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant');
+    const { rows } = await sql<{ n: string }>`
+      SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'reservd%'`.execute(database.db);
+    expect(Number(rows[0]!.n)).toBeGreaterThan(0); // the pool and the LISTEN connection
+    await expectBookedOnce(s);
+    expect(arrivedAfterRelease(s)).toBe(true);
+    expect(daemon.child.exitCode).toBeNull(); // survived
+  }, 150_000);
+});
+
 describe('the browser dies', () => {
   it('Chromium killed before the release: a new browser is started and the booking still happens', async () => {
     const s = await scenario('2027-09-06', '14:00');
