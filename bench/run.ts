@@ -1,98 +1,133 @@
 /**
- * `npm run bench`: fire lag of the real daemon against the sandbox site and the real Postgres.
- *
- * Each round stands a shared offset clock (real time, shifted) a few seconds before the release of a
- * fresh slot, inserts one reservation with SQL and waits for the outcome; fire lag = the site's arrival
- * time of the accepted submit − the slot's release instant (both on the site's clock). Rounds:
- * `BENCH_ROUNDS` (default 10); `BENCH_SKEW_MS` skews the site's clock (default 0). Traffic stays on 127.0.0.1. The last stdout line is one JSON object; it is
- * also written to `bench/results/<time>.json`.
+ * `npm run bench`: fire lag, a polling baseline, contention and a burst, of the real daemon against the
+ * in-process sandbox site and a throw-away database on the real Postgres (everything on 127.0.0.1).
+ * Settings come from `BENCH_*` environment variables (`bench/env.ts`, docs/benchmark.md). Progress goes to
+ * stderr; the last stdout line is one JSON object, also written to `bench/results/<time>.json`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { sql } from 'kysely';
-import { createApp } from '../src/app.js';
-import { systemClock, type Clock } from '../src/clock.js';
-import { parseConfig } from '../src/config/load.js';
-import { addDays, computeReleaseAt } from '../src/scheduling/release-time.js';
-import { createSilentLogger } from '../src/telemetry/logger.js';
-import { createTestDatabase } from '../test/helpers/database.js';
-import { startTestSandbox } from '../test/helpers/sandbox.js';
-import { waitFor } from '../test/helpers/wait.js';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { systemClock } from '../src/clock.js';
+import { runBaseline } from './baseline.js';
+import { progress } from './bookings.js';
+import { stopAllHarnesses } from './harness.js';
+import { runBurst, type BurstResult } from './burst.js';
+import { PART_NAMES, readSettings, type BenchSettings, type PartName } from './env.js';
+import type { SequentialLagResult } from './fire-lag.js';
+import { runOnTimeParts, type OnTimeResults } from './on-time.js';
+import { ratio } from './stats.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
-/** Site clock skew (ms, `BENCH_SKEW_MS`); with a skew the daemon estimates the site clock during a longer lead. */
-const SKEW_MS = Number(process.env.BENCH_SKEW_MS ?? 0);
-const PREPARE_LEAD_MS = SKEW_MS === 0 ? 2_000 : 12_000;
-const LEAD_MS = PREPARE_LEAD_MS + 2_000;
-const ZONE = 'America/Guatemala';
-const TIMES = ['07:00', '08:00', '09:00', '10:00', '11:00', '12:00', '13:00', '14:00', '15:00', '16:00', '17:00', '18:00', '19:00', '20:00', '21:00'];
+const round2 = (v: number): number => Math.round(v * 100) / 100;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)]!;
+/** A part that threw: recorded in the JSON, the other parts still run. */
+interface PartFailure {
+  part: string;
+  error: string;
 }
 
-function stats(values: number[]): { p50: number; p95: number; p99: number; max: number; n: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN, n: sorted.length };
+/** Runs `work`; on error logs it, records it in `failures` and returns null. */
+async function guarded<T>(part: string, failures: PartFailure[], work: () => Promise<T>): Promise<T | null> {
+  const startedMs = systemClock.now();
+  try {
+    const result = await work();
+    progress(part, `done in ${Math.round((systemClock.now() - startedMs) / 100) / 10} s`);
+    return result;
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    progress(part, `FAILED: ${err instanceof Error ? (err.stack ?? error) : error}`);
+    failures.push({ part, error });
+    return null;
+  }
+}
+
+/** The result object (its key order is the order of the JSON line). */
+function buildResult(args: {
+  settings: BenchSettings;
+  onTime: OnTimeResults | null;
+  baseline: SequentialLagResult | null;
+  burst: BurstResult | null;
+  failures: PartFailure[];
+  durationS: number;
+  /** 1-minute load average when the run started (other work on the machine skews every number). */
+  loadAtStart: number;
+}): Record<string, unknown> {
+  const { settings, onTime, baseline, burst } = args;
+  const fireLag = onTime?.fireLag ?? null;
+  const contention = onTime?.contention ?? null;
+  return {
+    fire_lag_ms: fireLag?.lagMs ?? null,
+    baseline_fire_lag_ms: baseline?.lagMs ?? null,
+    baseline_p99_ratio: fireLag && baseline ? ratio(baseline.lagMs.p99, fireLag.lagMs.p99) : null,
+    site_skew_ms: settings.skewMs,
+    baseline_site_skew_ms: settings.baselineSkewMs,
+    win_rate: contention?.winRate ?? null,
+    burst: burst,
+    contention: contention ? { n: contention.n, wins: contention.wins, lag_ms: contention.lagMs, breakdown_ms: contention.breakdownMs } : null,
+    fire_lag_breakdown_ms: fireLag?.breakdownMs ?? null,
+    baseline_breakdown_ms: baseline?.breakdownMs ?? null,
+    fired_before_site_release: { fire_lag: fireLag?.firedEarly ?? null, baseline: baseline?.firedEarly ?? null },
+    site_clock: onTime ? { estimates: onTime.estimates, offsets_used_ms: fireLag?.offsetsUsedMs ?? [] } : null,
+    outcomes: {
+      fire_lag: fireLag?.outcomes ?? null,
+      baseline: baseline?.outcomes ?? null,
+      contention: contention?.outcomes ?? null,
+      burst: burst?.outcomes ?? null,
+    },
+    failures: args.failures,
+    settings: {
+      parts: PART_NAMES.filter((p) => settings.parts.has(p)),
+      rounds: settings.rounds,
+      baseline_rounds: settings.baselineRounds,
+      contention_rounds: settings.contentionRounds,
+      lead_ms: settings.leadMs,
+      first_lead_ms: settings.firstLeadMs,
+      prepare_lead_ms: settings.prepareLeadMs,
+      burst_pages: settings.burstPages,
+      burst_lead_ms: settings.burstLeadMs,
+      burst_db_pool: settings.burstDbPool,
+    },
+    duration_s: args.durationS,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}`, load_1m: { start: args.loadAtStart, end: round2(loadavg()[0]!) } },
+    note:
+      'sandbox site and daemon in one Node process on 127.0.0.1, real Postgres, headless Chromium. Lag = site arrival of the submit − release, both on the site clock. ' +
+      'fire_lag: one reservation per release, on-time mode, site skewed by site_skew_ms; contention: 4 courts per release vs sandbox competitors at +50/100/250/500 ms, win_rate = share of releases won (0–1); ' +
+      'baseline: polling-baseline mode (2 s poll, fresh browser per booking), site skewed by baseline_site_skew_ms; burst: 100 slots releasing together, last_submit_ms = last submit arrival − release. ' +
+      '*_breakdown_ms: fire_at_site = fire instant on the site clock − release, then the flow phases from booking_attempts.metadata.timings_ms.',
+  };
 }
 
 async function main(): Promise<void> {
-  let offsetMs = 0;
-  const clock: Clock = { now: () => systemClock.now() + offsetMs, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
-  const database = await createTestDatabase();
-  const sandbox = await startTestSandbox({ clock, clockSkewMs: SKEW_MS });
-  const config = parseConfig({
-    daemon: { pollIntervalMs: 500, prepareLeadMs: PREPARE_LEAD_MS, stopGraceMs: 5_000 },
-    database: { url: database.url },
-    venues: { 'la-villa': { ...sandbox.config.venues['la-villa']! } },
-  });
-  const app = createApp({ config, logger: createSilentLogger(), clock });
-  const lagsMs: number[] = [];
-  const outcomes: Record<string, number> = {};
+  const settings = readSettings();
   const startedMs = systemClock.now();
-  try {
-    await app.start();
-    const { rows: users } = await sql<{ id: string }>`
-      INSERT INTO booking_users (first_name, last_name, email, phone)
-      VALUES ('Bench', 'Runner', 'bench@example.com', '+502 5555 0000') RETURNING id`.execute(database.db);
-    for (let round = 0; round < ROUNDS; round++) {
-      const date = addDays('2027-08-02', Math.floor(round / TIMES.length));
-      const time = TIMES[round % TIMES.length]!;
-      const releaseAt = computeReleaseAt({ hoursBefore: 48 }, date, time, ZONE);
-      offsetMs = releaseAt.getTime() - LEAD_MS - systemClock.now();
-      const { rows } = await sql<{ id: string }>`
-        INSERT INTO reservations (user_id, venue, target_date, target_time, courts)
-        VALUES (${users[0]!.id}, 'la-villa', ${date}, ${time}, '{1}') RETURNING id`.execute(database.db);
-      const id = rows[0]!.id;
-      const status = await waitFor(`reservation ${id}`, async () => {
-        const { rows: r } = await sql<{ status: string }>`SELECT status FROM reservations WHERE id = ${id}`.execute(database.db);
-        return r[0] && ['succeeded', 'failed', 'rejected', 'expired'].includes(r[0].status) ? r[0].status : undefined;
-      }, { timeoutMs: 60_000, everyMs: 50 });
-      outcomes[status] = (outcomes[status] ?? 0) + 1;
-      const booking = sandbox.site.bookings().find((b) => b.date === date && b.time === time);
-      if (booking) lagsMs.push(Date.parse(booking.arrivedAt) - Date.parse(booking.releaseAt));
-      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${status}${booking ? `, fire lag ${lagsMs[lagsMs.length - 1]} ms` : ''}\n`);
-    }
-  } finally {
-    await app.stop();
-    await sandbox.stop();
-    await database.drop();
-  }
-  const result = {
-    bench: 'fire_lag_daemon',
-    fire_lag_ms: stats(lagsMs),
-    outcomes,
-    rounds: ROUNDS,
-    site_skew_ms: SKEW_MS,
-    duration_s: Math.round((systemClock.now() - startedMs) / 100) / 10,
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version },
-    note: 'one reservation per release; the page is prepared before the release, the daemon fires on the site clock (estimated from Date headers when skewed) with a GET + POST through the page request context',
-  };
+  const loadAtStart = round2(loadavg()[0]!);
+  const failures: PartFailure[] = [];
+  const want = (part: PartName): boolean => settings.parts.has(part);
+  progress('bench', `parts: ${PART_NAMES.filter(want).join(', ')}; load average ${loadAtStart} on ${cpus().length} cpus`);
+  const onTime = want('fire_lag') || want('contention') ? await guarded('on-time', failures, () => runOnTimeParts(settings)) : null;
+  const baseline = want('baseline') ? await guarded('baseline', failures, () => runBaseline(settings)) : null;
+  const burst = want('burst') ? await guarded('burst', failures, () => runBurst(settings)) : null;
+  const durationS = Math.round((systemClock.now() - startedMs) / 100) / 10;
+  const result = buildResult({ settings, onTime, baseline, burst, failures, durationS, loadAtStart });
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(`bench/results/${new Date(systemClock.now()).toISOString().replace(/[:.]/g, '-')}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const file = `bench/results/${new Date(systemClock.now()).toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  progress('bench', `done in ${durationS} s; written to ${file}${failures.length ? `; ${failures.length} part(s) failed` : ''}`);
+  // Exit explicitly (once the line is flushed): a daemon that could not be stopped in time must not keep the
+  // process, or a browser, alive.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(failures.length > 0 ? 1 : 0));
+}
+
+// On a signal: stop every harness (bounded), then exit; Playwright's exit handler kills any browser left.
+// A second signal exits at once.
+let signalled = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (signalled) process.exit(code);
+    signalled = true;
+    progress('bench', `${signal}: stopping daemons, sandboxes and databases (again to exit at once)`);
+    setTimeout(() => process.exit(code), 15_000).unref();
+    void stopAllHarnesses().finally(() => process.exit(code));
+  });
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,109 @@
+import { computeReleaseAt, addDays } from '../src/scheduling/release-time.js';
+import { daySlotTimes } from '../src/scheduling/slot-grid.js';
+import { parseConfig } from '../src/config/load.js';
+import type { ReleaseRule } from '../src/config/schema.js';
+import type { TestVenueInput } from '../test/helpers/sandbox.js';
+
+/**
+ * The benchmark's venues (sandbox site and daemon config alike) and the order their slots are used in.
+ */
+
+/** Zone of every bench venue: America/Guatemala (−06:00, no DST). */
+export const BENCH_ZONE = 'America/Guatemala';
+/** First slot date the benchmarks book (far in the future, so no slot has started). */
+export const BENCH_DATE = '2027-08-02';
+
+/** Court number → calendar id for courts 1..n. */
+function courts(n: number, firstCalendarId: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i + 1), String(firstCalendarId + i)]));
+}
+
+/**
+ * Venue of the sequential parts (fire lag, contention, baseline): `hoursBefore: 48` with 5-minute slots
+ * 07:00–21:00, so consecutive slot times release 5 minutes apart (the clock jumps as little as possible
+ * between rounds), and 4 courts (one release instant = 4 court-slots for the contention part).
+ */
+export const SEQUENTIAL_VENUE_ID = 'bench-club';
+export const SEQUENTIAL_VENUE: TestVenueInput = {
+  name: 'Bench Club',
+  timeZone: BENCH_ZONE,
+  releaseRule: { hoursBefore: 48 },
+  site: { adapter: 'acuity', slug: 'bench-club', appointmentTypeId: '2001' },
+  courts: courts(4, 6001),
+  slotLengthS: 300,
+  firstSlotTime: '07:00',
+  lastSlotTime: '21:00',
+};
+
+/**
+ * Venue of the burst part: `{ daysBefore: 2, at: "08:00" }`, so every slot of a date releases at the same
+ * instant; 10 courts × 10 hourly slots (07:00–16:00) = 100 court-slots per date.
+ */
+export const BURST_VENUE_ID = 'bench-burst';
+export const BURST_VENUE: TestVenueInput = {
+  name: 'Bench Burst',
+  timeZone: BENCH_ZONE,
+  releaseRule: { daysBefore: 2, at: '08:00' },
+  site: { adapter: 'acuity', slug: 'bench-burst', appointmentTypeId: '3001' },
+  courts: courts(10, 7001),
+  slotLengthS: 3600,
+  firstSlotTime: '07:00',
+  lastSlotTime: '16:00',
+};
+
+/** A slot time of a venue with its release instant. */
+export interface ReleaseSlot {
+  venue: string;
+  date: string;
+  time: string;
+  /** Release instant, epoch ms (the same on the site's clock: the site applies the rule to its own clock). */
+  releaseMs: number;
+}
+
+/** Release instant (epoch ms) of a slot under `rule` in {@link BENCH_ZONE}. */
+export function releaseMsOf(rule: ReleaseRule, date: string, time: string): number {
+  return computeReleaseAt(rule, date, time, BENCH_ZONE).getTime();
+}
+
+/** The venue's slot times on a date (its grid: first..last slot every `slotLengthS`). */
+export function slotTimesOf(venue: TestVenueInput, date: string): string[] {
+  const parsed = parseConfig({ venues: { v: { ...venue, site: { ...venue.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.v!;
+  return daySlotTimes(parsed, date);
+}
+
+/**
+ * Hands out the slot times of a venue in release order, from {@link BENCH_DATE} on (day after day), never
+ * the same twice. Parts sharing one daemon share one sequence.
+ */
+export interface SlotSequence {
+  /** The next slot time, without taking it. */
+  peek(): ReleaseSlot;
+  /** Takes the next slot time. */
+  next(): ReleaseSlot;
+}
+
+/** Creates a {@link SlotSequence} over `venue` (id `venueId`). */
+export function createSlotSequence(venueId: string, venue: TestVenueInput): SlotSequence {
+  const rule = venue.releaseRule as ReleaseRule;
+  let dayIndex = 0;
+  let times = slotTimesOf(venue, BENCH_DATE);
+  let timeIndex = 0;
+  const current = (): ReleaseSlot => {
+    const date = addDays(BENCH_DATE, dayIndex);
+    const time = times[timeIndex]!;
+    return { venue: venueId, date, time, releaseMs: releaseMsOf(rule, date, time) };
+  };
+  return {
+    peek: current,
+    next() {
+      const slot = current();
+      timeIndex += 1;
+      if (timeIndex >= times.length) {
+        dayIndex += 1;
+        timeIndex = 0;
+        times = slotTimesOf(venue, addDays(BENCH_DATE, dayIndex));
+      }
+      return slot;
+    },
+  };
+}
