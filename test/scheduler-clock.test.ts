@@ -222,6 +222,7 @@ describe('the scheduler under a manual clock', () => {
     const siteClocks: SiteClockCache = {
       offsetFor: async (venueId) => (asked.push(venueId), estimate),
       known: () => estimate,
+      latest: () => estimate,
     };
     const config = configWith({ ...LA_VILLA, releaseRule: { hoursBefore: 48 } });
     const id = await insertReservation(database.db, { userId, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts: [1] });
@@ -244,6 +245,7 @@ describe('the scheduler under a manual clock', () => {
         throw new Error('the baseline must not measure the site clock');
       },
       known: () => ({ offsetMs: 30_000, uncertaintyMs: 5 }) as SiteClockEstimate,
+      latest: () => ({ offsetMs: 30_000, uncertaintyMs: 5 }) as SiteClockEstimate,
     };
     const config = parseConfig({ daemon: { mode: 'polling-baseline', pollIntervalMs: 2_000 }, venues: { club: { ...LA_VILLA, site } } });
     const h = startScheduler(config, at('2027-07-21T14:59:58.500Z'), siteClocks);

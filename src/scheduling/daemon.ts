@@ -211,12 +211,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * so the submit never reaches the site before its release (DESIGN.md timing model; issue 2: "before the
    * release instant the site received no booking submit"). A fresh estimate (measured at start, or by an
    * earlier booking) is used as is; without one the venue is measured now when there is time before the
-   * release; a claim too late for that fires at the release instant on the local clock.
+   * release; a claim too late for that uses the latest (older) estimate, and only a site never measured is
+   * fired on the local clock.
    */
   async function fireInstant(venueId: string, venue: VenueConfig, releaseAt: Date): Promise<{ at: Date; offsetMs: number | null }> {
     if (!siteClocks) return { at: releaseAt, offsetMs: null };
     let estimate = siteClocks.known(venue);
     if (!estimate && releaseAt.getTime() - clock.now() >= SITE_CLOCK_MIN_LEAD_MS) estimate = await siteClocks.offsetFor(venueId, venue, jobsAbort.signal);
+    // No time to measure (or the site did not answer): an older estimate still beats the local clock.
+    estimate ??= siteClocks.latest(venue);
     if (!estimate) return { at: releaseAt, offsetMs: null };
     return { at: new Date(Math.ceil(releaseAt.getTime() - estimate.offsetMs + estimate.uncertaintyMs)), offsetMs: Math.round(estimate.offsetMs) };
   }
@@ -229,7 +232,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function claimHorizonMs(): number {
     if (baseline) return 0;
     let aheadMs = 0;
-    for (const venue of Object.values(config.venues)) aheadMs = Math.max(aheadMs, siteClocks?.known(venue)?.offsetMs ?? 0);
+    for (const venue of Object.values(config.venues)) aheadMs = Math.max(aheadMs, siteClocks?.latest(venue)?.offsetMs ?? 0);
     return prepareLeadMs + Math.ceil(aheadMs);
   }
 

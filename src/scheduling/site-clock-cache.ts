@@ -39,6 +39,11 @@ export interface SiteClockCache {
    * null. Synchronous: for the claim horizon and for bookings claimed too close to their release to measure.
    */
   known(venue: VenueConfig): SiteClockEstimate | null;
+  /**
+   * The venue's latest estimate whatever its age, else null. Clocks drift by milliseconds per hour, so an
+   * old estimate still beats none when there is no time left to measure (seconds before a release).
+   */
+  latest(venue: VenueConfig): SiteClockEstimate | null;
 }
 
 /** Creates a {@link SiteClockCache}. */
@@ -86,6 +91,7 @@ export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockC
       measuredAt.set(key, startedMs);
       return fresh;
     },
+    latest: (venue) => settled.get(siteKey(venue))?.estimate ?? null,
     known(venue) {
       const entry = settled.get(siteKey(venue));
       return entry && clock.now() - entry.atMs < maxAgeMs ? entry.estimate : null;
