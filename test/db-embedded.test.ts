@@ -35,7 +35,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('starts embedded PostgreSQL, refuses a second server on its data dir or port, and restarts without initdb', { timeout: 15_000 }, async () => {
+it('starts embedded PostgreSQL, refuses a second server on its data dir or port, and restarts without initdb', { timeout: 60_000 }, async () => {
   const config: DatabaseConfig = { url: null, embeddedDataDir: path.join(dir, 'pgdata'), embeddedPort: await freePort(), poolMax: 2 };
   const first = await openDatabase(config, silentDbLogger);
   try {
@@ -71,7 +71,7 @@ it('starts embedded PostgreSQL, refuses a second server on its data dir or port,
   }
 });
 
-it('logs init and start durations, and stop() returns when PostgreSQL has already died', { timeout: 15_000 }, async () => {
+it('logs init and start durations, and stop() returns when PostgreSQL has already died', { timeout: 60_000 }, async () => {
   const messages: string[] = [];
   const logger: DbLogger = { info: (_obj, msg) => messages.push(msg), warn: () => {}, error: () => {} };
   const dataDir = path.join(dir, 'pgdata-killed');
