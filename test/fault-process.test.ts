@@ -154,9 +154,13 @@ describe('kill -9 at each point of a booking, then restart', () => {
     await expectBookedOnce(s);
     expect(arrivedAfterRelease(s)).toBe(true);
     expect(submitsOf(s)).toHaveLength(1);
-    // The dead daemon's attempt (intent written, never submitted) is closed; the new one booked.
+    // The dead daemon's attempt (started, never submitted) is closed; the new one booked.
     const attempts = await attemptsOf(s.id);
     expect(attempts.filter((a) => a.submitted).map((a) => a.outcome)).toEqual(['booked']);
+    expect(attempts.map((a) => [a.outcome, a.daemon_id.includes(`:${first.pid}:`)])).toEqual([
+      ['interrupted', true],
+      ['booked', false],
+    ]);
   }, 150_000);
 
   it('right after the submit was sent, before the answer was read: reconciled from the site, not submitted again', async () => {

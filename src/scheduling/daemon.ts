@@ -7,6 +7,7 @@ import { retryTransient } from '../db/retry.js';
 import type { Database } from '../db/types.js';
 import {
   claimDue,
+  closeUnsubmittedAttempts,
   expireLeasesOfDeadOwners,
   expireOverdue,
   getStatus,
@@ -153,6 +154,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return;
     }
     const releaseAt = row.release_at;
+    // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the row
+    // was still `claimed`), so none stays open forever.
+    const closed = await closeUnsubmittedAttempts(db, { reservationId: id, now: now() });
+    if (closed > 0) log.warn({ attempts: closed }, `reservation ${id}: closed ${closed} attempt(s) a stopped daemon left unsubmitted`);
     const fireAt = await fireInstant(request.venue, venue, releaseAt);
     const inMs = releaseAt.getTime() - clock.now();
     log.info(
