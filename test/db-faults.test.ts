@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createManualClock, systemClock, type ManualClock } from '../src/clock.js';
+import { createManualClock, systemClock } from '../src/clock.js';
 import { parseConfig } from '../src/config/load.js';
 import { BookingResult, buildImmediateRequest, createBookingMetadata, withReservationId } from '../src/contracts/index.js';
 import { createKysely, DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_RETRY_MS, openDatabase, type DatabaseHandle } from '../src/db/create-database.js';
@@ -17,6 +17,7 @@ import { runBookingJob, type BookingExecutor } from '../src/scheduling/booking-j
 import { createScheduler, type Scheduler } from '../src/scheduling/daemon.js';
 import { runLoop } from '../src/scheduling/run-loop.js';
 import { createTestDatabase, testAdminUrl, type TestDatabase } from './helpers/database.js';
+import { createFakeExecutor } from './helpers/fake-executor.js';
 import { LA_VILLA } from './helpers/sandbox.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -450,7 +451,7 @@ describe('the scheduler through a kill of every connection before a release', ()
     // 2027-07-23 09:00 in Guatemala (−06:00), released 48 h before: 2027-07-21T15:00Z.
     const releaseMs = Date.parse('2027-07-21T15:00:00.000Z');
     const clock = createManualClock(releaseMs - 120_000);
-    const executor = createWaitingExecutor(clock);
+    const executor = createFakeExecutor(clock);
     const running = createScheduler({ db, config, clock, logger: log.logger, executor, daemonId: 'faults-test' });
     scheduler = running;
     const id = await insertReservation(db, { userId, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts: [2, 1] });
@@ -480,29 +481,3 @@ describe('the scheduler through a kill of every connection before a release', ()
   });
 });
 
-/** A fake executor that waits for `fireAt` on the manual clock, asks `beforeFire`, then "books" the first court. */
-function createWaitingExecutor(clock: ManualClock): BookingExecutor & { calls: Array<{ submittedAtMs: number | null }>; parked: () => number } {
-  const calls: Array<{ submittedAtMs: number | null }> = [];
-  let parked = 0;
-  return {
-    calls,
-    parked: () => parked,
-    async execute(args) {
-      const call = { submittedAtMs: null as number | null };
-      calls.push(call);
-      const metadata = createBookingMetadata(args.request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
-      const waitMs = args.fireAt.getTime() - clock.now();
-      if (waitMs > 0) {
-        parked += 1;
-        await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
-        parked -= 1;
-      }
-      if (args.signal.aborted || args.stopWaiting?.aborted || (args.beforeFire && !(await args.beforeFire()))) {
-        return BookingResult.failure({ request: args.request, outcome: 'interrupted', errors: ['stopped before the fire instant'], metadata });
-      }
-      call.submittedAtMs = clock.now();
-      const court = args.request.courtPreference.asList()[0]!;
-      return BookingResult.success({ request: args.request, court, confirmationCode: `FAKE-${args.reservationId}`, metadata });
-    },
-  };
-}

@@ -2,14 +2,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createManualClock, type ManualClock } from '../src/clock.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { BookingResult, createBookingMetadata } from '../src/contracts/index.js';
 import { getReservation, insertReservation, insertUser } from '../src/reservations/index.js';
-import type { BookingExecutor } from '../src/scheduling/booking-job.js';
 import { createScheduler, type Scheduler } from '../src/scheduling/daemon.js';
 import type { SiteClockEstimate } from '../src/scheduling/site-clock.js';
 import type { SiteClockCache } from '../src/scheduling/site-clock-cache.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createFakeExecutor } from './helpers/fake-executor.js';
 import { LA_VILLA, type TestVenueInput } from './helpers/sandbox.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -26,40 +25,6 @@ import { waitFor } from './helpers/wait.js';
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 const at = (text: string): number => Date.parse(text);
 const site = { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' };
-
-interface ExecuteCall {
-  reservationId: number;
-  calledAtMs: number;
-  fireAtMs: number;
-  submittedAtMs: number | null;
-}
-
-/** A fake executor: waits for `fireAt` on the clock like the real one, then "submits" (records the time). */
-function createFakeExecutor(clock: ManualClock): BookingExecutor & { calls: ExecuteCall[]; parked: () => number } {
-  const calls: ExecuteCall[] = [];
-  let parked = 0;
-  return {
-    calls,
-    parked: () => parked,
-    async execute(args) {
-      const call: ExecuteCall = { reservationId: args.reservationId, calledAtMs: clock.now(), fireAtMs: args.fireAt.getTime(), submittedAtMs: null };
-      calls.push(call);
-      const metadata = createBookingMetadata(args.request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
-      const waitMs = args.fireAt.getTime() - clock.now();
-      if (waitMs > 0) {
-        parked += 1;
-        await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
-        parked -= 1;
-      }
-      if (args.signal.aborted || args.stopWaiting?.aborted || (args.beforeFire && !(await args.beforeFire()))) {
-        return BookingResult.failure({ request: args.request, outcome: 'interrupted', errors: ['stopped before the fire instant'], metadata });
-      }
-      call.submittedAtMs = clock.now();
-      const court = args.request.courtPreference.asList()[0]!;
-      return BookingResult.success({ request: args.request, court, confirmationCode: `FAKE-${args.reservationId}`, metadata });
-    },
-  };
-}
 
 let database: TestDatabase;
 let userId: number;
