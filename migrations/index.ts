@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_unknown_outcome.js';
 
 /**
  * Every migration, by name, in the order Kysely's `Migrator` applies them (names sort alphabetically).
@@ -8,4 +9,5 @@ import * as m0001 from './0001_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_unknown_outcome': m0002,
 };

@@ -6,11 +6,11 @@ import type { Config } from './config/schema.js';
 import { findChromium, createBrowserPool } from './booking/browser.js';
 import { createExecutor } from './booking/executor.js';
 import type { BrowserPool, SlotFlow } from './booking/flow.js';
+import type { BookingExecutor } from './booking/session-port.js';
 import { createAcuityFlow } from './booking/flows/acuity.js';
 import { acuityAppointmentLookup, type AppointmentLookup } from './booking/flows/acuity-lookup.js';
 import { openDatabase, type DatabaseHandle } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { createAttemptRecorder, type BookingExecutor } from './scheduling/booking-job.js';
 import { createScheduler, type Scheduler } from './scheduling/daemon.js';
 import { createSiteClockCache } from './scheduling/site-clock-cache.js';
 import type { Logger } from './telemetry/logger.js';
@@ -126,7 +126,6 @@ export async function openServices(args: { config: Config; logger: Logger; clock
       logger,
       pool,
       flow: flowFor('acuity', clock),
-      recorder: createAttemptRecorder(database.db, clock, daemonId),
       executorId: daemonId,
       attemptTimeoutMs: config.daemon.attemptTimeoutMs,
       notOpenRetryBudgetMs: config.daemon.notOpenRetryBudgetMs,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
-import { createApp, openServices } from './app.js';
+import { appointmentLookup, createApp, openServices } from './app.js';
 import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
 import { createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -112,17 +112,19 @@ async function sandbox(options: SandboxOptions): Promise<number> {
 
 async function bookNowCommand(options: BookNowOptions): Promise<number> {
   const config = load(options, 'stderr');
-  const services = await openServices({ config, logger, clock: systemClock });
+  const clock = daemonClock();
+  const services = await openServices({ config, logger, clock });
   const abort = new AbortController();
   void onceStopSignal().then(() => abort.abort());
   try {
     const { reservationId, result } = await bookNow({
       db: services.database.db,
       config,
-      clock: systemClock,
+      clock,
       logger,
       executor: services.executor,
       owner: services.daemonId,
+      lookup: appointmentLookup,
       signal: abort.signal,
       input: {
         user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },

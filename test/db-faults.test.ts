@@ -6,14 +6,15 @@ import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock, systemClock } from '../src/clock.js';
 import { parseConfig } from '../src/config/load.js';
-import { BookingResult, buildImmediateRequest, createBookingMetadata, withReservationId } from '../src/contracts/index.js';
+import { BookingResult, createBookingMetadata } from '../src/contracts/index.js';
 import { createKysely, DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_RETRY_MS, openDatabase, type DatabaseHandle } from '../src/db/create-database.js';
 import { DatabaseConnectionError, isTransientDbError } from '../src/db/errors.js';
 import { isRepeatable } from '../src/db/resilient-driver.js';
 import { retryTransient } from '../src/db/retry.js';
 import type { Database } from '../src/db/types.js';
+import type { BookingExecutor } from '../src/booking/session-port.js';
+import { createBookingSessions } from '../src/booking-session/index.js';
 import { getReservation, insertReservation, insertUser } from '../src/reservations/index.js';
-import { runBookingJob, type BookingExecutor } from '../src/scheduling/booking-job.js';
 import { createScheduler, type Scheduler } from '../src/scheduling/daemon.js';
 import { runLoop } from '../src/scheduling/run-loop.js';
 import { createTestDatabase, testAdminUrl, type TestDatabase } from './helpers/database.js';
@@ -401,23 +402,25 @@ describe('a booking result recorded while the database is down', () => {
         targetDate: '2027-07-23',
         targetTime: '09:00',
         courts: [2],
-        status: 'booking',
+        status: 'scheduled',
         releaseAt: new Date(releaseMs),
         slotAt: new Date(releaseMs + 48 * 3_600_000),
-        leaseOwner: 'faults-test',
-        leaseExpiresAt: new Date(releaseMs + 30_000),
       });
       const config = parseConfig({ venues: { club: { ...LA_VILLA, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } });
-      const request = withReservationId(buildImmediateRequest({ user, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts: [2] }, (v) => v === 'club'), id);
       // The site took the booking; the database went down while the answer was read.
       const executor: BookingExecutor = {
-        async execute(args) {
+        async execute(session) {
+          expect(await session.beginFire()).toBe(true);
           await proxy.down();
-          const metadata = createBookingMetadata(args.request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
-          return BookingResult.success({ request: args.request, court: 2, confirmationCode: 'FAKE-OUTAGE', metadata });
+          const metadata = createBookingMetadata(session.request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
+          return { kind: 'settled', result: BookingResult.success({ request: session.request, court: 2, confirmationCode: 'FAKE-OUTAGE', metadata }) };
         },
       };
-      const job = runBookingJob({ db, clock: createManualClock(releaseMs), logger: log.logger, executor, owner: 'faults-test', reservationId: id, request, venue: config.venues.club!, fireAt: new Date(releaseMs), signal: new AbortController().signal });
+      const clock = createManualClock(releaseMs);
+      const sessions = createBookingSessions({ db, clock, logger: log.logger, daemonId: 'faults-test', venues: config.venues, leaseMs: 30_000, executor });
+      const [session] = await sessions.holdDue({ horizonMs: 0, limit: 1 });
+      expect(session?.id).toBe(id);
+      const job = session!.run({ fireAt: new Date(releaseMs), siteClockOffsetMs: null, signal: new AbortController().signal });
       await waitFor('the outcome write to be retrying', () => log.matching('warn', `reservation ${id}: recording the result: the database is unavailable`).length > 0 || undefined, { timeoutMs: 10_000, everyMs: 5 });
       await proxy.up();
       const { recorded } = await job;

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createManualClock, type ManualClock } from '../src/clock.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildImmediateRequest } from '../src/contracts/index.js';
-import { COURTS_PREPARED_AHEAD, createExecutor, type AttemptRecorder, type ExecuteArgs } from '../src/booking/executor.js';
+import { COURTS_PREPARED_AHEAD, createExecutor } from '../src/booking/executor.js';
+import type { BookingSessionPort } from '../src/booking/session-port.js';
 import type { BrowserPool, FlowResult, SlotFlow, SlotTarget } from '../src/booking/flow.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
 import { LA_VILLA } from './helpers/sandbox.js';
@@ -26,8 +27,11 @@ interface Event {
   atMs: number;
 }
 
-/** A scripted flow: `answers[court]` is the outcome of that court's submit (default `booked`). */
-function createScript(clock: ManualClock, answers: Record<number, FlowResult['outcome']>) {
+/**
+ * A scripted flow: `answers[court]` is the outcome of that court's submit (default `booked`); `lost` means the
+ * form was submitted and the answer timed out.
+ */
+function createScript(clock: ManualClock, answers: Record<number, FlowResult['outcome'] | 'lost'>) {
   const events: Event[] = [];
   const pages: Array<{ lease: number; closed: boolean }> = [];
   let leases = 0;
@@ -56,49 +60,73 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
       return target;
     },
     async submit(target, args) {
-      const outcome = answers[target.court] ?? 'booked';
-      const submits = outcome === 'booked';
-      if (submits) await args.onBeforeSubmit();
+      const answer = answers[target.court] ?? 'booked';
+      const submits = answer === 'booked' || answer === 'lost';
+      if (submits && !(await args.onBeforeSubmit())) {
+        return { outcome: 'interrupted', confirmationCode: null, message: 'not submitted: refused', submitted: false, timingsMs: {} };
+      }
       events.push({ what: 'submit', court: target.court, atMs: clock.now() });
-      return { outcome, confirmationCode: submits ? `CODE-${target.court}` : null, message: null, submitted: submits, timingsMs: {} };
+      if (answer === 'lost') return { outcome: 'timeout', confirmationCode: null, message: 'no answer within 5000 ms', submitted: true, timingsMs: {} };
+      return { outcome: answer, confirmationCode: answer === 'booked' ? `CODE-${target.court}` : null, message: null, submitted: submits, timingsMs: {} };
     },
     async warm(target) {
       events.push({ what: 'warm', court: target.court, atMs: clock.now() });
     },
   };
   const attempts: Array<{ court: number; outcome?: string; submitted: boolean }> = [];
-  const recorder: AttemptRecorder = {
-    async startAttempt({ court }) {
-      attempts.push({ court, submitted: false });
-      return { id: attempts.length, attempt: attempts.length };
-    },
-    async markSubmitted(id) {
-      attempts[id - 1]!.submitted = true;
-    },
-    async finishAttempt({ attemptId, outcome }) {
-      attempts[attemptId - 1]!.outcome = outcome;
-    },
-  };
+  /** Whether the session still holds the row; `stealAtFire`: another owner takes the row right after the fire began. */
+  const hold = { held: true, fired: 0, stealAtFire: false };
   const executor = createExecutor({
     clock,
     logger: createSilentLogger(),
     pool,
     flow: flow as SlotFlow,
-    recorder,
     executorId: 'test',
     attemptTimeoutMs: 5_000,
     notOpenRetryBudgetMs: 0,
     notOpenRetryIntervalMs: 250,
   });
-  return { events, attempts, executor, pages, leases: () => leases };
-}
-
-function argsFor(courts: number[], extra: Partial<ExecuteArgs> = {}): ExecuteArgs {
-  const request = buildImmediateRequest(
-    { user: { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' }, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts },
-    new Set(['club']),
-  );
-  return { request, venue, reservationId: 7, fireAt: new Date(FIRE_AT), releaseAt: new Date(FIRE_AT), signal: new AbortController().signal, ...extra };
+  /** A session port over `attempts` and `hold`, as `src/booking-session/` implements it against the database. */
+  const sessionFor = (courts: number[], extra: Partial<Pick<BookingSessionPort, 'signal' | 'stopWaiting'>> = {}): BookingSessionPort => {
+    const request = buildImmediateRequest(
+      { user: { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' }, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts },
+      new Set(['club']),
+    );
+    return {
+      reservationId: 7,
+      request,
+      venue,
+      fireAt: new Date(FIRE_AT),
+      releaseAt: new Date(FIRE_AT),
+      siteClockOffsetMs: null,
+      signal: new AbortController().signal,
+      stopWaiting: new AbortController().signal,
+      ...extra,
+      beginFire: async () => {
+        hold.fired++;
+        const held = hold.held;
+        if (hold.stealAtFire) hold.held = false;
+        return held;
+      },
+      stillHeld: async () => hold.held,
+      async startAttempt({ court }) {
+        attempts.push({ court, submitted: false });
+        const index = attempts.length - 1;
+        return {
+          attempt: attempts.length,
+          recordIntent: async () => {
+            if (!hold.held || attempts[index]!.outcome !== undefined) return false;
+            attempts[index]!.submitted = true;
+            return true;
+          },
+          finish: async ({ outcome }) => {
+            attempts[index]!.outcome = outcome;
+          },
+        };
+      },
+    };
+  };
+  return { events, attempts, executor, pages, hold, sessionFor, leases: () => leases };
 }
 
 /** Moves the manual clock to each instant once something sleeps on it. */
@@ -116,9 +144,9 @@ describe('executor: courts prepared ahead', () => {
     expect(COURTS_PREPARED_AHEAD).toBe(3);
     const clock = createManualClock(T0);
     const s = createScript(clock, { 1: 'slot_taken' });
-    const running = s.executor.execute(argsFor([1, 2, 3, 4]));
+    const running = s.executor.execute(s.sessionFor([1, 2, 3, 4]));
     await driveTo(clock, [FIRE_AT - 3_000, FIRE_AT]);
-    const result = await running;
+    const { result } = await running;
     expect(result).toMatchObject({ status: 'success', court: 2, confirmationCode: 'CODE-2' });
     expect(at(s.events, 'prepare')).toEqual([1, 2, 3].map((court) => ({ court, at: '2027-07-21T14:59:00.000Z' })));
     expect(at(s.events, 'warm')).toEqual([1, 2, 3].map((court) => ({ court, at: '2027-07-21T14:59:57.000Z' })));
@@ -137,9 +165,9 @@ describe('executor: courts prepared ahead', () => {
   it('prepares a fourth court only on its turn, after the fire instant, and releases every page', async () => {
     const clock = createManualClock(FIRE_AT - 5_000); // a short wait: no warm-up
     const s = createScript(clock, { 1: 'slot_taken', 2: 'slot_taken', 3: 'slot_taken' });
-    const running = s.executor.execute(argsFor([1, 2, 3, 4, 5]));
+    const running = s.executor.execute(s.sessionFor([1, 2, 3, 4, 5]));
     await driveTo(clock, [FIRE_AT]);
-    const result = await running;
+    const { result } = await running;
     expect(result).toMatchObject({ status: 'success', court: 4 });
     expect(at(s.events, 'warm')).toEqual([]);
     expect(at(s.events, 'prepare')).toEqual([
@@ -156,10 +184,10 @@ describe('executor: courts prepared ahead', () => {
     const clock = createManualClock(T0);
     const s = createScript(clock, {});
     const stop = new AbortController();
-    const running = s.executor.execute(argsFor([1, 2], { stopWaiting: stop.signal }));
+    const running = s.executor.execute(s.sessionFor([1, 2], { stopWaiting: stop.signal }));
     await waitFor('the wait for the fire instant', () => clock.pendingSleeps() > 0 || undefined, { everyMs: 1 });
     stop.abort();
-    const result = await running;
+    const { result } = await running;
     expect(result).toMatchObject({ status: 'failure', outcome: 'interrupted' });
     expect(at(s.events, 'submit')).toEqual([]);
     expect(s.attempts).toEqual([{ court: 1, outcome: 'interrupted', submitted: false }]);
@@ -169,11 +197,11 @@ describe('executor: courts prepared ahead', () => {
   it('a page whose browser died while waiting is prepared again on a new page before the fire', async () => {
     const clock = createManualClock(T0);
     const s = createScript(clock, {});
-    const running = s.executor.execute(argsFor([1]));
+    const running = s.executor.execute(s.sessionFor([1]));
     await waitFor('the wait for the warm-up', () => clock.pendingSleeps() > 0 || undefined, { everyMs: 1 });
     s.pages[0]!.closed = true; // Chromium was killed
     await driveTo(clock, [FIRE_AT - 3_000, FIRE_AT]);
-    const result = await running;
+    const { result } = await running;
     expect(result).toMatchObject({ status: 'success', court: 1 });
     expect(at(s.events, 'prepare')).toEqual([
       { court: 1, at: '2027-07-21T14:59:00.000Z' },
@@ -182,5 +210,32 @@ describe('executor: courts prepared ahead', () => {
     expect(at(s.events, 'submit')).toEqual([{ court: 1, at: '2027-07-21T15:00:00.000Z' }]);
     expect(s.leases()).toBe(2);
     expect(s.events.filter((e) => e.what === 'release').map((e) => e.court)).toEqual([1, 2]);
+  });
+
+  it('a lease stolen right before the intent: nothing is submitted, the attempt is interrupted, no fallback court', async () => {
+    const clock = createManualClock(FIRE_AT - 5_000);
+    const s = createScript(clock, {});
+    s.hold.stealAtFire = true;
+    const running = s.executor.execute(s.sessionFor([1, 2]));
+    await driveTo(clock, [FIRE_AT]);
+    const execution = await running;
+    expect(execution.kind).toBe('interrupted');
+    expect(execution.result).toMatchObject({ status: 'failure', outcome: 'interrupted' });
+    expect(execution.result.errors).toEqual(['court 1: interrupted before the submit: not submitted: refused']);
+    expect(at(s.events, 'submit')).toEqual([]);
+    expect(s.attempts).toEqual([{ court: 1, outcome: 'interrupted', submitted: false }]);
+  });
+
+  it('a submit whose answer is lost ends the booking as unknown: no other court is submitted', async () => {
+    const clock = createManualClock(FIRE_AT - 5_000);
+    const s = createScript(clock, { 1: 'lost' });
+    const running = s.executor.execute(s.sessionFor([1, 2]));
+    await driveTo(clock, [FIRE_AT]);
+    const execution = await running;
+    expect(execution.kind).toBe('unknown');
+    expect(execution.result).toMatchObject({ status: 'failure', outcome: 'unknown', confirmationCode: null });
+    expect(execution.result.errors).toEqual(["court 1: submitted, but the site's answer is unknown (timed out: no answer within 5000 ms)"]);
+    expect(at(s.events, 'submit')).toEqual([{ court: 1, at: '2027-07-21T15:00:00.000Z' }]);
+    expect(s.attempts).toEqual([{ court: 1, outcome: 'unknown', submitted: true }]);
   });
 });

@@ -51,7 +51,7 @@ async function measure(mode: AcuityMode, date: string, runs: number, openAtPrepa
       await systemClock.sleep(IDLE_MS); // the daemon waits after prepare; let the page settle as it would
       if (!openAtPrepare) offsetMs = releaseAtMs - systemClock.now(); // the fire instant
       const firedAtMs = clock.now();
-      const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => {}, timeoutMs: 10_000 });
+      const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
       expect(result.outcome).toBe('booked');
       const booking = sandbox.site.bookings().find((b) => b.date === date && b.time === time && b.court === court);
       arrivalMs.push(Date.parse(booking!.arrivedAt) - firedAtMs);

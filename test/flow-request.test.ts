@@ -16,7 +16,8 @@ import { LA_VILLA, startTestSandbox, T0, testConfig, type TestSandbox } from './
 
 const DAY = '2027-07-23';
 const USER = { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' };
-const noop = async (): Promise<void> => {};
+/** An intent that is always granted. */
+const noop = async (): Promise<boolean> => true;
 let sandbox: TestSandbox;
 let clock: ManualClock;
 let pool: ChromiumPool;
@@ -58,7 +59,7 @@ describe('request mode against the sandbox', () => {
     const handle = await prepareAcuityAttempt(await page(), target('09:00'), { clock });
     sandbox.site.reset(); // forgets every issued token: the kept one is now unknown to the site
     let intents = 0;
-    const result = await submitAcuityRequest(handle, { user: USER, onBeforeSubmit: async () => void intents++, timeoutMs: 5_000 });
+    const result = await submitAcuityRequest(handle, { user: USER, onBeforeSubmit: async () => (intents++, true), timeoutMs: 5_000 });
     expect(result).toMatchObject({ outcome: 'booked', submitted: true });
     expect(intents).toBe(1);
     expect(sandbox.site.submits().map((s) => s.result)).toEqual(['bad_token', 'booked']);
@@ -70,7 +71,7 @@ describe('request mode against the sandbox', () => {
     const result = await submitAcuityRequest(handle, {
       user: USER,
       timeoutMs: 5_000,
-      onBeforeSubmit: async () => sandbox.site.setClockSkewMs(-60_000), // the site's clock jumps back before the release
+      onBeforeSubmit: async () => (sandbox.site.setClockSkewMs(-60_000), true), // the site's clock jumps back before the release
     });
     expect(result).toMatchObject({ outcome: 'not_open_yet', submitted: true, confirmationCode: null });
     expect(sandbox.site.submits().map((s) => s.result)).toEqual(['not_open_yet']);
@@ -101,7 +102,7 @@ describe('request mode against the sandbox', () => {
 
   it('sends nothing when the budget is spent before the POST (a slow intent write)', async () => {
     const handle = await prepareAcuityAttempt(await page(), target('09:00'), { clock });
-    const result = await submitAcuityRequest(handle, { user: USER, timeoutMs: 5_000, onBeforeSubmit: async () => clock.advance(5_000) });
+    const result = await submitAcuityRequest(handle, { user: USER, timeoutMs: 5_000, onBeforeSubmit: async () => (clock.advance(5_000), true) });
     expect(result).toMatchObject({ outcome: 'timeout', submitted: false });
     expect(result.message).toContain('nothing sent');
     expect(sandbox.site.submits()).toEqual([]);

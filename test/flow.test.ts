@@ -24,7 +24,8 @@ const page = async () => {
   lease = await pool.acquire();
   return lease;
 };
-const noop = async (): Promise<void> => {};
+/** An intent that is always granted. */
+const noop = async (): Promise<boolean> => true;
 /** Lets pending I/O (a POST already on its way) reach the site before a check. */
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -89,6 +90,7 @@ describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, agains
           expect(sandbox.site.submits()).toEqual([]);
           clock.advance(1_000); // the intent write "takes" one second on the site's clock
           callbackDoneAtMs = clock.now();
+          return true;
         },
       });
       expect(result.outcome).toBe('booked');
@@ -112,7 +114,7 @@ describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, agains
   it('returns not_open_yet without submitting before the release', async () => {
     const handle = await prepareAcuityAttempt(await page(), target('10:00'));
     let called = false;
-    const result = await submit(handle, { user: USER, onBeforeSubmit: async () => void (called = true), timeoutMs: 15_000 });
+    const result = await submit(handle, { user: USER, onBeforeSubmit: async () => ((called = true), true), timeoutMs: 15_000 });
     expect(result).toMatchObject({ outcome: 'not_open_yet', submitted: false, confirmationCode: null });
     expect(called).toBe(false);
     expect(sandbox.site.submits()).toEqual([]);
@@ -170,6 +172,15 @@ describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, agains
     expect(invalid.message).toContain('Email: is not a valid email address');
     expect(sandbox.site.bookings()).toEqual([]);
     expect(sandbox.site.submits().map((s) => s.result)).toEqual(['invalid']);
+  });
+
+  it('sends nothing and answers interrupted when the intent is refused (the row is no longer held)', async () => {
+    const handle = await prepareAcuityAttempt(await page(), target('09:00'));
+    const refused = await submit(handle, { user: USER, timeoutMs: 15_000, onBeforeSubmit: async () => false });
+    expect(refused).toMatchObject({ outcome: 'interrupted', submitted: false, confirmationCode: null });
+    expect(refused.message).toBe('not submitted: the reservation is no longer held by this daemon (cancelled or taken over)');
+    expect(sandbox.site.submits()).toEqual([]);
+    expect(sandbox.site.bookings()).toEqual([]);
   });
 
   it('returns timeout (submitted) when the answer to the POST is slow, and the site holds the booking', async () => {

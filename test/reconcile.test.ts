@@ -11,14 +11,13 @@ import {
   insertReservation,
   insertUser,
   listAttempts,
-  markAttemptSubmitted,
   startAttempt,
 } from '../src/reservations/index.js';
 import { createScheduler } from '../src/scheduling/daemon.js';
-import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from '../src/scheduling/reconcile.js';
+import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from '../src/booking-session/index.js';
 import { computeReleaseAt, slotStartAt } from '../src/scheduling/release-time.js';
 import { createLogger } from '../src/telemetry/logger.js';
-import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, setAttemptSubmitted, silentDbLogger, type TestDatabase } from './helpers/database.js';
 import { startTestSandbox, T0, type TestSandbox } from './helpers/sandbox.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -101,7 +100,7 @@ async function crashedBooking(args: { time?: string; date?: string; courts?: num
   for (const spec of args.attempts) {
     const submittedAtMs = spec.submittedAtMs ?? -60_000;
     const { id: attemptId } = await startAttempt(database.db, { reservationId: id, court: spec.court, daemonId: args.owner ?? 'dead-daemon', browserId: 'chromium-1', flow: 'acuity', now: at(submittedAtMs - 500) });
-    if (spec.submitted) await markAttemptSubmitted(database.db, { attemptId, now: at(submittedAtMs) });
+    if (spec.submitted) await setAttemptSubmitted(database.db, attemptId, at(submittedAtMs));
     if (spec.outcome) await finishAttempt(database.db, { attemptId, outcome: spec.outcome, confirmationCode: null, error: spec.outcome, metadata: {}, now: at(submittedAtMs + 500) });
   }
   return id;

@@ -8,11 +8,10 @@ import {
   insertUser,
   listAttempts,
   markAttemptReconciled,
-  markAttemptSubmitted,
   startAttempt,
   takeOverAbandonedBookings,
 } from '../src/reservations/index.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, setAttemptSubmitted, type TestDatabase } from './helpers/database.js';
 
 /**
  * Rows a dead daemon left in `booking` (lease expired) are taken over for reconciliation against the site
@@ -53,7 +52,7 @@ async function bookingRow(leaseExpiresAt: Date): Promise<number> {
 
 async function attempt(reservationId: number, submitted: boolean, outcome: 'slot_taken' | 'timeout' | null): Promise<void> {
   const { id } = await startAttempt(database.db, { reservationId, court: 1, daemonId: 'dead-daemon', browserId: 'chromium-1', flow: 'acuity', now: at(-2_000) });
-  if (submitted) await markAttemptSubmitted(database.db, { attemptId: id, now: at(-1_000) });
+  if (submitted) await setAttemptSubmitted(database.db, id, at(-1_000));
   if (outcome) await finishAttempt(database.db, { attemptId: id, outcome, confirmationCode: null, error: outcome, metadata: {}, now: at(-500) });
 }
 

@@ -12,12 +12,13 @@ import {
   getReservation,
   getStatus,
   heartbeat,
+  isHeldInBooking,
   insertReservation,
   insertUser,
   listAttempts,
   listPending,
   listReservationOutcomes,
-  markAttemptSubmitted,
+  recordIntent,
   markNeedsAttention,
   markRejected,
   markScheduled,
@@ -198,7 +199,8 @@ describe('claims and leases', () => {
     expect(claimed?.id).toBe(id);
     expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(true);
     expect(await getStatus(db, id)).toBe('booking');
-    expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(false);
+    expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(true); // already firing: stays booking
+    expect(await getStatus(db, id)).toBe('booking');
     expect(await releaseClaim(db, { id, owner: 'd1', now: NOW })).toBe(false);
     expect(await heartbeat(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(true);
   });
@@ -295,8 +297,9 @@ describe('attempts and results', () => {
     await expect(startAttempt(db, { reservationId: 987654, court: 1, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW })).rejects.toThrow(
       'reservation 987654: cannot start an attempt, the reservation does not exist',
     );
-    expect(await markAttemptSubmitted(db, { attemptId: first, now: at(1) })).toBe(true);
-    expect(await markAttemptSubmitted(db, { attemptId: first, now: at(2) })).toBe(false);
+    expect(await recordIntent(db, { attemptId: first, reservationId: id, owner: 'd1', now: at(1) })).toBe(true);
+    // Repeated for a "not open yet" retry of the same attempt: granted, the first intent's time is kept.
+    expect(await recordIntent(db, { attemptId: first, reservationId: id, owner: 'd1', now: at(2) })).toBe(true);
     expect(await finishAttempt(db, { attemptId: first, outcome: 'slot_taken', confirmationCode: null, error: 'court 2: slot taken', metadata: { fire_lag_ms: 12 }, now: at(3) })).toBe(true);
     expect(await finishAttempt(db, { attemptId: first, outcome: 'booked', confirmationCode: 'X', error: null, metadata: {}, now: at(4) })).toBe(false);
     const secondStarted = await startAttempt(db, { reservationId: id, court: 1, daemonId: 'd1', browserId: null, flow: 'acuity', now: at(5) });
@@ -320,6 +323,37 @@ describe('attempts and results', () => {
       metadata: { fire_lag_ms: 12 },
     });
     expect(attempts[1]).toMatchObject({ submitted_at: null, finished_at: null, outcome: null, metadata: {} });
+  });
+
+  it('recordIntent is written only while the attempt is open and the row is in booking under its owner and unexpired lease', async () => {
+    const id = await held('booking', 'd1', MIN);
+    const { id: attemptId } = await startAttempt(db, { reservationId: id, court: 2, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW });
+    expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd2', now: at(1) })).toBe(false); // another owner
+    expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd1', now: at(MIN) })).toBe(false); // the lease ran out
+    const other = await held('booking', 'd1', MIN);
+    expect(await recordIntent(db, { attemptId, reservationId: other, owner: 'd1', now: at(1) })).toBe(false); // not this row's attempt
+    const claimed = await held('claimed', 'd1', MIN);
+    const { id: claimedAttempt } = await startAttempt(db, { reservationId: claimed, court: 2, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW });
+    expect(await recordIntent(db, { attemptId: claimedAttempt, reservationId: claimed, owner: 'd1', now: at(1) })).toBe(false); // fire not begun
+    expect((await listAttempts(db, id))[0]?.submitted_at).toBeNull();
+    expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd1', now: at(2) })).toBe(true);
+    expect((await listAttempts(db, id))[0]?.submitted_at).toEqual(at(2));
+    await finishAttempt(db, { attemptId, outcome: 'slot_taken', confirmationCode: null, error: 'taken', metadata: {}, now: at(3) });
+    expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd1', now: at(4) })).toBe(false); // the attempt is closed
+  });
+
+  it('startBooking begins the fire only under an unexpired lease, and keeps a booking row in booking', async () => {
+    const claimed = await held('claimed', 'd1', MIN);
+    expect(await startBooking(db, { id: claimed, owner: 'd2', now: at(1) })).toBe(false);
+    expect(await startBooking(db, { id: claimed, owner: 'd1', now: at(MIN) })).toBe(false);
+    expect(await startBooking(db, { id: claimed, owner: 'd1', now: at(1) })).toBe(true);
+    expect(await getStatus(db, claimed)).toBe('booking');
+    const immediate = await held('booking', 'd1', MIN);
+    expect(await startBooking(db, { id: immediate, owner: 'd1', now: at(1) })).toBe(true);
+    expect(await getStatus(db, immediate)).toBe('booking');
+    expect(await isHeldInBooking(db, { id: immediate, owner: 'd1', now: at(1) })).toBe(true);
+    expect(await isHeldInBooking(db, { id: immediate, owner: 'd2', now: at(1) })).toBe(false);
+    expect(await isHeldInBooking(db, { id: immediate, owner: 'd1', now: at(MIN) })).toBe(false);
   });
 
   it('recordBookingResult writes a success only for the owner of a booking row', async () => {

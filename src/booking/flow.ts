@@ -3,8 +3,8 @@ import type { VenueConfig } from '../config/schema.js';
 import type { BookingUser } from '../contracts/index.js';
 
 /**
- * The small interfaces the executor owns (STYLE.md: "the executor depends on a small BrowserPool
- * interface it owns"). Playwright details stay behind them; tests may pass their own.
+ * The small interfaces the executor owns (docs/architecture.md "Booking"): a browser pool and a flow per
+ * site. Playwright details stay behind them; tests may pass their own.
  */
 
 /**
@@ -30,9 +30,14 @@ export interface BrowserPool {
   close(): Promise<void>;
 }
 
-/** Outcome of one flow submit; expected results are values, never exceptions (STYLE.md "Errors"). */
+/** Outcome of one flow submit; expected results are values, never exceptions. */
 export interface FlowResult {
-  outcome: 'booked' | 'slot_taken' | 'not_open_yet' | 'site_blocked' | 'site_changed' | 'timeout' | 'error';
+  /**
+   * `interrupted`: nothing was sent because `onBeforeSubmit` said no (the row is no longer held); `unknown`:
+   * submitted and the answer is lost. The executor treats any other non-definitive answer after a submit as
+   * `unknown` too (`nextStep` in `court-fallback.ts`).
+   */
+  outcome: 'booked' | 'slot_taken' | 'not_open_yet' | 'site_blocked' | 'site_changed' | 'timeout' | 'error' | 'interrupted' | 'unknown';
   confirmationCode: string | null;
   message: string | null;
   /** True when the booking form was submitted (the site may have taken the booking). */
@@ -49,17 +54,18 @@ export interface SlotTarget {
   targetTime: string;
 }
 
-/** The steps that book one slot on one site (DESIGN.md "flow"). */
+/** The steps that book one slot on one site (docs/architecture.md "Booking"). */
 export interface SlotFlow<Handle = unknown> {
   /** Flow name recorded in `booking_attempts.flow` and metadata `flow`. */
   readonly name: string;
   /** Everything that can happen before the release instant (load the slot, warm the connection). */
   prepare(lease: PageLease, target: SlotTarget): Promise<Handle>;
   /**
-   * Fills and submits. `onBeforeSubmit` is awaited before the submit is pressed (the intent row,
-   * DESIGN.md "Before an attempt presses submit it writes an intent row").
+   * Fills and submits. `onBeforeSubmit` is awaited before the submit is pressed (it writes the intent row);
+   * when it resolves false (or throws) nothing is sent and the result is `interrupted` (`error` on a throw),
+   * `submitted: false`.
    */
-  submit(handle: Handle, args: { user: BookingUser; onBeforeSubmit: () => Promise<void>; timeoutMs: number }): Promise<FlowResult>;
+  submit(handle: Handle, args: { user: BookingUser; onBeforeSubmit: () => Promise<boolean>; timeoutMs: number }): Promise<FlowResult>;
   /**
    * Optional: refreshes a prepared handle shortly before the fire instant (e.g. the connection a server closed
    * while idle). Never throws; sends nothing that books.

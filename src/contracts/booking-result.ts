@@ -12,7 +12,7 @@ import { badValue, parseField } from './parse-field.js';
  * `booking_attempts.outcome`. `booked` is the only success outcome.
  */
 export const bookingOutcomeSchema = z.enum(
-  ['booked', 'slot_taken', 'not_open_yet', 'site_blocked', 'site_changed', 'timeout', 'interrupted', 'invalid_request', 'error'],
+  ['booked', 'slot_taken', 'not_open_yet', 'site_blocked', 'site_changed', 'timeout', 'interrupted', 'invalid_request', 'error', 'unknown'],
   { error: badValue('is not a booking outcome') },
 );
 

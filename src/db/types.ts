@@ -56,6 +56,7 @@ export const ATTEMPT_OUTCOMES = [
   'interrupted',
   'invalid_request',
   'error',
+  'unknown',
 ] as const;
 /** How one attempt ended. */
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];

@@ -50,18 +50,33 @@ export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs)
 }
 
 /**
- * Writes the intent (`submitted_at = now`) BEFORE the submit is pressed (DESIGN.md): after a crash an attempt
- * with an intent and no outcome is reconciled against the site before any retry. Deliberately not guarded on the
- * reservation's status, so an intent is never lost.
+ * Writes the intent (`submitted_at = now`, kept if already set) BEFORE the submit is pressed — only while the
+ * attempt is still open (`finished_at IS NULL`) AND its reservation is in `booking` under `owner`'s unexpired
+ * lease (docs/architecture.md "Intent before submit"). One statement: the reservation row is locked
+ * `FOR SHARE`, so a concurrent take-over of the row either commits first (and the intent is refused) or waits
+ * until the intent is committed (and then finds it, and reconciles instead of re-queuing). Safe to repeat: a
+ * "not open yet" retry of the same attempt records the same intent again.
  *
- * @returns false when the attempt does not exist or already has an intent.
+ * @returns false when nothing may be submitted: the attempt is closed or missing, or the row is no longer held.
  */
-export async function markAttemptSubmitted(db: Kysely<Database>, args: { attemptId: number; now: Date }): Promise<boolean> {
+export async function recordIntent(db: Kysely<Database>, args: { attemptId: number; reservationId: number; owner: string; now: Date }): Promise<boolean> {
   const result = await db
-    .updateTable('booking_attempts')
-    .set({ submitted_at: args.now })
-    .where('id', '=', String(args.attemptId))
-    .where('submitted_at', 'is', null)
+    .with('held', (qb) =>
+      qb
+        .selectFrom('reservations')
+        .select('id')
+        .where('id', '=', String(args.reservationId))
+        .where('status', '=', 'booking')
+        .where('lease_owner', '=', args.owner)
+        .where('lease_expires_at', '>', args.now)
+        .forShare(),
+    )
+    .updateTable('booking_attempts as a')
+    .from('held')
+    .set({ submitted_at: sql<Date>`coalesce(a.submitted_at, ${args.now}::timestamptz)` })
+    .where('a.id', '=', String(args.attemptId))
+    .whereRef('a.reservation_id', '=', 'held.id')
+    .where('a.finished_at', 'is', null)
     .executeTakeFirst();
   return changedRow(result);
 }

@@ -85,18 +85,33 @@ export async function releaseClaim(db: Kysely<Database>, args: { id: number; own
 }
 
 /**
- * `claimed → booking` at the fire instant. False means do NOT submit: the row was cancelled, expired or taken
- * over while this daemon waited (DESIGN.md: a user's `cancelled` is respected up to the submit).
+ * Begins the fire: `claimed → booking` (a row already in `booking`, e.g. a `book-now` row, stays there), only
+ * under `owner`'s unexpired lease. False means do NOT submit: the row was cancelled, expired or taken over
+ * while this daemon waited (a user's `cancelled` is respected up to the submit).
  */
 export async function startBooking(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
   const result = await db
     .updateTable('reservations')
     .set({ status: 'booking', updated_at: args.now })
     .where('id', '=', String(args.id))
-    .where('status', '=', 'claimed')
+    .where('status', 'in', ['claimed', 'booking'])
     .where('lease_owner', '=', args.owner)
+    .where('lease_expires_at', '>', args.now)
     .executeTakeFirst();
   return changedRow(result);
+}
+
+/** True while reservation `id` is in `booking` under `owner`'s unexpired lease (checked before each further court). */
+export async function isHeldInBooking(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
+  const row = await db
+    .selectFrom('reservations')
+    .select('id')
+    .where('id', '=', String(args.id))
+    .where('status', '=', 'booking')
+    .where('lease_owner', '=', args.owner)
+    .where('lease_expires_at', '>', args.now)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

@@ -5,11 +5,11 @@
  * it changed the row.
  */
 export { listPending, markScheduled, markRejected, expireOverdue, nextReleaseAt } from './intake.js';
-export { claimDue, expireLeasesOfDeadOwners, heartbeat, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
+export { claimDue, expireLeasesOfDeadOwners, heartbeat, isHeldInBooking, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
 export { getStatus, getReservation, listReservationOutcomes } from './lookups.js';
 export {
   startAttempt,
-  markAttemptSubmitted,
+  recordIntent,
   finishAttempt,
   listAttempts,
   type StartAttemptArgs,

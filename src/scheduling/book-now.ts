@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
+import type { AppointmentLookup } from '../booking/flows/acuity-lookup.js';
+import type { BookingExecutor } from '../booking/session-port.js';
+import { createBookingSessions } from '../booking-session/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import { buildImmediateRequest, withReservationId, type BookingResult } from '../contracts/index.js';
+import { buildImmediateRequest, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { createImmediateReservation } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { runBookingJob, type BookingExecutor } from './booking-job.js';
 import { computeReleaseAt, slotStartAt } from './release-time.js';
 import { assertBookableAtVenue } from './validate-pending.js';
 
@@ -20,8 +21,11 @@ export interface ImmediateBookingInput {
 
 /**
  * Books a slot right now through the SAME builder (`buildImmediateRequest` shares the queue's validation),
- * the same executor and the same persistence helper as queued bookings (DESIGN.md). The booking is
- * recorded as a `reservations` row with `source = 'immediate'`, held by `owner` in `booking`.
+ * the same booking session (`src/booking-session/`: lease, heartbeat, guarded intent, the one persistence
+ * helper, reconciliation of an unknown outcome) and the same executor as queued bookings. The booking is
+ * recorded as a `reservations` row with `source = 'immediate'`, held by `owner` in `booking` and kept alive
+ * by the session's heartbeat for as long as the booking takes, so a daemon on the same database never takes
+ * it over while it runs.
  *
  * @throws ContractError / SlotTimeError when the input is invalid (the message names the field).
  */
@@ -34,40 +38,26 @@ export async function bookNow(args: {
   owner: string;
   input: ImmediateBookingInput;
   signal: AbortSignal;
+  lookup?: AppointmentLookup;
 }): Promise<{ reservationId: number; result: BookingResult; recorded: boolean }> {
   const { db, config, clock, input } = args;
-  const draft = buildImmediateRequest(input, (id) => Object.hasOwn(config.venues, id));
-  const venue = config.venues[draft.venue]!;
-  const slotAt = slotStartAt(draft.targetDate, draft.targetTime, venue.timeZone);
-  assertBookableAtVenue(draft, venue, { courts: 'courts', targetTime: 'targetTime' });
-  const releaseAt = computeReleaseAt(venue.releaseRule, draft.targetDate, draft.targetTime, venue.timeZone);
-  const now = new Date(clock.now());
-  const reservationId = await createImmediateReservation(db, {
-    user: draft.user,
-    venue: draft.venue,
-    targetDate: draft.targetDate,
-    targetTime: draft.targetTime,
-    courts: draft.courtPreference.asList(),
-    releaseAt,
-    slotAt,
-    owner: args.owner,
-    now,
-    leaseMs: config.daemon.leaseMs,
-  });
-  const request = withReservationId(draft, reservationId);
-  args.logger.info({ reservation_id: reservationId, venue: draft.venue, target_date: draft.targetDate, target_time: draft.targetTime }, 'immediate booking');
-  const { result, recorded } = await runBookingJob({
+  const request = buildImmediateRequest(input, (id) => Object.hasOwn(config.venues, id));
+  const venue = config.venues[request.venue]!;
+  const slotAt = slotStartAt(request.targetDate, request.targetTime, venue.timeZone);
+  assertBookableAtVenue(request, venue, { courts: 'courts', targetTime: 'targetTime' });
+  const releaseAt = computeReleaseAt(venue.releaseRule, request.targetDate, request.targetTime, venue.timeZone);
+  const sessions = createBookingSessions({
     db,
     clock,
     logger: args.logger,
+    daemonId: args.owner,
+    venues: config.venues,
+    leaseMs: config.daemon.leaseMs,
     executor: args.executor,
-    owner: args.owner,
-    reservationId,
-    request,
-    venue,
-    fireAt: now,
-    releaseAt,
-    signal: args.signal,
+    ...(args.lookup ? { lookup: args.lookup } : {}),
   });
-  return { reservationId, result, recorded };
+  const session = await sessions.holdImmediate({ request, releaseAt, slotAt });
+  args.logger.info({ reservation_id: session.id, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime }, 'immediate booking');
+  const { result, recorded } = await session.run({ fireAt: new Date(clock.now()), siteClockOffsetMs: null, signal: args.signal });
+  return { reservationId: session.id, result, recorded };
 }

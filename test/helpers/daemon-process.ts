@@ -113,3 +113,50 @@ export async function spawnDaemon(args: { configPath: string; databaseUrl: strin
   }
   return daemon;
 }
+
+/** How a `reservd book-now` process ended. */
+export interface BookNowRun {
+  code: number | null;
+  /** The one JSON result line of stdout, or null when there was none. */
+  summary: Record<string, unknown> | null;
+  /** Parsed JSON log lines (stderr). */
+  logs: Array<Record<string, unknown>>;
+  output: string;
+}
+
+/**
+ * Runs `reservd book-now --config <configPath> <args>` with `DATABASE_URL` (and optional
+ * `RESERVD_TEST_CLOCK_OFFSET_MS`) to its end; its logs go to stderr, its result line to stdout.
+ *
+ * @throws Error with the output when it runs longer than `timeoutMs`.
+ */
+export async function runBookNow(args: { configPath: string; databaseUrl: string; args: string[]; clockOffsetMs?: number; timeoutMs?: number }): Promise<BookNowRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: args.databaseUrl, RESERVD_LOG_LEVEL: 'debug' };
+  delete env.RESERVD_TEST_CLOCK_OFFSET_MS;
+  if (args.clockOffsetMs !== undefined) env.RESERVD_TEST_CLOCK_OFFSET_MS = String(Math.round(args.clockOffsetMs));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'book-now', '--config', args.configPath, ...args.args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((done, fail) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`book-now did not end within ${args.timeoutMs ?? 90_000} ms:\n${stderr.slice(-4_000)}${stdout}`));
+    }, args.timeoutMs ?? 90_000);
+    child.once('exit', (exitCode) => {
+      clearTimeout(timer);
+      done(exitCode);
+    });
+  });
+  const parse = (text: string): Array<Record<string, unknown>> =>
+    text.split('\n').flatMap((line) => {
+      if (!line.startsWith('{')) return [];
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  return { code, summary: parse(stdout)[0] ?? null, logs: parse(stderr), output: `${stderr}${stdout}` };
+}

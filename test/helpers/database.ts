@@ -21,7 +21,7 @@ export interface TestDatabase {
 /** Discards logs (tests that do not inspect them). */
 export const silentDbLogger: DbLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
-/** Admin URL: `TEST_DATABASE_ADMIN_URL`, else the CI/dev server's `postgres` database (STACK.md). */
+/** Admin URL: `TEST_DATABASE_ADMIN_URL`, else the CI/dev server's `postgres` database. */
 export function testAdminUrl(): string {
   return process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }
@@ -80,4 +80,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
     drop,
   };
+}
+
+/**
+ * Sets an attempt's intent (`submitted_at`) as a daemon that has since died wrote it: a fixture for
+ * reconciliation tests, where the row's lease has expired and the guarded `recordIntent` would refuse.
+ */
+export async function setAttemptSubmitted(db: Kysely<Database>, attemptId: number, at: Date): Promise<void> {
+  await sql`UPDATE booking_attempts SET submitted_at = ${at} WHERE id = ${attemptId}`.execute(db);
 }

@@ -1,6 +1,6 @@
 import type { ManualClock } from '../../src/clock.js';
 import { BookingResult, createBookingMetadata } from '../../src/contracts/index.js';
-import type { BookingExecutor } from '../../src/scheduling/booking-job.js';
+import type { BookingExecutor } from '../../src/booking/session-port.js';
 
 /** One call of a {@link createFakeExecutor} executor. */
 export interface FakeExecuteCall {
@@ -14,8 +14,9 @@ export interface FakeExecuteCall {
 
 /**
  * A fake executor for scheduler tests on a manual clock: waits for `fireAt` on the clock like the real one
- * (abortable by `signal`/`stopWaiting`), asks `beforeFire`, then "books" the first preferred court with
- * the code `FAKE-<reservation id>`. `parked()` counts executions waiting for their fire instant.
+ * (abortable by the session's `signal`/`stopWaiting`), begins the fire on the session, then "books" the first
+ * preferred court with the code `FAKE-<reservation id>` (no attempt rows). `parked()` counts executions
+ * waiting for their fire instant.
  */
 export function createFakeExecutor(clock: ManualClock): BookingExecutor & { calls: FakeExecuteCall[]; parked: () => number } {
   const calls: FakeExecuteCall[] = [];
@@ -23,22 +24,23 @@ export function createFakeExecutor(clock: ManualClock): BookingExecutor & { call
   return {
     calls,
     parked: () => parked,
-    async execute(args) {
-      const call: FakeExecuteCall = { reservationId: args.reservationId, calledAtMs: clock.now(), fireAtMs: args.fireAt.getTime(), submittedAtMs: null };
+    async execute(session) {
+      const call: FakeExecuteCall = { reservationId: session.reservationId, calledAtMs: clock.now(), fireAtMs: session.fireAt.getTime(), submittedAtMs: null };
       calls.push(call);
-      const metadata = createBookingMetadata(args.request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
-      const waitMs = args.fireAt.getTime() - clock.now();
+      const { request } = session;
+      const metadata = createBookingMetadata(request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
+      const waitMs = session.fireAt.getTime() - clock.now();
       if (waitMs > 0) {
         parked += 1;
-        await clock.sleep(waitMs, args.stopWaiting ? AbortSignal.any([args.signal, args.stopWaiting]) : args.signal);
+        await clock.sleep(waitMs, AbortSignal.any([session.signal, session.stopWaiting]));
         parked -= 1;
       }
-      if (args.signal.aborted || args.stopWaiting?.aborted || (args.beforeFire && !(await args.beforeFire()))) {
-        return BookingResult.failure({ request: args.request, outcome: 'interrupted', errors: ['stopped before the fire instant'], metadata });
+      if (session.signal.aborted || session.stopWaiting.aborted || !(await session.beginFire())) {
+        return { kind: 'interrupted', result: BookingResult.failure({ request, outcome: 'interrupted', errors: ['stopped before the fire instant'], metadata }) };
       }
       call.submittedAtMs = clock.now();
-      const court = args.request.courtPreference.asList()[0]!;
-      return BookingResult.success({ request: args.request, court, confirmationCode: `FAKE-${args.reservationId}`, metadata });
+      const court = request.courtPreference.asList()[0]!;
+      return { kind: 'settled', result: BookingResult.success({ request, court, confirmationCode: `FAKE-${session.reservationId}`, metadata }) };
     },
   };
 }

@@ -54,11 +54,17 @@ export interface AcuityHandle {
   readonly timingsMs: Readonly<Record<string, number>>;
 }
 
+/** The message of a submit `onBeforeSubmit` refused: the intent guard found the row no longer held. */
+export const NOT_HELD_MESSAGE = 'not submitted: the reservation is no longer held by this daemon (cancelled or taken over)';
+
 /** Arguments of an Acuity submit (either mode). */
 export interface AcuitySubmitArgs {
   user: AcuityClient;
-  /** Awaited BEFORE the booking POST leaves (the intent row); when it throws nothing is submitted (`error`). */
-  onBeforeSubmit: () => Promise<void>;
+  /**
+   * Awaited BEFORE the booking POST leaves (the intent row): false → nothing is submitted (`interrupted`);
+   * a throw → nothing is submitted (`error`).
+   */
+  onBeforeSubmit: () => Promise<boolean>;
   /** Budget for the whole submit, ms; every request and browser step gets what is left of it. */
   timeoutMs: number;
   /** For `timingsMs` and the budget; defaults to the handle's clock. Without one, timings are empty. */

@@ -1,5 +1,5 @@
 import type { FlowResult } from '../flow.js';
-import { createTimer, type AcuityHandle, type AcuitySubmitArgs } from './acuity-handle.js';
+import { createTimer, NOT_HELD_MESSAGE, type AcuityHandle, type AcuitySubmitArgs } from './acuity-handle.js';
 import { ACUITY_CLIENT_INPUTS, outcomeAfterSubmit, outcomeBeforeSubmit, readAcuityPage } from './acuity-page.js';
 import { mapFlowError } from './map-flow-error.js';
 
@@ -47,7 +47,7 @@ export async function submitAcuityRendered(handle: AcuityHandle, args: AcuitySub
     }
     timer.lap('fill');
     try {
-      await args.onBeforeSubmit();
+      if (!(await args.onBeforeSubmit())) return done({ outcome: 'interrupted', message: NOT_HELD_MESSAGE });
     } catch (err) {
       return done({ outcome: 'error', message: `not submitted: onBeforeSubmit failed: ${mapFlowError(err).message}` });
     }

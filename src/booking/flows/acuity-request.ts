@@ -1,6 +1,6 @@
 import type { APIRequestContext } from 'playwright-core';
 import type { FlowResult } from '../flow.js';
-import { createTimer, type AcuityHandle, type AcuitySubmitArgs } from './acuity-handle.js';
+import { createTimer, NOT_HELD_MESSAGE, type AcuityHandle, type AcuitySubmitArgs } from './acuity-handle.js';
 import { encodeAcuityForm, parseAcuityHtml, type AcuityForm, type AcuityHtmlPage } from './acuity-html.js';
 import { outcomeAfterSubmit, outcomeBeforeSubmit } from './acuity-page.js';
 import { confirmationPath } from './acuity-urls.js';
@@ -131,7 +131,7 @@ export async function submitAcuityRequest(handle: AcuityHandle, args: AcuitySubm
       const body = encodeAcuityForm(form, client);
       if (!submitted) {
         try {
-          await args.onBeforeSubmit();
+          if (!(await args.onBeforeSubmit())) return done({ outcome: 'interrupted', message: NOT_HELD_MESSAGE });
         } catch (err) {
           return done({ outcome: 'error', message: `not submitted: onBeforeSubmit failed: ${mapFlowError(err).message}` });
         }

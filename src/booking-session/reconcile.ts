@@ -1,13 +1,14 @@
 import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
-import type { BookingResult } from '../contracts/index.js';
+import type { BookingRequest, BookingResult } from '../contracts/index.js';
 import { getHeldBooking, heartbeat, listAttempts, takeOverAbandonedBookings, type AttemptRow, type HeldBooking } from '../reservations/index.js';
 import { confirmedAttempt, decideFromSite, describeAttempts, openAttempts, type ReconcileDecision } from './reconcile-decision.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { logDecision, recordDecision, type ReconcileDeps, type ReconcileOutcome } from './reconcile-record.js';
 
 export type { ReconcileDeps, ReconcileOutcome } from './reconcile-record.js';
 
 /**
- * Crash reconciliation (DESIGN.md "Reservation life cycle"; issue 4 "Intent before submit"): a reservation
+ * Crash reconciliation (docs/architecture.md "Reconciliation"): a reservation
  * whose last submit has no known outcome — its daemon died (lease take-over), or its own booking timed out
  * or crashed after the submit — is checked against the site's list of the client's appointments BEFORE any
  * retry: found → `succeeded` (recovered), not found and the slot ahead → `scheduled`, unknowable →
@@ -36,20 +37,34 @@ export async function reconcileAbandonedBookings(deps: ReconcileDeps): Promise<R
   const now = new Date(deps.clock.now());
   const rows = await takeOverAbandonedBookings(deps.db, { owner: deps.daemonId, now, leaseMs: deps.leaseMs, limit: TAKE_OVER_LIMIT });
   const cause = (row: HeldBooking): string => `the daemon ${row.previous_owner ?? '?'} booking it stopped`;
-  return Promise.all(rows.map((row) => reconcileHeld(deps, row, { cause: cause(row), given: null, settle: 'defer' })));
+  return Promise.all(
+    rows.map(async (row) => {
+      // Held from the take-over to the decision: the lease is renewed while the site is looked up.
+      const beat = startHeartbeat(deps, { id: row.id, owner: deps.daemonId, leaseMs: deps.leaseMs });
+      try {
+        return await reconcileHeld(deps, row, { cause: cause(row), given: null, request: null, settle: 'defer', beat });
+      } finally {
+        beat.ending();
+        await beat.stop();
+      }
+    }),
+  );
 }
 
 /**
  * Reconciles reservation `id`, held by this daemon in `booking`, after its own booking ended without a known
  * outcome (`cause` says how, e.g. the executor's errors). `result` is kept on the row if it goes to
- * `needs_attention`.
+ * `needs_attention`. `request` is the session's (built once per hold); the caller's heartbeat holds the row.
  *
  * @returns `not_held` (and does nothing) when the row is not in `booking` under this daemon's lease.
  */
-export async function reconcileOwnBooking(deps: ReconcileDeps, args: { id: number; cause: string; result?: BookingResult | null }): Promise<ReconcileOutcome> {
+export async function reconcileOwnBooking(
+  deps: ReconcileDeps,
+  args: { id: number; cause: string; result?: BookingResult | null; request?: BookingRequest | null },
+): Promise<ReconcileOutcome> {
   const row = await getHeldBooking(deps.db, { id: args.id, owner: deps.daemonId });
   if (!row) return { reservationId: args.id, decision: 'not_held', attempt: null, result: args.result ?? null, reason: null };
-  return reconcileHeld(deps, row, { cause: args.cause, given: args.result ?? null, settle: 'wait' });
+  return reconcileHeld(deps, row, { cause: args.cause, given: args.result ?? null, request: args.request ?? null, settle: 'wait', beat: null });
 }
 
 type Looked = { appointments: AcuityAppointment[] } | { error: string };
@@ -62,15 +77,15 @@ type Looked = { appointments: AcuityAppointment[] } | { error: string };
 async function reconcileHeld(
   deps: ReconcileDeps,
   row: HeldBooking,
-  how: { cause: string; given: BookingResult | null; settle: 'wait' | 'defer' },
+  how: { cause: string; given: BookingResult | null; request: BookingRequest | null; settle: 'wait' | 'defer'; beat: Heartbeat | null },
 ): Promise<ReconcileOutcome> {
-  const { cause, given } = how;
+  const { cause, given, request } = how;
   const attempts = await listAttempts(deps.db, row.id);
   const open = openAttempts(attempts);
   const confirmed = confirmedAttempt(attempts);
   const fromAttempt = (a: AttemptRow): ReconcileDecision => ({ kind: 'booked', court: a.court, confirmationCode: a.confirmation_code!, attempt: a, from: 'attempt' });
   if (open.length === 0) {
-    return recordDecision(deps, row, attempts, open, confirmed ? fromAttempt(confirmed) : { kind: 'requeue', why: 'nothing_submitted' }, given);
+    return recordDecision(deps, row, attempts, open, confirmed ? fromAttempt(confirmed) : { kind: 'requeue', why: 'nothing_submitted' }, given, request);
   }
   const decide = async (): Promise<ReconcileDecision> => {
     const looked = await lookUp(deps, row);
@@ -86,11 +101,15 @@ async function reconcileHeld(
   const settledAtMs = Math.max(...open.map((a) => a.submitted_at!.getTime())) + (deps.settleMs ?? DEFAULT_SETTLE_MS);
   if (decision.kind === 'requeue' && settledAtMs > deps.clock.now()) {
     // A submit that young may still be on its way to the site: look again once it has had time to land.
-    if (how.settle === 'defer') return defer(deps, row, open, settledAtMs);
+    if (how.settle === 'defer') {
+      // The shortened lease must be the last word on the row: no beat may renew it afterwards.
+      await how.beat?.stop();
+      return defer(deps, row, open, settledAtMs);
+    }
     await deps.clock.sleep(settledAtMs - deps.clock.now());
     decision = await decide();
   }
-  return recordDecision(deps, row, attempts, open, decision, given);
+  return recordDecision(deps, row, attempts, open, decision, given, request);
 }
 
 /** Keeps our lease on `row` only until `untilMs`, when any daemon's tick takes it over and looks again. */

@@ -75,8 +75,8 @@ function requestFor(row: HeldBooking, venues: Config['venues']): BookingRequest 
 }
 
 /** The success result of a reconciled booking: the same builder and metadata as a normal success, plus `recovered`. */
-function successResult(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptRow[], decision: Extract<ReconcileDecision, { kind: 'booked' }>, now: Date): BookingResult {
-  const request = requestFor(row, deps.venues);
+function successResult(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptRow[], decision: Extract<ReconcileDecision, { kind: 'booked' }>, now: Date, given: BookingRequest | null): BookingResult {
+  const request = given ?? requestFor(row, deps.venues);
   const { attempt, court, confirmationCode } = decision;
   const metadata = createBookingMetadata(request, {
     executor: deps.daemonId,
@@ -99,13 +99,21 @@ function successResult(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptR
  * @returns the outcome; `lease_lost` when the row changed meanwhile (nothing written).
  * @throws database errors (nothing is written then: one transaction).
  */
-export async function recordDecision(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptRow[], open: AttemptRow[], decision: ReconcileDecision, given: BookingResult | null): Promise<ReconcileOutcome> {
+export async function recordDecision(
+  deps: ReconcileDeps,
+  row: HeldBooking,
+  attempts: AttemptRow[],
+  open: AttemptRow[],
+  decision: ReconcileDecision,
+  given: BookingResult | null,
+  request: BookingRequest | null = null,
+): Promise<ReconcileOutcome> {
   const now = new Date(deps.clock.now());
   const owner = deps.daemonId;
   let result = given;
   if (decision.kind === 'booked') {
     try {
-      result = successResult(deps, row, attempts, decision, now);
+      result = successResult(deps, row, attempts, decision, now, request);
     } catch (err) {
       const reason = `the site holds booking ${decision.confirmationCode} on court ${decision.court}, but it cannot be recorded as a success (${(err as Error).message}): check the reservation`;
       decision = { kind: 'needs_attention', reason };

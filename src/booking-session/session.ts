@@ -1,0 +1,232 @@
+import type { VenueConfig } from '../config/schema.js';
+import { buildRequestFromReservation, ContractError, withReservationId, type BookingRequest } from '../contracts/index.js';
+import type { ReservationSource } from '../db/types.js';
+import type { BookingExecutor, BookingSessionPort } from '../booking/session-port.js';
+import {
+  claimDue,
+  closeUnsubmittedAttempts,
+  createImmediateReservation,
+  finishAttempt,
+  isHeldInBooking,
+  recordIntent,
+  rejectHeld,
+  releaseClaim,
+  startAttempt,
+  startBooking,
+} from '../reservations/index.js';
+import { loggableReason, type Logger } from '../telemetry/logger.js';
+import { startHeartbeat } from './heartbeat.js';
+import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
+import { settleExecution, type SessionEnd } from './settle.js';
+
+/**
+ * The booking session: the ONE owner of a held reservation, from its claim to its end (docs/architecture.md
+ * "Booking session"). Both the scheduler and `reservd book-now` hold rows only through it:
+ *
+ *   hold (claim with a lease, or create a `book-now` row held in `booking`; the BookingRequest is built once)
+ *   → heartbeat (one timer on the injected clock, for exactly as long as the row is held)
+ *   → run: begin fire (`claimed → booking`) → attempts (start; intent before submit, written only while the
+ *     attempt is open AND the row is held by this owner — otherwise nothing is submitted; outcome)
+ *   → settle (`settle.ts`: the BookingResult through the one persistence helper, or hand back, or reconcile).
+ *
+ * The executor sees a held row only as a {@link BookingSessionPort}.
+ */
+
+/** What the sessions need (wired by the composition root). */
+export interface SessionDeps extends ReconcileDeps {
+  executor: BookingExecutor;
+}
+
+/** When and how a held row is booked ({@link BookingSession.run}). */
+export interface RunArgs {
+  /** Fire instant on the local clock (the release on the site's clock; "now" for `book-now`). */
+  fireAt: Date;
+  /** Site clock − local clock behind `fireAt`, ms; null when not measured. */
+  siteClockOffsetMs: number | null;
+  /** Aborted when the stop's grace runs out: attempts are cut off (`interrupted`), retries end. */
+  signal: AbortSignal;
+  /** Aborted when a stopping daemon gives up bookings that have not fired yet. */
+  stopWaiting?: AbortSignal;
+}
+
+/** A reservation held by this owner: run it once; the hold ends when `run` settles. */
+export interface BookingSession {
+  readonly id: number;
+  readonly request: BookingRequest;
+  readonly venue: VenueConfig;
+  readonly releaseAt: Date;
+  readonly source: ReservationSource;
+  /**
+   * Books the row and settles it; the heartbeat stops when this settles.
+   *
+   * @throws database errors of the settle when the database stayed unavailable (the result is logged; the
+   *   lease take-over reconciles the row).
+   */
+  run(args: RunArgs): Promise<SessionEnd>;
+}
+
+/** What `book-now` holds: a validated request (no reservation id yet) and its instants. */
+export interface ImmediateHold {
+  request: BookingRequest;
+  releaseAt: Date;
+  slotAt: Date;
+}
+
+/** The session API (see the file's comment). */
+export interface BookingSessions {
+  /**
+   * Claims the rows due within `horizonMs` (at most `limit`) and returns a session for each. A row that
+   * cannot be booked as it stands is `rejected` with its reason (logged); a row whose venue is not configured
+   * is given back. A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
+   */
+  holdDue(args: { horizonMs: number; limit: number }): Promise<BookingSession[]>;
+  /** Creates the `book-now` row, held by this owner in `booking`, and returns its session. */
+  holdImmediate(hold: ImmediateHold): Promise<BookingSession>;
+  /** Takes over the `booking` rows of dead daemons (expired lease) and reconciles each against the site. */
+  reconcileAbandoned(): Promise<ReconcileOutcome[]>;
+  /**
+   * After a session's `run` threw: settles the row from the site (booking) or gives it back (claimed).
+   * Never throws for a row no longer held.
+   */
+  recoverCrashed(id: number, err: unknown): Promise<void>;
+  /** Ids of the rows held by running sessions. */
+  held(): ReadonlySet<number>;
+}
+
+/** Creates the booking sessions of one owner (`deps.daemonId`). */
+export function createBookingSessions(deps: SessionDeps): BookingSessions {
+  const { db, clock, logger, daemonId: owner } = deps;
+  const running = new Set<number>();
+  const now = (): Date => new Date(clock.now());
+
+  function open(id: number, source: ReservationSource, request: BookingRequest, venue: VenueConfig, releaseAt: Date): BookingSession {
+    running.add(id);
+    const beat = startHeartbeat(deps, { id, owner, leaseMs: deps.leaseMs });
+    let ran = false;
+    return {
+      id,
+      request,
+      venue,
+      releaseAt,
+      source,
+      async run(args) {
+        if (ran) throw new Error(`reservation ${id}: a booking session runs once`);
+        ran = true;
+        const log = logger.child({ reservation_id: id, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime });
+        try {
+          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost });
+          const execution = await deps.executor.execute(port);
+          beat.ending();
+          return await settleExecution({ deps, id, source, request, signal: args.signal, logger: log }, execution);
+        } finally {
+          beat.ending();
+          await beat.stop();
+          running.delete(id);
+        }
+      },
+    };
+  }
+
+  return {
+    async holdDue({ horizonMs, limit }) {
+      const claimed = await claimDue(db, { owner, now: now(), horizonMs, leaseMs: deps.leaseMs, limit });
+      const sessions: BookingSession[] = [];
+      for (const row of claimed) {
+        const log = logger.child({ reservation_id: row.id, venue: row.venue, target_date: row.target_date, target_time: row.target_time });
+        // Our own row can come back from claimDue when a heartbeat missed the lease (a database outage): the
+        // claim just renewed our lease; the session already running keeps it. Never a second session.
+        if (running.has(row.id)) {
+          log.warn(`reservation ${row.id}: re-claimed while its booking session runs (a heartbeat was late); keeping the running session`);
+          continue;
+        }
+        let request: BookingRequest;
+        try {
+          // Rows are validated when pending, but one may have been inserted directly as `scheduled`.
+          request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(deps.venues, v));
+        } catch (err) {
+          if (!(err instanceof ContractError)) throw err;
+          await rejectHeld(db, { id: row.id, owner, reason: err.message, now: now() });
+          log.warn({ field: err.field }, `reservation ${row.id} rejected: ${loggableReason(err.field, err.message)}`);
+          continue;
+        }
+        const venue = deps.venues[request.venue];
+        if (!venue) {
+          log.error(`reservation ${row.id}: venue "${request.venue}" is no longer configured; releasing the claim`);
+          await releaseClaim(db, { id: row.id, owner, now: now() });
+          continue;
+        }
+        // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the
+        // row was still `claimed`), so none stays open forever.
+        const closed = await closeUnsubmittedAttempts(db, { reservationId: row.id, now: now() });
+        if (closed > 0) log.warn({ attempts: closed }, `reservation ${row.id}: closed ${closed} attempt(s) a stopped daemon left unsubmitted`);
+        sessions.push(open(row.id, 'queue', request, venue, row.release_at));
+      }
+      return sessions;
+    },
+
+    async holdImmediate(hold) {
+      const { request } = hold;
+      const venue = deps.venues[request.venue];
+      if (!venue) throw new ContractError('venue', `"${request.venue}" is not a configured venue`);
+      const id = await createImmediateReservation(db, {
+        user: request.user,
+        venue: request.venue,
+        targetDate: request.targetDate,
+        targetTime: request.targetTime,
+        courts: request.courtPreference.asList(),
+        releaseAt: hold.releaseAt,
+        slotAt: hold.slotAt,
+        owner,
+        now: now(),
+        leaseMs: deps.leaseMs,
+      });
+      return open(id, 'immediate', withReservationId(request, id), venue, hold.releaseAt);
+    },
+
+    reconcileAbandoned: () => reconcileAbandonedBookings(deps),
+
+    async recoverCrashed(id, err) {
+      const cause = `its booking job crashed: ${err instanceof Error ? err.message : String(err)}`;
+      const reconciled = await reconcileOwnBooking(deps, { id, cause });
+      // Not in `booking` under our lease: still `claimed` (nothing fired) goes back; anything else is not ours.
+      if (reconciled.decision === 'not_held') await releaseClaim(db, { id, owner, now: now() });
+    },
+
+    held: () => running,
+  };
+}
+
+/** The executor's view of one held row: guarded writes under this owner's lease, nothing else. */
+function createPort(
+  deps: SessionDeps,
+  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal },
+): BookingSessionPort {
+  const { db, clock, daemonId: owner } = deps;
+  const { id, args } = held;
+  const now = (): Date => new Date(clock.now());
+  return {
+    reservationId: id,
+    request: held.request,
+    venue: held.venue,
+    fireAt: args.fireAt,
+    releaseAt: held.releaseAt,
+    siteClockOffsetMs: args.siteClockOffsetMs,
+    // A lost hold ends the booking like a stop: whatever has not been submitted is not.
+    signal: AbortSignal.any([args.signal, held.lost]),
+    stopWaiting: args.stopWaiting ?? new AbortController().signal,
+    beginFire: () => startBooking(db, { id, owner, now: now() }),
+    stillHeld: () => isHeldInBooking(db, { id, owner, now: now() }),
+    async startAttempt({ court, browserId, flow }) {
+      const started = await startAttempt(db, { reservationId: id, court, daemonId: owner, browserId, flow, now: now() });
+      return {
+        attempt: started.attempt,
+        recordIntent: () => recordIntent(db, { attemptId: started.id, reservationId: id, owner, now: now() }),
+        async finish(a) {
+          await finishAttempt(db, { attemptId: started.id, outcome: a.outcome, confirmationCode: a.confirmationCode, error: a.error, metadata: a.metadata, now: now() });
+        },
+      };
+    },
+  };
+}
+
+export type { SessionEnd };

@@ -1,0 +1,116 @@
+import { persistencePath, toJsonResult, BookingResult as Results, type BookingRequest, type BookingResult } from '../contracts/index.js';
+import { isTransientDbError } from '../db/errors.js';
+import { retryTransient } from '../db/retry.js';
+import type { ReservationSource, ReservationStatus } from '../db/types.js';
+import type { Execution } from '../booking/session-port.js';
+import { flagBookedAfterCancel, getReservation, recordBookingResult, requeueReservation } from '../reservations/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { reconcileOwnBooking, type ReconcileDeps } from './reconcile.js';
+
+/**
+ * Settling a held reservation after its execution (docs/architecture.md "Booking session"): the row gets
+ * exactly one end, through guarded writes under this owner's lease —
+ * - `settled` → `succeeded`/`failed` through THE persistence helper `recordBookingResult`;
+ * - `interrupted` → back to `scheduled` (queued rows), or `failed` (a `book-now` row: its user was told it
+ *   failed, so it must not be booked later behind their back);
+ * - `unknown` → reconciled against the site (`reconcile.ts`): found → `succeeded`, not found → `scheduled`,
+ *   unknowable → `needs_attention`. Never a blind second submit.
+ */
+
+/** How a session ended. */
+export interface SessionEnd {
+  /** The result recorded (or, when `recorded` is false, the one that could not be). */
+  result: BookingResult;
+  /** False when the row was no longer held by this owner (cancelled, taken over): nothing written. */
+  recorded: boolean;
+}
+
+/** What {@link settleExecution} needs. */
+export interface SettleContext {
+  deps: ReconcileDeps;
+  id: number;
+  source: ReservationSource;
+  request: BookingRequest;
+  /** Aborted when the stop's grace ran out: retries through an outage end. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** How long a booking's outcome is retried through a database outage before giving up loudly, ms. */
+const OUTCOME_RETRY_MS = 120_000;
+
+/** Writes the end of `execution` on the row (see the file's comment) and logs one line. */
+export async function settleExecution(ctx: SettleContext, execution: Execution): Promise<SessionEnd> {
+  const { id, logger: log } = ctx;
+  const now = new Date(ctx.deps.clock.now());
+  const { result } = execution;
+  if (execution.kind === 'unknown') {
+    // Submitted, answer lost: the site may hold a booking. It is looked up before anything else.
+    const reconciled = await reconcileOwnBooking(ctx.deps, { id, cause: result.errors.join('; ') || result.outcome, result, request: ctx.request });
+    return { result: reconciled.result ?? result, recorded: reconciled.decision !== 'not_held' && reconciled.decision !== 'lease_lost' };
+  }
+  if (execution.kind === 'interrupted' && ctx.source === 'queue') {
+    const recorded = await writeOutcome(ctx, result, { what: 'giving the reservation back to the queue', status: 'scheduled', stamp: 'updated_at', now }, () =>
+      requeueReservation(ctx.deps.db, { id, owner: ctx.deps.daemonId, now }),
+    );
+    if (recorded) log.warn({ outcome: result.outcome }, `reservation ${id}: booking interrupted before any submit; back in the queue`);
+    else log.warn({ outcome: result.outcome }, `reservation ${id}: booking interrupted before any submit; ${await describeChange(ctx)}`);
+    return { result, recorded };
+  }
+  const final = execution.kind === 'interrupted' ? immediateInterrupted(ctx.request, result) : result;
+  const recorded = await writeOutcome(ctx, final, { what: 'recording the result', status: persistencePath(final), stamp: 'finished_at', now }, () =>
+    recordBookingResult(ctx.deps.db, { reservationId: id, owner: ctx.deps.daemonId, result: final, now }),
+  );
+  if (!recorded && final.status === 'success' && (await flagBookedAfterCancel(ctx.deps.db, { id, result: final, now }))) {
+    log.error({ court: final.court }, `reservation ${id}: cancelled during the submit but booked on the site; needs attention`);
+  } else if (!recorded) {
+    log.warn({ outcome: final.outcome }, `reservation ${id}: result (${final.outcome}) not recorded: ${await describeChange(ctx)}`);
+  } else if (final.status === 'success') {
+    log.info({ court: final.court, outcome: final.outcome }, `reservation ${id}: booked court ${final.court}`);
+  } else {
+    log.warn({ outcome: final.outcome, errors: final.errors }, `reservation ${id}: booking failed (${final.outcome})`);
+  }
+  return { result: final, recorded };
+}
+
+/** A `book-now` booking stopped before any submit: a failure of its own, with the reason. */
+function immediateInterrupted(request: BookingRequest, result: BookingResult): BookingResult {
+  return Results.failure({ request, outcome: 'interrupted', errors: result.errors, message: 'book-now stopped before anything was submitted', metadata: result.metadata });
+}
+
+/** "it is now cancelled" / "it is now booking, held by daemon X": what a guarded write found instead of its row. */
+async function describeChange(ctx: SettleContext): Promise<string> {
+  const row = await getReservation(ctx.deps.db, ctx.id).catch(() => null);
+  if (!row) return 'the row changed meanwhile (it could not be read back)';
+  const holder = row.lease_owner && row.lease_owner !== ctx.deps.daemonId ? `, held by ${row.lease_owner}` : '';
+  return `the row changed meanwhile: it is now ${row.status}${holder}`;
+}
+
+/**
+ * Writes a booking's outcome through a database fault (the result of a booking must not be lost because one
+ * query hit a dropped connection). The guarded `write` (safe to repeat: it names the state and lease owner it
+ * expects) is retried while the database is unavailable, for up to {@link OUTCOME_RETRY_MS} or until the
+ * context's signal aborts. A try whose reply was lost may have been applied, and the repeat then changes no
+ * row: so a "no row changed" is checked against the row — our target `status` with our `now` in `stamp` means
+ * the write was ours. Giving up logs the whole result at error level and throws the database error.
+ */
+async function writeOutcome(
+  ctx: SettleContext,
+  result: BookingResult,
+  target: { what: string; status: ReservationStatus; stamp: 'finished_at' | 'updated_at'; now: Date },
+  write: () => Promise<boolean>,
+): Promise<boolean> {
+  const what = `reservation ${ctx.id}: ${target.what}`;
+  const retry = { what, logger: ctx.logger, budgetMs: OUTCOME_RETRY_MS, signal: ctx.signal };
+  try {
+    if (await retryTransient(write, retry)) return true;
+    const row = await retryTransient(() => getReservation(ctx.deps.db, ctx.id), retry);
+    return row?.status === target.status && row[target.stamp]?.getTime() === target.now.getTime();
+  } catch (err) {
+    ctx.logger.error(
+      { err, reservation_id: ctx.id, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, result: toJsonResult(result) },
+      `${what} failed (${isTransientDbError(err) ? 'the database stayed unavailable' : 'the write itself failed'}); this line holds the booking's result (${result.status}, outcome ${result.outcome}) — it is NOT on the row: check the site and record it by hand if the lease take-over does not settle it`,
+    );
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+import type { VenueConfig } from '../config/schema.js';
+import type { BookingOutcome, BookingRequest, BookingResult, JsonObject } from '../contracts/index.js';
+
+/**
+ * The port the executor books through: everything it needs from the one owner of a held reservation
+ * (`src/booking-session/`, see docs/architecture.md "Booking session"). The executor owns this interface
+ * and depends on nothing else of the scheduling side: no callbacks, no SQL, no flags in metadata.
+ */
+
+/** One held reservation, as the executor sees it. */
+export interface BookingSessionPort {
+  /** The reservation row the attempts belong to (queued and immediate bookings both have one). */
+  readonly reservationId: number;
+  /** Built once per hold, from the row (or the `book-now` input). */
+  readonly request: BookingRequest;
+  readonly venue: VenueConfig;
+  /** Fire instant on the local clock; nothing is submitted before it. Immediate bookings: "now". */
+  readonly fireAt: Date;
+  /** The slot's release instant (metadata `release_at`). */
+  readonly releaseAt: Date;
+  /** Site clock − local clock behind `fireAt`, ms (metadata `site_clock_offset_ms`); null when not measured. */
+  readonly siteClockOffsetMs: number | null;
+  /**
+   * Aborted when the booking must end: the stop's grace ran out, or the hold was lost (heartbeat found the
+   * row cancelled or taken over). An attempt cut off before its submit is recorded `interrupted`.
+   */
+  readonly signal: AbortSignal;
+  /** Aborted when a booking that has not fired yet must give up at once (a stopping daemon). Ignored once fired. */
+  readonly stopWaiting: AbortSignal;
+  /**
+   * At the fire instant, before the first submit: the row moves `claimed → booking` (an immediate row is
+   * already in `booking`). False: the row is no longer held by this owner (cancelled, expired, taken over):
+   * submit nothing.
+   */
+  beginFire(): Promise<boolean>;
+  /** Before each further court: is the row still in `booking` under this owner's unexpired lease? */
+  stillHeld(): Promise<boolean>;
+  /** Opens an attempt (`booking_attempts` row) for `court`; numbering continues across runs. */
+  startAttempt(args: { court: number; browserId: string; flow: string }): Promise<AttemptPort>;
+}
+
+/** One open attempt. */
+export interface AttemptPort {
+  /** 1-based attempt number of the reservation. */
+  readonly attempt: number;
+  /**
+   * Writes the intent (`submitted_at`) BEFORE the submit is pressed — only if this attempt is still open AND
+   * the row is still in `booking` under this owner's unexpired lease. False: nothing may be submitted.
+   */
+  recordIntent(): Promise<boolean>;
+  /** Closes the attempt with its outcome (once). */
+  finish(args: { outcome: BookingOutcome; confirmationCode: string | null; error: string | null; metadata: JsonObject }): Promise<void>;
+}
+
+/**
+ * How one execution ended, as a type of its own per case:
+ * - `settled`: the site's word — booked (`result.status === 'success'`) or a definitive failure;
+ * - `interrupted`: nothing was submitted that may have booked (a stop, a cancel, the hold lost): the row goes
+ *   back to the queue (or stays with whoever holds it now);
+ * - `unknown`: a submit whose answer is lost (timeout or crash after the POST): the site may hold a booking.
+ *   It is looked up on the site, never submitted again blindly. `result.outcome` is `unknown`.
+ */
+export type Execution =
+  | { kind: 'settled'; result: BookingResult }
+  | { kind: 'interrupted'; result: BookingResult }
+  | { kind: 'unknown'; result: BookingResult };
+
+/** Something that books one held reservation: the executor (tests may pass their own). */
+export interface BookingExecutor {
+  /** Resolves for every expected outcome; never throws for them. */
+  execute(session: BookingSessionPort): Promise<Execution>;
+}

@@ -1,0 +1,147 @@
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock, type Clock } from '../src/clock.js';
+import { computeReleaseAt } from '../src/scheduling/release-time.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { runBookNow, spawnDaemon, writeDaemonConfig, type DaemonProcess } from './helpers/daemon-process.js';
+import { LA_VILLA, startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
+import { waitFor } from './helpers/wait.js';
+
+/**
+ * The booking session is the one owner of a held row, with REAL processes on the real Postgres, real Chromium
+ * and the sandbox site:
+ * - a `reservd book-now` whose booking outlasts `daemon.leaseMs` (a slow site) while a daemon runs on the
+ *   same database: its heartbeat keeps the row, so the daemon never takes it over or submits for it;
+ * - a lease stolen (another owner on the row) while the daemon's fire is on its way to the submit: the intent
+ *   is refused, nothing is submitted, the attempt is closed `interrupted`, and the row is left to its new owner.
+ *
+ * Time: the daemons, `book-now` and the site share one shifted clock (`RESERVD_TEST_CLOCK_OFFSET_MS`).
+ */
+
+const ZONE = 'America/Guatemala';
+const EMAIL = 'session-test@example.test';
+/** Short, so a slow booking outlasts it many times over (the schema's minimum). */
+const LEASE_MS = 5_000;
+
+let database: TestDatabase;
+let sandbox: TestSandbox;
+let offsetMs = 0;
+const clock: Clock = { now: () => systemClock.now() + offsetMs, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
+let configPath: string;
+const daemons: DaemonProcess[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sandbox = await startTestSandbox({ clock });
+  configPath = writeDaemonConfig({
+    daemon: { pollIntervalMs: 500, prepareLeadMs: 8_000, leaseMs: LEASE_MS, stopGraceMs: 8_000, attemptTimeoutMs: 40_000 },
+    venues: { 'la-villa': { ...LA_VILLA, site: { ...LA_VILLA.site, baseUrl: sandbox.url } } },
+  });
+}, 60_000);
+
+afterEach(async () => {
+  sandbox.site.setControl({ slowMs: 0, slowSubmitMs: 0 });
+  await Promise.all(daemons.splice(0).map((d) => d.stop('SIGKILL')));
+});
+
+afterAll(async () => {
+  await sandbox?.stop();
+  await database?.drop();
+});
+
+/** Shifts the shared clock so that `date time`'s release (48 h before) is `inMs` from now (negative: passed). */
+function standBeforeRelease(date: string, time: string, inMs: number): number {
+  const releaseAtMs = computeReleaseAt({ hoursBefore: 48 }, date, time, ZONE).getTime();
+  offsetMs = releaseAtMs - inMs - systemClock.now();
+  return releaseAtMs;
+}
+
+async function startDaemon(): Promise<DaemonProcess> {
+  const daemon = await spawnDaemon({ configPath, databaseUrl: database.url, clockOffsetMs: offsetMs });
+  daemons.push(daemon);
+  return daemon;
+}
+
+const submitsOf = (date: string, time: string) => sandbox.site.submits().filter((b) => b.email === EMAIL && b.date === date && b.time === time);
+
+async function rowOf(id: number) {
+  const { rows } = await sql<{ status: string; lease_owner: string | null; confirmation_code: string | null; booked_court: number | null; result: { metadata?: Record<string, unknown> } | null }>`
+    SELECT status, lease_owner, confirmation_code, booked_court, result FROM reservations WHERE id = ${id}`.execute(database.db);
+  return rows[0]!;
+}
+
+async function attemptsOf(id: number) {
+  const { rows } = await sql<{ attempt: number; daemon_id: string; submitted: boolean; outcome: string | null; error: string | null }>`
+    SELECT attempt, daemon_id, submitted_at IS NOT NULL AS submitted, outcome, error FROM booking_attempts WHERE reservation_id = ${id} ORDER BY attempt`.execute(database.db);
+  return rows;
+}
+
+describe('book-now beside a running daemon', () => {
+  it('a booking that outlasts the lease is held by its heartbeat: one submit at the site, succeeded once, the daemon never touches it', async () => {
+    const date = '2027-09-08';
+    const time = '08:00';
+    standBeforeRelease(date, time, -60_000); // released a minute ago
+    const daemon = await startDaemon();
+    const daemonId = String(daemon.logs().find((l) => l.msg === 'reservd started')!.daemon_id);
+    // Every page of the site answers 6 s late and the booking POST 2 s later still: about 20 s for the booking,
+    // four leases; the site takes the booking when the POST arrives.
+    sandbox.site.setControl({ slowMs: 6_000, slowSubmitMs: 2_000 });
+    const run = await runBookNow({
+      configPath,
+      databaseUrl: database.url,
+      clockOffsetMs: offsetMs,
+      args: ['--venue', 'la-villa', '--date', date, '--time', time, '--courts', '2', '--first-name', 'Sesi', '--last-name', 'Tester', '--email', EMAIL, '--phone', '+502 5555 0505'],
+    });
+    expect(run.code, run.output.slice(-3_000)).toBe(0);
+    expect(run.summary).toMatchObject({ status: 'success', outcome: 'booked', court: 2 });
+    const id = Number(run.summary!.reservation_id);
+
+    const submits = submitsOf(date, time);
+    expect(submits.map((s) => s.result)).toEqual(['booked']);
+    const bookings = sandbox.site.bookings().filter((b) => b.email === EMAIL && b.date === date && b.time === time && b.status === 'booked');
+    expect(bookings).toHaveLength(1);
+    const row = await rowOf(id);
+    expect(row).toMatchObject({ status: 'succeeded', lease_owner: null, booked_court: 2, confirmation_code: bookings[0]!.confirmationCode });
+    expect(row.result?.metadata?.recovered).toBeUndefined(); // recorded by book-now itself, not reconciled by the daemon
+    const attempts = await attemptsOf(id);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.submitted, a.daemon_id === daemonId])).toEqual([[1, 'booked', true, false]]);
+    // The heartbeat renewed the lease while the booking ran, and the daemon never logged anything about the row.
+    expect(run.logs.some((l) => l.level === 40 && String(l.msg).includes('lease'))).toBe(false);
+    expect(daemon.logs().filter((l) => l.reservation_id === id)).toEqual([]);
+    expect(daemon.child.exitCode).toBeNull();
+  }, 150_000);
+});
+
+describe('a lease stolen on the way to the submit', () => {
+  it('refuses the intent: nothing is submitted, the attempt is closed interrupted, the row is left to its new owner', async () => {
+    const date = '2027-09-08';
+    const time = '10:00';
+    const releaseAtMs = standBeforeRelease(date, time, 15_000);
+    const { rows: users } = await sql<{ id: string }>`
+      INSERT INTO booking_users (first_name, last_name, email, phone) VALUES ('Sesi', 'Tester', ${EMAIL}, '+502 5555 0505')
+      ON CONFLICT DO NOTHING RETURNING id`.execute(database.db);
+    const userId = users[0]?.id ?? (await sql<{ id: string }>`SELECT id FROM booking_users WHERE email = ${EMAIL}`.execute(database.db)).rows[0]!.id;
+    const { rows } = await sql<{ id: string }>`
+      INSERT INTO reservations (user_id, venue, target_date, target_time, courts)
+      VALUES (${userId}, 'la-villa', ${date}, ${time}, '{2,1}') RETURNING id`.execute(database.db);
+    const id = Number(rows[0]!.id);
+    const daemon = await startDaemon();
+    await waitFor('the first attempt to be opened (page prepared)', async () => (await attemptsOf(id)).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 20 });
+    // From now on every page answers 4 s late: the fire's GET of the slot page is on its way when we steal.
+    sandbox.site.setControl({ slowMs: 4_000 });
+    await waitFor('the fire to begin (claimed → booking)', async () => (await rowOf(id)).status === 'booking' || undefined, { timeoutMs: 60_000, everyMs: 10 });
+    const thief = 'thief-host:1:abcdef';
+    // An hour on the shared (shifted) clock: the daemon must not see the thief's lease as expired.
+    await sql`UPDATE reservations SET lease_owner = ${thief}, lease_expires_at = ${new Date(clock.now() + 3_600_000)} WHERE id = ${id}`.execute(database.db);
+
+    await waitFor('the attempt to be closed', async () => (await attemptsOf(id)).every((a) => a.outcome !== null) || undefined, { timeoutMs: 30_000, everyMs: 50 });
+    await waitFor('the slot page answer to be read', () => clock.now() > releaseAtMs + 5_000 || undefined, { timeoutMs: 30_000, everyMs: 50 });
+    expect(submitsOf(date, time)).toEqual([]);
+    const attempts = await attemptsOf(id);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.submitted])).toEqual([[1, 'interrupted', false]]); // no fallback court either
+    expect(await rowOf(id)).toMatchObject({ status: 'booking', lease_owner: thief });
+    const ended = await daemon.waitForLog('the session to end', (l) => l.reservation_id === id && String(l.msg).includes('the row changed meanwhile'), 30_000);
+    expect(String(ended.msg)).toContain(`it is now booking, held by ${thief}`);
+    expect(daemon.child.exitCode).toBeNull();
+  }, 150_000);
+});
