@@ -4,8 +4,9 @@ import type { FlowResult } from '../flow.js';
 /**
  * Reads what an Acuity page shows, in one round trip to the browser. The selectors are the site's (the
  * real Acuity page's, which the sandbox copies): a block page `.blocked`, `.not-open-yet`,
- * `.slot-unavailable`, the form `#booking-form` with `client.*` inputs and `button.btn-confirm`, `.field-error`, an expired form
- * `.form-expired`, and the confirmation `.confirmation-code` / `.client-name`.
+ * `.slot-unavailable`, the form `#booking-form` with `client.*` inputs and `button.btn-confirm`,
+ * `.field-error`, an expired form `.form-expired`, and the confirmation `.confirmation-code` /
+ * `.client-name`.
  */
 
 /** The four client inputs of the booking form, in form order. */
