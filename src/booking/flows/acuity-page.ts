@@ -2,8 +2,8 @@ import type { Page } from 'playwright-core';
 import type { FlowResult } from '../flow.js';
 
 /**
- * Reads what an Acuity page shows, in one round trip to the browser. The selectors are the site's (the
- * real Acuity page's, which the sandbox copies): a block page `.blocked`, `.not-open-yet`,
+ * Reads what an Acuity page shows, in one round trip to the browser. The selectors are those the sandbox
+ * site serves (`src/sandbox/`): a block page `.blocked`, `.not-open-yet`,
  * `.slot-unavailable`, the form `#booking-form` with `client.*` inputs and `button.btn-confirm`,
  * `.field-error`, an expired form `.form-expired`, and the confirmation `.confirmation-code` /
  * `.client-name`.
