@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 
 /*
- * Initial schema: booking_users, reservations, booking_attempts (DESIGN.md "Reservation life cycle").
- * Frozen in time: imports only `kysely`, never `src/` (STYLE.md). Every instant is `timestamptz` (case C09).
+ * Initial schema: booking_users, reservations, booking_attempts (life cycle in docs/architecture.md).
+ * Frozen in time: imports only `kysely`, never `src/`. Every instant is `timestamptz` (case C09).
  */
 
 const STATUSES = `'pending','scheduled','claimed','booking','succeeded','failed','rejected','expired','cancelled','needs_attention'`;

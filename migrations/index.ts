@@ -4,7 +4,7 @@ import * as m0002 from './0002_unknown_outcome.js';
 
 /**
  * Every migration, by name, in the order Kysely's `Migrator` applies them (names sort alphabetically).
- * A static map rather than `FileMigrationProvider`, which cannot load `.ts` files under vitest (STACK.md).
+ * A static map rather than `FileMigrationProvider`, which cannot load `.ts` files under vitest.
  * Add a new migration by importing it here under the next `NNNN_name`.
  */
 export const migrations: Record<string, Migration> = {

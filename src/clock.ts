@@ -1,11 +1,11 @@
 /**
- * The only module that reads the time or sets timers (STYLE.md "Boundaries").
+ * The only module that reads the time or sets timers (docs/architecture.md, boundaries; docs/timing.md).
  *
  * Everything else receives a {@link Clock} and asks it for `now()` and for sleeps, so tests can
  * inject a {@link ManualClock} and run days of schedule in milliseconds without sleeping.
  */
 
-/** Longest single timer we arm; longer waits are chunked and the clock re-read (STYLE.md: ≤ 30 s). */
+/** Longest single timer we arm; longer waits are chunked and the clock re-read after each chunk. */
 export const MAX_TIMER_MS = 30_000;
 
 /** A source of time and of abortable sleeps. */

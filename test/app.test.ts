@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createDaemonId, isDeadLocalDaemon } from '../src/app.js';
 
-/** Lease owners: which ones a restarted daemon may take over at once (issue 4: take-over after kill -9). */
+/** Lease owners: which ones a restarted daemon may take over at once (take-over after kill -9). */
 describe('isDeadLocalDaemon', () => {
   it('a daemon of this host whose process has exited is dead', async () => {
     const child = spawn(process.execPath, ['-e', '']);

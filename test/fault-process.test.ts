@@ -10,7 +10,7 @@ import { LA_VILLA, startTestSandbox, type TestSandbox } from './helpers/sandbox.
 import { waitFor } from './helpers/wait.js';
 
 /**
- * Never twice, never lost (issue 4), with REAL daemon processes, the real Postgres, real Chromium and the
+ * Never twice, never lost (README "Reliability"), with REAL daemon processes, the real Postgres, real Chromium and the
  * sandbox site: a daemon is killed with SIGKILL at each point of a booking, a new one is started on the
  * same database, and the site and the table must show exactly one booking, recorded `succeeded` with the
  * site's code, nothing left `claimed` or `booking`. Also SIGTERM during a booking, and a user's cancel

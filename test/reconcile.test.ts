@@ -22,8 +22,8 @@ import { startTestSandbox, T0, type TestSandbox } from './helpers/sandbox.js';
 import { waitFor } from './helpers/wait.js';
 
 /**
- * Crash reconciliation (issue 4 "Intent before submit"; DESIGN.md "never two bookings for one reservation,
- * never a silently lost one"): the database state a crash leaves — a row in `booking` under an expired lease
+ * Crash reconciliation (docs/architecture.md; never two bookings for one reservation, never a silently lost
+ * one): the database state a crash leaves — a row in `booking` under an expired lease
  * of a dead daemon, an attempt with an intent (`submitted_at`) and no outcome — is settled by looking the
  * client's appointments up on the real sandbox site. Nothing is ever submitted while reconciling.
  */

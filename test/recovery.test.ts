@@ -15,8 +15,8 @@ import { createTestDatabase, setAttemptSubmitted, type TestDatabase } from './he
 
 /**
  * Rows a dead daemon left in `booking` (lease expired) are taken over for reconciliation against the site
- * (the decisions are pinned in test/reconcile.test.ts); attempts are settled once (DESIGN.md "never a blind
- * second submit").
+ * (the decisions are pinned in test/reconcile.test.ts); attempts are settled once (never a blind second
+ * submit).
  */
 
 const NOW = new Date('2027-07-21T15:00:00.000Z');

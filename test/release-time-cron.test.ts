@@ -5,7 +5,7 @@ import { findReleaseCronProblem, firstCronReleaseFrom, nextCronReleases } from '
 import { computeReleaseAt, describeReleaseRule } from '../src/scheduling/release-time.js';
 
 /**
- * The cron release rule (issue 3) against `../shared/cases/release-time.md`: C02, C04 and C05 lists with
+ * The cron release rule against the cases of docs/release-rules.md: C02, C04 and C05 lists with
  * their exact instants, a `{ cron, horizonDays }` release per DST case, the inclusive start of the day,
  * and the config schema's checks. C06 (host zones) runs in child processes in `release-time.test.ts`.
  */

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { LA_VILLA } from './helpers/sandbox.js';
 
 /**
- * Validation of `pending` rows under cron release rules (issue 3), against the real Postgres: a slot whose
+ * Validation of `pending` rows under cron release rules, against the real Postgres: a slot whose
  * release instant is not before its start is rejected with a reason naming the venue's rule; others are
  * scheduled with the cron release instant.
  */

@@ -21,7 +21,7 @@ async function probeUnder(tz: string): Promise<Record<string, string | number>> 
   return JSON.parse(stdout) as Record<string, string | number>;
 }
 
-describe('release-time cases (../shared/cases/release-time.md)', () => {
+describe('release-time cases (docs/release-rules.md)', () => {
   it.each(['UTC', 'Asia/Tokyo', 'America/Los_Angeles'])('C01 host zone must not leak (TZ=%s)', async (tz) => {
     const answers = await probeUnder(tz);
     expect(answers.C01).toBe('2027-07-13T12:00:00.000Z');

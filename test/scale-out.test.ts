@@ -8,7 +8,7 @@ import { LA_VILLA, startTestSandbox, type TestSandbox, type TestVenueInput } fro
 import { waitFor } from './helpers/wait.js';
 
 /**
- * Scale-out (issue 4): three `reservd run` processes on one database, 150 reservations over 30 release
+ * Scale-out (README "Reliability": several daemons): three `reservd run` processes on one database, 150 reservations over 30 release
  * instants, no further setup. Every reservation is booked exactly once, by exactly one daemon: checked from
  * `booking_attempts` and from the site's log of submits.
  *

@@ -16,7 +16,7 @@ import {
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
 
 /**
- * Loopback accuracy bounds, as issue 3 asks: ±25 ms, uncertainty ≤ 50 ms. Measured on an idle machine:
+ * Loopback accuracy bounds this file pins: ±25 ms, uncertainty ≤ 50 ms. Measured on an idle machine:
  * worst error 2.5 ms, worst uncertainty 6.5 ms over 15 estimates (RTT 2–6 ms); but when other processes
  * starve this one of CPU (load average 7+ on 2 cores) a single estimate reached error 39 ms with
  * uncertainty 42 ms, so the bounds are not tightened. Every estimate must also hold the true offset

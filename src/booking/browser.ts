@@ -4,7 +4,7 @@ import type { BrowserPool, PageLease } from './flow.js';
 
 /**
  * Finding and lending Chromium (the only module that launches a browser). No browser download is possible
- * on our machines (STACK.md): we run an installed Chromium through playwright-core.
+ * on our machines: we run an installed Chromium through playwright-core.
  */
 
 /** Thrown when no Chromium executable can be found; the message says how to fix it. */
@@ -17,7 +17,7 @@ export class BrowserNotFoundError extends Error {
   }
 }
 
-/** System paths tried after the configured one and Playwright's own (STACK.md "System pieces"). */
+/** System paths tried after the configured one and Playwright's own (README "Configuration"). */
 export const SYSTEM_CHROMIUM_PATHS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 /** Lookups {@link findChromium} uses; tests replace them. */
@@ -29,9 +29,9 @@ export interface FindChromiumDeps {
 }
 
 /**
- * The Chromium executable to launch. Order (STACK.md): `configured` (from `daemon.browserExecutable` or
- * RESERVD_BROWSER) → Playwright's own browser if it is installed → /usr/bin/chromium,
- * /usr/bin/chromium-browser, /usr/bin/google-chrome.
+ * The Chromium executable to launch. Order (README "Configuration"): `configured` (from
+ * `daemon.browserExecutable` or RESERVD_BROWSER) → Playwright's own browser if it is installed →
+ * /usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome.
  *
  * @throws BrowserNotFoundError when the configured path does not exist (no silent fallback: the operator
  *   asked for it) or when nothing is found; the message names the fix.

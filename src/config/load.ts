@@ -12,7 +12,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Environment variables reservd reads (only here and in `main.ts`; STYLE.md). */
+/** Environment variables reservd reads (only here and in `main.ts` is `process.env` read). */
 export interface ConfigEnv {
   /** Postgres connection string; overrides `database.url`. */
   DATABASE_URL?: string | undefined;

@@ -8,10 +8,10 @@ import { findReleaseCronProblem } from '../scheduling/cron-release.js';
  * values are venue-local `HH:MM` text.
  */
 
-/** Strict 24 h `HH:MM` (zod's `z.iso.time()` would accept seconds; STACK.md). */
+/** Strict 24 h `HH:MM` (zod's `z.iso.time()` would accept seconds). */
 export const hhmmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be 24 h "HH:MM" text, e.g. "07:00"');
 
-/** True when `timeZone` is an IANA zone this Node.js knows (croner only fails at first use; STACK.md). */
+/** True when `timeZone` is an IANA zone this Node.js knows (croner would only fail at its first `nextRun()`). */
 export function isKnownTimeZone(timeZone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
@@ -37,7 +37,8 @@ export const timeZoneSchema = z.string().superRefine((zone, ctx) => {
 
 /**
  * A cron schedule for releases: 5 or 6 fields (optional seconds first), read in the venue's zone by croner,
- * with fixed seconds/minute/hour fields (interval patterns such as `*\/30` are refused; STACK.md).
+ * with fixed seconds/minute/hour fields (interval patterns such as `*\/30` are refused: across DST changes they
+ * skip or repeat runs; docs/release-rules.md).
  */
 export const releaseCronSchema = z.string().superRefine((pattern, ctx) => {
   const problem = findReleaseCronProblem(pattern);
@@ -45,12 +46,12 @@ export const releaseCronSchema = z.string().superRefine((pattern, ctx) => {
 });
 
 /**
- * When a slot opens for booking (DESIGN.md "release rule"; policy across DST in `src/scheduling/release-time.ts`):
+ * When a slot opens for booking (docs/release-rules.md; policy across DST in `src/scheduling/release-time.ts`):
  * - `{ hoursBefore: N }`: N elapsed hours before the slot's start instant (the origin site uses 48);
  * - `{ daysBefore: N, at: "HH:MM" }`: that wall-clock time in the venue's zone, N calendar days before the slot date;
  * - `{ cron: "0 7 * * *", horizonDays: N }`: at each run of `cron` (venue's zone) the slots up to N venue-local
  *   calendar days ahead open; a slot's release is the first run whose local date is on or after the slot date
- *   minus N days (issue 3). `horizonDays` is an integer 0..366.
+ *   minus N days. `horizonDays` is an integer 0..366.
  */
 export const releaseRuleSchema = z.union([
   z.strictObject({ hoursBefore: z.number().int().min(0).max(24 * 366) }),
@@ -71,9 +72,9 @@ export const siteSchema = z.strictObject({
   appointmentTypeId: z.string().regex(/^[A-Za-z0-9_-]+$/),
 });
 
-/** One venue: a booking site account/location (DESIGN.md "venue"). */
+/** One venue: a booking site account/location, with its zone, release rule, courts and site adapter. */
 export const venueSchema = z.strictObject({
-  /** Human name, used in notifications. */
+  /** Human name, used in messages and on the sandbox's pages. */
   name: z.string().min(1),
   /** IANA zone of the venue; every slot date/time is wall-clock in this zone. */
   timeZone: timeZoneSchema,
@@ -125,8 +126,8 @@ export const daemonSchema = z.strictObject({
   /**
    * How the daemon wakes and fires. `on-time` (default): sleeps to each release − prepareLeadMs, warms a
    * page, fires at the release on the site's clock. `polling-baseline`: the benchmark's job-queue baseline
-   * (issue 3): claims rows only once their release has passed, on a fixed `pollIntervalMs` poll with no
-   * LISTEN wake-up and no site-clock estimate, and launches a fresh browser per booking. It books, but late:
+   * (docs/benchmark.md): claims rows only once their release has passed, on a fixed `pollIntervalMs` poll with
+   * no LISTEN wake-up and no site-clock estimate, and launches a fresh browser per page. It books, but late:
    * never use it for real reservations.
    */
   mode: z.enum(['on-time', 'polling-baseline']).default('on-time'),
@@ -145,7 +146,7 @@ export const databaseSchema = z.strictObject({
   /**
    * How long getting a pooled connection may take, ms: waiting for a free one when all `poolMax` are busy,
    * or opening a new one. Past it the statement fails with a clear error naming `poolMax` instead of hanging
-   * (issue 4 "an exhausted pool times out"). Default 10 s.
+   * (an exhausted pool times out). Default 10 s.
    */
   connectionTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
   /**

@@ -32,7 +32,7 @@ const courtPreferenceSchema = z.custom<CourtPreference>(
 );
 
 /**
- * One booking to perform (seed `booking_flow_contracts`, `BookingRequest`). Only made by
+ * One booking to perform. Only made by
  * `buildRequestFromReservation` / `buildImmediateRequest` (both run {@link createBookingRequest}); frozen.
  * - `targetDate`: venue-local `YYYY-MM-DD`, a real date; `targetTime`: venue-local 24 h `HH:MM`.
  * - `source: 'queue'` always has a `reservationId`; `'immediate'` has one only after {@link withReservationId}.
@@ -77,8 +77,8 @@ export interface RequestFieldNames {
 }
 
 /**
- * The single validation path for every booking request (DESIGN.md: immediate and queued bookings go through
- * the SAME builders). Checks, in order: venue (known), target date, target time, courts, queue position,
+ * The single validation path for every booking request: immediate (`book-now`) and queued bookings go
+ * through the SAME builders. Checks, in order: venue (known), target date, target time, courts, queue position,
  * then the user's names, email and phone.
  *
  * @throws ContractError whose `field` is taken from `names` and whose message quotes the bad value.

@@ -8,7 +8,7 @@ import { bookingMetadataSchema, checkBookingMetadata, metadataContextOf, type Bo
 import { badValue, parseField } from './parse-field.js';
 
 /**
- * How a booking ended (STYLE.md: expected results are values, not exceptions). Also the values of
+ * How a booking ended (expected results are values, not exceptions). Also the values of
  * `booking_attempts.outcome`. `booked` is the only success outcome.
  */
 export const bookingOutcomeSchema = z.enum(
@@ -25,8 +25,7 @@ export type FailureOutcome = Exclude<BookingOutcome, 'booked'>;
 const courtNumber = z.number({ error: badValue('is not a court number') }).int({ error: badValue('is not a whole court number') }).positive({ error: badValue('is not a positive court number') });
 
 /**
- * The outcome of one booking (seed `booking_flow_contracts`, `BookingResult`). Invariants (DESIGN.md
- * "Contract guarantees"): `status: 'success'` ⇔ `outcome: 'booked'`, and then `court` and
+ * The outcome of one booking. Invariants: `status: 'success'` ⇔ `outcome: 'booked'`, and then `court` and
  * `confirmationCode` are set; a failure has no confirmation code and at least one `errors` entry or a
  * `message`; a queued result's metadata has `reservation_id`. Branded: only the factories
  * ({@link BookingResult}.success/failure) and `parseJsonResult` produce one.
@@ -99,7 +98,7 @@ function finish(candidate: Record<string, unknown>): BookingResult {
 }
 
 /**
- * The only ways to make a {@link BookingResult} (DESIGN.md "Contract guarantees").
+ * The only ways to make a {@link BookingResult}.
  * Both echo the request's user, check metadata (JSON-serialisable, required keys, agrees with the request;
  * see `checkBookingMetadata`) and return a deep-frozen value.
  */
@@ -151,7 +150,7 @@ export const BookingResult = Object.freeze({
 });
 
 /**
- * Notification tone, decided by status (DESIGN.md): success → `celebrate`; a failure that is part of the
+ * Notification tone, decided by status: success → `celebrate`; a failure that is part of the
  * game (`slot_taken`, `not_open_yet`) → `warn`; every other failure → `alert` (a person should look).
  */
 export function notificationTone(result: BookingResult): 'celebrate' | 'warn' | 'alert' {
@@ -159,7 +158,7 @@ export function notificationTone(result: BookingResult): 'celebrate' | 'warn' | 
   return result.outcome === 'slot_taken' || result.outcome === 'not_open_yet' ? 'warn' : 'alert';
 }
 
-/** Persistence path, decided by status (DESIGN.md): the reservation's next state, `succeeded` or `failed`. */
+/** Persistence path, decided by status: the reservation's next state, `succeeded` or `failed` (`recordBookingResult`). */
 export function persistencePath(result: BookingResult): 'succeeded' | 'failed' {
   return result.status === 'success' ? 'succeeded' : 'failed';
 }

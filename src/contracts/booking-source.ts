@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { badValue } from './parse-field.js';
 
 /**
- * Where a booking request came from (seed `booking_flow_contracts`, `BookingSource`):
+ * Where a booking request came from:
  * - `'queue'`: a row of the `reservations` table, fired at its release instant;
  * - `'immediate'`: `reservd book-now`, fired at once.
  */

@@ -17,7 +17,7 @@ export const personNameSchema = z
   .max(80, { error: badValue('is longer than 80 characters') });
 
 /**
- * An email address: trimmed first, then checked with `z.email()` (which does not trim by itself, STACK.md).
+ * An email address: trimmed first, then checked with `z.email()` (which does not trim by itself).
  */
 export const emailSchema = z
   .string({ error: badValue('is not text') })
@@ -36,7 +36,7 @@ export const phoneSchema = z
   .refine((t) => digitCount(t) >= 7 && digitCount(t) <= 20, { error: badValue('is not a phone number of 7 to 20 digits') });
 
 /**
- * The person a booking is made for (seed `booking_flow_contracts`, `BookingUser`); the site's
+ * The person a booking is made for; the site's
  * `client.firstName/lastName/email/phone` form fields. All four are trimmed.
  */
 export const bookingUserSchema = z.object({

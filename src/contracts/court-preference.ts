@@ -3,7 +3,7 @@ import { describeValue, parseField } from './parse-field.js';
 
 /**
  * The problem with a court list, or `null` when it is a usable preference list: a non-empty array of
- * positive safe integers without duplicates (seed `booking_flow_contracts`, `CourtPreference`).
+ * positive safe integers without duplicates.
  */
 export function findCourtListProblem(value: unknown): string | null {
   if (value === null || value === undefined) return `the court list is missing (got ${describeValue(value)})`;
@@ -31,12 +31,12 @@ export const courtListSchema = z.custom<number[]>().superRefine((value, ctx) => 
 });
 
 /**
- * Ordered courts to try for one slot (seed `booking_flow_contracts`). Frozen; `courts` is never empty.
+ * Ordered courts to try for one slot. Frozen; `courts` is never empty.
  */
 export interface CourtPreference {
   /** Court numbers in preference order; frozen, at least one. */
   readonly courts: readonly number[];
-  /** A fresh, mutable copy of {@link CourtPreference.courts}; always at least one court (DESIGN.md). */
+  /** A fresh, mutable copy of {@link CourtPreference.courts}; always at least one court. */
   asList(): number[];
 }
 

@@ -1,14 +1,14 @@
 /**
  * The one error class of `src/contracts/`.
  *
- * Thrown by every builder and factory when input breaks a contract rule (DESIGN.md "Contract guarantees").
+ * Thrown by every builder and factory when input breaks a contract rule.
  * Callers branch on it: a reservation row that throws it is `rejected` (never retried), and its `field` names
  * the offending column so the rejection can say which one.
  */
 export class ContractError extends Error {
   /** Stable machine code; equals the `invalid_request` booking outcome. */
   readonly code = 'invalid_request' as const;
-  /** Never retryable: the same input fails the same way (STYLE.md "Errors"). */
+  /** Never retryable: the same input fails the same way. */
   readonly retryable = false as const;
   /**
    * What was wrong, named the way the caller named it: a DB column for reservation rows (`courts`,

@@ -1,5 +1,6 @@
 /**
- * The booking contracts (seed `booking_flow_contracts`): pure values, zod schemas as the single source of
+ * The booking contracts (`BookingUser`, `CourtPreference`, `BookingRequest`, `BookingResult`, `BookingSource`;
+ * docs/architecture.md): pure values, zod schemas as the single source of
  * truth, no I/O, no clock, no environment. Import from here, not from the files.
  */
 export { ContractError, isContractError } from './errors.js';

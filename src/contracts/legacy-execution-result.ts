@@ -7,7 +7,7 @@ import { badValue, parseField } from './parse-field.js';
 const optionalText = z.string({ error: badValue('is not text or null') }).nullable().default(null);
 
 /**
- * The Python bot's `ExecutionResult` (seed `booking_flow_contracts`): `success: bool`, `court: int|None`,
+ * The Python bot's `ExecutionResult`: `success: bool`, `court: int|None`,
  * `time: str|None`, `confirmation: str|None`, `error: str|None`, `message: str|None`,
  * `timings: dict[str, float]`. Python's `None` is `null`; a missing key counts as `null` (`{}` for timings).
  * `timings` values are taken to be milliseconds (they become metadata `timings_ms` unchanged).
@@ -43,7 +43,7 @@ export function guessOutcomeFromText(text: string | null): FailureOutcome {
  * Maps a legacy `ExecutionResult` into a {@link BookingResult} for `request`.
  * - success with a court and a confirmation → `BookingResult.success` (legacy `message` kept);
  * - success WITHOUT a positive court or a confirmation → a failure with outcome `error` whose errors say
- *   the site may hold a booking (check before any retry; DESIGN.md forbids a blind second submit);
+ *   the site may hold a booking (check before any retry: reservd never submits blindly a second time);
  * - failure → `BookingResult.failure`: outcome from {@link guessOutcomeFromText} on `error` (else `message`),
  *   `error` in `errors`, `message` kept, legacy `court` as the court tried.
  * `timings` become metadata `timings_ms` (merged over `metaArgs.extra.timings_ms`); legacy `time` is not

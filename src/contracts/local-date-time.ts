@@ -24,17 +24,18 @@ export function isLocalTime(text: string): boolean {
 }
 
 /**
- * A venue-local calendar date, `YYYY-MM-DD` text (DESIGN.md: `targetDate` is a calendar date in the venue's
- * zone; no zone, no instant). Rejects impossible dates such as `2027-02-30`. Postgres `date` columns only
- * arrive as this text when `types.setTypeParser(1082, v => v)` is set (STACK.md); a `Date` object is rejected.
+ * A venue-local calendar date, `YYYY-MM-DD` text (`targetDate` is a calendar date in the venue's zone; no
+ * zone, no instant). Rejects impossible dates such as `2027-02-30`. Postgres `date` columns only
+ * arrive as this text because reservd's pg type parsers keep DATE (OID 1082) as text (`src/db/pg-types.ts`,
+ * case C08 in docs/release-rules.md); a `Date` object is rejected.
  */
 export const localDateSchema = z
   .string({ error: badValue('is not date text') })
   .refine(isLocalDate, { error: badValue('is not a real calendar date in YYYY-MM-DD form') });
 
 /**
- * A venue-local wall-clock start time, strict 24-hour `HH:MM` text (DESIGN.md). Seconds are rejected on
- * purpose (zod's `z.iso.time()` would accept them, STACK.md): a Postgres `time` column arrives as
+ * A venue-local wall-clock start time, strict 24-hour `HH:MM` text. Seconds are rejected on
+ * purpose (zod's `z.iso.time()` would accept them): a Postgres `time` column arrives as
  * `07:00:00` and must be formatted to `HH:MM` before it reaches a builder.
  */
 export const localTimeSchema = z

@@ -40,7 +40,7 @@ export const METADATA_KEYS = [
 /** One of {@link METADATA_KEYS}. */
 export type MetadataKey = (typeof METADATA_KEYS)[number];
 
-/** Keys every result's metadata carries (DESIGN.md "Contract guarantees"). */
+/** Keys every result's metadata carries (docs/metadata.md, column "required"). */
 export const REQUIRED_METADATA_KEYS = ['target_date', 'target_time', 'executor', 'flow', 'browser_id', 'attempt'] as const satisfies readonly MetadataKey[];
 
 const nonEmptyText = z.string({ error: badValue('is not text') }).min(1, { error: () => 'is empty' });
@@ -120,7 +120,7 @@ function expectSame(metadata: Record<string, unknown>, key: string, expected: un
  * request) and returns a deep-frozen copy.
  *
  * @throws ContractError naming the key path (`metadata.attempt`, `metadata.timings_ms.submit`, ...); a queued
- *   booking (`source: 'queue'`) without `reservation_id` is refused (DESIGN.md "Contract guarantees").
+ *   booking (`source: 'queue'`) without `reservation_id` is refused.
  */
 export function checkBookingMetadata(metadata: unknown, context: MetadataContext): BookingMetadata {
   const copy = toJsonValue(metadata, 'metadata');

@@ -4,7 +4,7 @@ import { describeValue } from './parse-field.js';
 
 /**
  * A `reservations` row as the repository reads it. `id` is `int8`, which `pg` returns as digit text;
- * `target_date` must be `YYYY-MM-DD` text (pg type parser 1082, STACK.md); `target_time` must be `HH:MM`
+ * `target_date` must be `YYYY-MM-DD` text (`reservdPgTypes` in `src/db/pg-types.ts` keeps DATE as text); `target_time` must be `HH:MM`
  * text (a pg `time` column's `07:00:00` is rejected); `courts` is `int[]`, possibly with nulls.
  */
 export interface ReservationRowInput {
@@ -70,7 +70,7 @@ export function parseReservationId(id: unknown): number {
  * @param knownVenues - the configured venue ids.
  * @throws ContractError whose `field` is the DB column (`courts`, `target_time`, `target_date`, `venue`, `id`,
  *   `queue_position`, `booking_users.email`, ...) and whose message quotes the bad value, e.g.
- *   `target_time: "25:00" is not a 24-hour HH:MM time`. Such a row is `rejected` (DESIGN.md life cycle).
+ *   `target_time: "25:00" is not a 24-hour HH:MM time`. Such a row is `rejected` (docs/architecture.md, life cycle).
  */
 export function buildRequestFromReservation(row: ReservationRowInput, user: BookingUserRowInput, knownVenues: KnownVenues): BookingRequest {
   const reservationId = parseReservationId(row.id);

@@ -55,8 +55,8 @@ export interface KyselyOptions {
 /**
  * Builds a `Kysely<Database>` over a new pg pool with reservd's type parsers (`reservdPgTypes`) and sessions
  * in `TimeZone=UTC` (instants are exact in any zone; UTC only makes server-side text deterministic).
- * Database faults (issue 4) are survived: idle-connection errors are logged, never thrown (without a
- * `pool.on('error')` handler a dropped idle connection kills the process; STACK.md); statements that lost their
+ * Database faults are survived: idle-connection errors are logged, never thrown (without a
+ * `pool.on('error')` handler a dropped idle connection kills the process); statements that lost their
  * connection are retried when safe and a full pool times out with a clear error (`resilient-driver.ts`).
  * `db.destroy()` ends the pool.
  */

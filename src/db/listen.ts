@@ -21,7 +21,7 @@ export interface ListenerOptions {
   logger: DbLogger;
   /** How long one connect may take before it counts as failed, ms (default 10 s; `database.connectionTimeoutMs`). */
   connectionTimeoutMs?: number;
-  /** Timer source for reconnect backoff (default the system clock; STYLE.md). */
+  /** Timer source for reconnect backoff (default the system clock; only `src/clock.ts` arms timers). */
   clock?: Clock;
 }
 
@@ -32,7 +32,7 @@ const MAX_BACKOFF_MS = 10_000;
 /**
  * LISTENs on `channel` over a dedicated `pg.Client` (a pooled connection would lose the subscription when
  * released). When that connection dies (server restart, `pg_terminate_backend`, network) it reconnects with
- * capped exponential backoff and LISTENs again (STACK.md: "A LISTEN client dies with its connection"), then
+ * capped exponential backoff and LISTENs again (a LISTEN subscription dies with its connection), then
  * calls `onNotify('')` once: a notification sent meanwhile is lost. Logged once per outage: the loss (warn),
  * the first failed reconnect (warn), and the reconnect (info, with the outage length and failed tries).
  * TCP keep-alive lets a silently dropped connection (network) be noticed too.

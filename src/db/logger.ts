@@ -1,6 +1,6 @@
 /**
  * The logging surface `src/db/` needs; a pino `Logger` satisfies it. Objects go first, messages are sentences
- * (STYLE.md "Errors"); errors go under `err`.
+ * naming the entity; errors go under `err`.
  */
 export interface DbLogger {
   info(obj: object, msg: string): void;

@@ -2,7 +2,10 @@ import { Migrator, NO_MIGRATIONS, type Kysely, type MigrationResultSet } from 'k
 import { migrations } from '../../migrations/index.js';
 import type { DbLogger } from './logger.js';
 
-/** Builds a Kysely `Migrator` over the static migration map in `migrations/index.ts` (STACK.md). */
+/**
+ * Builds a Kysely `Migrator` over the static migration map in `migrations/index.ts` (`FileMigrationProvider`
+ * cannot load `.ts` migration files under vitest).
+ */
 function createMigrator(db: Kysely<any>): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => migrations } });
 }

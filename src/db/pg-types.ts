@@ -8,7 +8,8 @@ const DATE_OID = 1082;
  * mutating pg's process-wide registry, so no other pg user in the process is affected.
  *
  * - `date` (OID 1082) stays the `YYYY-MM-DD` text Postgres sent. pg's default turns it into a `Date` at local
- *   midnight of the HOST's zone, which shifts the calendar day under some `TZ` values (case C08; STACK.md).
+ *   midnight of the HOST's zone, which shifts the calendar day under some `TZ` values (case C08 in
+ *   docs/release-rules.md).
  * - `int8`/`bigint` (OID 20, e.g. `bigserial` ids, `count(*)`) stay strings as pg returns them; a global
  *   `Number` parser would silently lose precision above 2^53. Repositories convert ids with `Number()` because
  *   reservd's ids stay far below 2^53.

@@ -6,7 +6,7 @@ import type { DbLogger } from './logger.js';
 import { backoffDelayMs } from './retry.js';
 
 /**
- * A Kysely driver over a pg pool that survives database faults (issue 4): Postgres restarting, or every
+ * A Kysely driver over a pg pool that survives database faults: Postgres restarting, or every
  * connection being killed with `pg_terminate_backend`.
  *
  * Rules (why each statement is or is not retried):

@@ -6,7 +6,7 @@ import type { ColumnType, Generated } from 'kysely';
  *
  * Conventions:
  * - `bigserial`/`bigint` columns are `string` in rows: pg returns int8 as text and reservd does not install a
- *   global int8 parser (precision above 2^53; STACK.md). Repositories expose ids as `number` via `Number()`.
+ *   global int8 parser (precision above 2^53). Repositories expose ids as `number` via `Number()`.
  *   Inserts accept `string | number`.
  * - `date` columns are `YYYY-MM-DD` strings (see `reservdPgTypes`, case C08).
  * - `timestamptz` columns are `Date` (exact instants in any host zone, case C09).
@@ -24,7 +24,7 @@ export type Int8Ref = ColumnType<string, string | number, string | number>;
 /** An audit `timestamptz NOT NULL DEFAULT now()` column. */
 export type AuditInstant = ColumnType<Date, Date | undefined, Date>;
 
-/** Every value of `reservations.status` (CHECK `reservations_status_known`; DESIGN.md "Reservation life cycle"). */
+/** Every value of `reservations.status` (CHECK `reservations_status_known`; life cycle in docs/architecture.md). */
 export const RESERVATION_STATUSES = [
   'pending',
   'scheduled',
@@ -72,7 +72,7 @@ export interface BookingUsersTable {
   updated_at: AuditInstant;
 }
 
-/** `reservations`: one queued wish for a slot (DESIGN.md "reservation"). */
+/** `reservations`: one queued wish for a slot (venue, local date, local start time) with an ordered court list. */
 export interface ReservationsTable {
   id: Int8Id;
   user_id: Int8Ref;
@@ -102,7 +102,7 @@ export interface ReservationsTable {
   finished_at: Date | null;
 }
 
-/** `booking_attempts`: append-only log, one row per try of one court (DESIGN.md "attempt"). */
+/** `booking_attempts`: append-only log, one row per try of one court. */
 export interface BookingAttemptsTable {
   id: Int8Id;
   reservation_id: Int8Ref;
@@ -113,7 +113,7 @@ export interface BookingAttemptsTable {
   browser_id: string | null;
   flow: string;
   started_at: Date;
-  /** Intent: written BEFORE the submit is pressed (DESIGN.md). */
+  /** Intent: written BEFORE the submit is pressed; an intent without an outcome is reconciled against the site. */
   submitted_at: Date | null;
   finished_at: Date | null;
   outcome: AttemptOutcome | null;

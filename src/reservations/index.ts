@@ -1,5 +1,5 @@
 /**
- * The reservations repository: the only Kysely queries outside `src/db/` (STYLE.md "Boundaries"). Every
+ * The reservations repository: the only Kysely queries outside `src/db/` (docs/architecture.md). Every
  * function takes `db` (a `Kysely<Database>` or a transaction) and, where it writes, an explicit `now: Date`
  * bound as a parameter. Every state change names the status (and lease owner) it expects and reports whether
  * it changed the row.

@@ -21,7 +21,7 @@ export function failureReason(result: BookingResult): string {
 
 /**
  * THE persistence helper for a finished booking, used by queued bookings and `reservd book-now` alike
- * (DESIGN.md "Contract guarantees"). Guarded `status = 'booking' AND lease_owner = owner`, it sets:
+ * (docs/architecture.md, life cycle). Guarded `status = 'booking' AND lease_owner = owner`, it sets:
  * - `status`: `succeeded` or `failed`, decided by `result.status` (contracts' `persistencePath`);
  * - `booked_court` (success only), `confirmation_code`;
  * - `reason`: null on success, else {@link failureReason};

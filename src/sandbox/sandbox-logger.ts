@@ -1,5 +1,5 @@
 /**
- * The part of a pino logger the sandbox uses; a pino `Logger` fits it. Errors go under `err` (STYLE.md).
+ * The part of a pino logger the sandbox uses; a pino `Logger` fits it. Errors go under `err`.
  */
 export interface SandboxLogger {
   info(obj: object, msg?: string): void;

@@ -28,7 +28,7 @@ export interface SandboxSlotName {
   time: string;
 }
 
-/** A running (or startable) sandbox site; see DESIGN.md "The sandbox site". */
+/** A running (or startable) sandbox site; see docs/architecture.md (modules). */
 export interface SandboxSite {
   /**
    * Listens on 127.0.0.1:`port` (default `config.sandbox.port`; 0 picks a free port). Safe to call twice
@@ -62,7 +62,7 @@ export interface SandboxSite {
   reset(): void;
 }
 
-/** Creates (without I/O) the Acuity look-alike booking site of DESIGN.md. */
+/** Creates (without I/O) the Acuity look-alike booking site. */
 export function createSandboxSite(options: SandboxSiteOptions): SandboxSite {
   const { config, clock } = options;
   const logger = options.logger ?? silentLogger;

@@ -3,7 +3,8 @@ import type { ReleaseRule } from '../config/schema.js';
 import { firstCronReleaseFrom } from './cron-release.js';
 
 /**
- * Release-time rules (pure: no clock, no I/O). The policy is fixed by `../shared/cases/release-time.md`:
+ * Release-time rules (pure: no clock, no I/O). The policy, and the cases C01–C10 that pin it, are in
+ * docs/release-rules.md:
  *
  * - `hoursBefore: N` — N ELAPSED hours before the slot's start instant (C01, C03).
  * - `daysBefore: N, at: "HH:MM"` — that wall-clock time in the venue's zone, N CALENDAR days before the
@@ -80,7 +81,7 @@ export function slotStartAt(targetDate: string, targetTime: string, timeZone: st
 
 /**
  * The instant a wall-clock release time happens: inside a DST gap → the first instant after the gap;
- * in an overlap → the earlier occurrence (policy of `release-time.md`, same as croner).
+ * in an overlap → the earlier occurrence (docs/release-rules.md, same as croner).
  */
 export function wallClockReleaseAt(localDate: string, localTime: string, timeZone: string): Date {
   const local = parseLocalDateTime(localDate, localTime);

@@ -30,10 +30,10 @@ export interface RunLoopOptions {
 export const OUTAGE_MAX_BACKOFF_MS = 5_000;
 
 /**
- * The one loop primitive (STYLE.md): tick, catch per tick, capped exponential backoff with jitter on
- * repeated failure, abortable sleep that can be woken early. Resolves when `signal` aborts.
+ * The one loop primitive (every background loop is a `runLoop`): tick, catch per tick, capped exponential
+ * backoff with jitter on repeated failure, abortable sleep that can be woken early. Resolves when `signal` aborts.
  * Sleeps go through the clock, which chunks long waits and re-reads the time after each wake.
- * A database outage is logged once per outage, not once per tick (issue 4).
+ * A database outage is logged once per outage, not once per tick.
  */
 export async function runLoop(options: RunLoopOptions): Promise<void> {
   const { name, clock, logger, signal } = options;

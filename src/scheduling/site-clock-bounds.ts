@@ -1,5 +1,5 @@
 /**
- * The pure arithmetic of the site-clock estimate (DESIGN.md "Timing model"; issue 3, "Firing"): what one
+ * The pure arithmetic of the site-clock estimate (docs/timing.md, "The site's clock"): what one
  * HTTP `Date` sample says about `offsetMs = siteClock − localClock`, how samples combine, and where the
  * next probe should go. No I/O and no clock: every instant is an argument.
  *

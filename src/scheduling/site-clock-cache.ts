@@ -4,12 +4,13 @@ import type { Logger } from '../telemetry/logger.js';
 import { estimateSiteClockOffset, type SiteClockEstimate, type SiteClockOptions } from './site-clock.js';
 
 /**
- * Per-site clock offsets for the fire instant (DESIGN.md "Timing model": fire at the release instant
- * measured on the SITE's clock). An estimate is taken during the prepare lead, reused for `maxAgeMs`, and
- * shared by concurrent bookings of every venue on the same site (one careful client, not one probe burst per
- * booking).
- * A failed estimate is logged and the booking fires on the local clock (offset 0): "not open yet" is then
- * retried within the budget.
+ * Per-site clock offsets for the fire instant (reservd fires at the release instant measured on the SITE's
+ * clock; docs/timing.md). The scheduler measures every venue's site at start; a booking claimed with no
+ * fresh estimate and time to spare measures again. An estimate is reused for `maxAgeMs` and shared by
+ * concurrent bookings of every venue on the same site (one careful client, not one probe burst per booking).
+ * A failed estimate is logged and not kept: the latest good one stays available through `latest` (the
+ * scheduler fires on it, however old), and only a site never measured is fired on the local clock (offset
+ * 0), where "not open yet" is then retried within the budget.
  */
 
 /** Venues on one site share its clock: estimates are kept per origin (`https://host:port`). */

@@ -3,7 +3,7 @@ import type { SiteClockSample } from './site-clock-bounds.js';
 
 /**
  * One timed request to a booking site, read for its HTTP `Date` header (RFC 7231 §7.1.1.2), for the
- * site-clock estimate (DESIGN.md "Timing model"; issue 3, "Firing").
+ * site-clock estimate (docs/timing.md, "The site's clock").
  */
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -66,7 +66,7 @@ export async function probeSiteClock(options: ProbeOptions): Promise<SiteClockSa
   const timeout = new AbortController();
   const settled = new AbortController();
   const sleepSignal = signal ? AbortSignal.any([settled.signal, signal]) : settled.signal;
-  // The timer goes through the injected clock (STYLE.md: only src/clock.ts sets timers).
+  // The timer goes through the injected clock (only src/clock.ts sets timers).
   void clock.sleep(options.timeoutMs, sleepSignal).then(() => {
     if (!sleepSignal.aborted) timeout.abort();
   });

@@ -13,7 +13,7 @@ import { probeSiteClock } from './site-clock-probe.js';
 
 /**
  * The site-clock offset estimator. reservd fires at the release instant on the SITE's clock
- * (DESIGN.md "Timing model"; issue 3, "Firing"), and a site shows its clock only as the whole second in
+ * (docs/timing.md), and a site shows its clock only as the whole second in
  * every HTTP `Date` header. That second changes exactly at a site second boundary, so requests that
  * straddle a boundary pin the offset down to the time between them.
  *

@@ -38,8 +38,8 @@ export interface ValidationCounts {
  * Validates up to `limit` `pending` rows: a valid row becomes `scheduled` with its `release_at` and
  * `slot_at`; an invalid one becomes `rejected` with a reason that names the column. A slot whose release
  * instant is not before its start (e.g. `horizonDays: 0` with a cron run after the slot time) is rejected with
- * a reason naming the venue's release rule. Nothing is lost and one bad row never stops the others
- * (DEVELOPERS.md "Bad input ... nothing is lost").
+ * a reason naming the venue's release rule. Nothing is lost (a bad row is kept, `rejected`, with its reason)
+ * and one bad row never stops the others.
  */
 export async function validatePendingOnce(args: {
   db: Kysely<Database>;

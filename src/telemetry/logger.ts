@@ -4,7 +4,7 @@ export type { Logger } from 'pino';
 
 /**
  * Paths pino removes from every log line: contact details and secrets never reach the logs
- * (DEVELOPERS.md "Secrets and contact details never appear in logs").
+ * (reasons about contact fields are shortened by {@link loggableReason}).
  */
 export const REDACTED_LOG_PATHS: readonly string[] = [
   'email',

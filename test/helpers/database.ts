@@ -21,7 +21,7 @@ export interface TestDatabase {
 /** Discards logs (tests that do not inspect them). */
 export const silentDbLogger: DbLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
-/** Admin URL: `TEST_DATABASE_ADMIN_URL`, else the CI/dev server's `postgres` database. */
+/** Admin URL: `TEST_DATABASE_ADMIN_URL`, else the CI/dev server's `postgres` database (README "Quick start"). */
 export function testAdminUrl(): string {
   return process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }

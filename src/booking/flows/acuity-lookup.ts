@@ -4,7 +4,7 @@ import { appointmentsApiPath } from './acuity-urls.js';
 
 /**
  * Looking up a client's appointments on an Acuity site, for reconciliation after a crash between the
- * intent row and the outcome (DESIGN.md: look the booking up before any retry).
+ * intent row and the outcome (look the booking up before any retry; docs/architecture.md, reconciliation).
  */
 
 /** One appointment as the site lists it (`GET /schedule/<slug>/api/appointments?email=`). */
@@ -67,7 +67,7 @@ export async function lookupAcuityAppointments(request: JsonRequest, venue: Venu
 
 /**
  * Looks up every appointment of `email` at `venue` (booked and cancelled), aborted by `signal`. The
- * scheduler reconciles unknown booking outcomes through it (issue 4); the composition root wires it.
+ * scheduler reconciles unknown booking outcomes through it; the composition root wires it.
  *
  * @throws Error when the site cannot be reached, answers with an error status, or lists something that is
  *   not appointments; the message never contains the email.

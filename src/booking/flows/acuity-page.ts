@@ -2,10 +2,11 @@ import type { Page } from 'playwright-core';
 import type { FlowResult } from '../flow.js';
 
 /**
- * Reads what an Acuity page shows, in one round trip to the browser. The selectors are the site's
- * (DESIGN.md "The sandbox site"): a block page `.blocked`, `.not-open-yet`, `.slot-unavailable`, the form
- * `#booking-form` with `client.*` inputs and `button.btn-confirm`, `.field-error`, an expired form
- * `.form-expired`, and the confirmation `.confirmation-code` / `.client-name`.
+ * Reads what an Acuity page shows, in one round trip to the browser. The selectors are those the sandbox
+ * site serves (`src/sandbox/`): a block page `.blocked`, `.not-open-yet`,
+ * `.slot-unavailable`, the form `#booking-form` with `client.*` inputs and `button.btn-confirm`,
+ * `.field-error`, an expired form `.form-expired`, and the confirmation `.confirmation-code` /
+ * `.client-name`.
  */
 
 /** The four client inputs of the booking form, in form order. */

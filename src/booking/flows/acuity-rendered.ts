@@ -6,7 +6,8 @@ import { mapFlowError } from './map-flow-error.js';
 /**
  * The rendered Acuity submit (the fallback mode, and how a person sees it): fill `client.*` in the page,
  * await the caller's intent write, press "Confirm Appointment" and read the result page. Slow at the fire
- * instant (a page render, ≈ 470–690 ms here: issue 3); the request mode (`acuity-request.ts`) is the default.
+ * instant (a page render, ≈ 470–690 ms against the sandbox on 127.0.0.1); the request mode
+ * (`acuity-request.ts`) is the default.
  */
 
 /**

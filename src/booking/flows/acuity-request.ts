@@ -9,8 +9,8 @@ import { mapFlowError } from './map-flow-error.js';
 /**
  * The request Acuity submit (the default mode): at the fire instant the work is one or two HTTP requests
  * through the page's own request context (`page.request`: the context's cookies, user agent and
- * connection), not a page render (issue 3 "What the browser costs here": ≈ 8 ms per request against
- * ≈ 470–690 ms for navigate + fill + click).
+ * connection), not a page render (measured against the sandbox on 127.0.0.1: ≈ 8 ms per request against
+ * ≈ 470–690 ms for navigate + fill + click; docs/timing.md).
  *
  *   GET direct-slot page → parse (`acuity-html.ts`) → await onBeforeSubmit → POST the form → 303 →
  *   GET the confirmation → code.

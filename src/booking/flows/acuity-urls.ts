@@ -5,7 +5,7 @@ import { slotDatetimeSegment } from '../../scheduling/release-time.js';
  * Acuity Scheduling paths (pure: no I/O, no clock). The sandbox site routes on them and the Acuity flow
  * navigates to them, so both sides of the test agree by construction.
  *
- * Shapes (origin site, DESIGN.md "The sandbox site"; C10 in `cases/release-time.md`):
+ * Shapes (as the sandbox site routes them; C10 in docs/release-rules.md):
  * - calendar:    `/schedule/<slug>/appointment/<typeId>/calendar/<calendarId>?date=YYYY-MM-DD`
  * - direct slot: `/schedule/<slug>/appointment/<typeId>/calendar/<calendarId>/datetime/<segment>` where the
  *   segment is the slot's local start with the venue offset, percent-encoded:

@@ -12,8 +12,8 @@ import { submitAcuityRequest, type AcuityRequestOptions } from './acuity-request
  * - `rendered`: fill and click in the page (`acuity-rendered.ts`, ≈ 500 ms here), the fallback for a site
  *   whose form only exists after scripts ran.
  * In request mode `prepare` renders nothing: it GETs the slot through the page's request context.
- * Both await the caller's intent write before anything is sent. Expected outcomes are values (STYLE.md
- * "Errors"); an unexpected exception goes through `mapFlowError`.
+ * Both await the caller's intent write before anything is sent. Expected outcomes are values, not
+ * exceptions; an unexpected exception goes through `mapFlowError`.
  */
 
 export { browserOfPage, prepareAcuityAttempt, warmRequestContext, type AcuityBrowser, type AcuityClient, type PrepareAcuityOptions, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';

@@ -1,8 +1,8 @@
 import { errors } from 'playwright-core';
 
 /**
- * The one function that turns an unexpected exception of a flow into an outcome (STYLE.md "Errors"):
- * a Playwright `TimeoutError` (or any error named `TimeoutError`) → `timeout`; anything else → `error`.
+ * The one function that turns an unexpected exception of a flow into an outcome (expected outcomes are
+ * values, never exceptions): a Playwright `TimeoutError` (or any error named `TimeoutError`) → `timeout`; anything else → `error`.
  * The message is the error's first line (Playwright appends long call logs), at most 300 characters.
  */
 export function mapFlowError(err: unknown): { outcome: 'timeout' | 'error'; message: string } {
