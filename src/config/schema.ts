@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { findReleaseCronProblem } from '../scheduling/cron-release.js';
+import { findReleaseCronProblem } from './release-cron.js';
 
 /**
  * The configuration file's schema (zod is its single source of truth; types are inferred from it).
