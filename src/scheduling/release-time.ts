@@ -1,4 +1,5 @@
 import { Temporal } from 'temporal-polyfill';
+import { directSlotSegment } from '../booking/flows/acuity-urls.js';
 import type { ReleaseRule } from '../config/schema.js';
 import { firstCronReleaseFrom } from './cron-release.js';
 
@@ -133,10 +134,9 @@ export function localDateTime(at: Date | number, timeZone: string): { date: stri
  * @throws SlotTimeError like {@link slotStartAt}.
  */
 export function slotDatetimeSegment(targetDate: string, targetTime: string, timeZone: string): string {
-  const at = slotStartAt(targetDate, targetTime, timeZone);
-  return Temporal.Instant.fromEpochMilliseconds(at.getTime())
-    .toZonedDateTimeISO(timeZone)
-    .toString({ timeZoneName: 'never', smallestUnit: 'second' });
+  // The SlotTimeError names the field; the segment itself is the Acuity module's, so both sides agree.
+  slotStartAt(targetDate, targetTime, timeZone);
+  return directSlotSegment(targetDate, targetTime, timeZone);
 }
 
 /** Calendar arithmetic on a `YYYY-MM-DD` date (never `+24h`). @throws SlotTimeError on a bad date. */

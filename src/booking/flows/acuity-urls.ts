@@ -1,5 +1,5 @@
+import { Temporal } from 'temporal-polyfill';
 import type { VenueConfig } from '../../config/schema.js';
-import { slotDatetimeSegment } from '../../scheduling/release-time.js';
 
 /**
  * Acuity Scheduling paths (pure: no I/O, no clock). The sandbox site routes on them and the Acuity flow
@@ -53,20 +53,41 @@ export function calendarPath(venue: VenueConfig, court: number, date?: string): 
 }
 
 /**
+ * The C10 datetime segment of a slot, not percent-encoded: its venue-local start with the venue's UTC offset
+ * on that date, `2027-07-23T09:00:00-06:00`; built from the SLOT, never from "now". A start time that occurs
+ * twice (DST overlap) is the earlier occurrence, as in `slotStartAt` (`src/scheduling/release-time.ts`).
+ *
+ * Booking only sees slots the scheduler has validated with `slotStartAt`, whose `SlotTimeError` names the
+ * field for the user; src/booking/ may not import src/scheduling/ (boundary rule), so this reads the wall
+ * clock itself and refuses a time that does not exist.
+ *
+ * @param date venue-local `YYYY-MM-DD`; @param time venue-local `HH:MM`; @param timeZone IANA zone.
+ * @throws RangeError when the date or time is not real, or the time falls in a DST gap.
+ */
+export function directSlotSegment(date: string, time: string, timeZone: string): string {
+  const local = Temporal.PlainDateTime.from(`${date}T${time}`, { overflow: 'reject' });
+  const zoned = local.toZonedDateTime(timeZone, { disambiguation: 'earlier' });
+  if (!zoned.toPlainDateTime().equals(local)) {
+    throw new RangeError(`${date} ${time} does not exist in ${timeZone} (the clocks skip it: daylight-saving gap)`);
+  }
+  return zoned.toString({ timeZoneName: 'never', smallestUnit: 'second' });
+}
+
+/**
  * The C10 datetime segment, percent-encoded for a path (`encodeURIComponent` turns `:` into `%3A` and a
  * `+` offset into `%2B`).
  *
- * @throws SlotTimeError when the slot's wall-clock time does not exist in the venue's zone.
+ * @throws RangeError like {@link directSlotSegment}.
  */
 export function encodedSlotSegment(venue: VenueConfig, date: string, time: string): string {
-  return encodeURIComponent(slotDatetimeSegment(date, time, venue.timeZone));
+  return encodeURIComponent(directSlotSegment(date, time, venue.timeZone));
 }
 
 /**
  * Path of the direct-slot page (and booking POST) of one court-slot; built from the SLOT, never "now" (C10).
  *
  * @param date venue-local `YYYY-MM-DD`; @param time venue-local `HH:MM`.
- * @throws UnknownCourtError for an unconfigured court; SlotTimeError for a slot in a DST gap.
+ * @throws UnknownCourtError for an unconfigured court; RangeError for a slot in a DST gap.
  */
 export function directSlotPath(venue: VenueConfig, court: number, date: string, time: string): string {
   return `${calendarBase(venue, courtCalendarId(venue, court))}/datetime/${encodedSlotSegment(venue, date, time)}`;
