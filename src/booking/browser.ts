@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ReservdError } from '../errors.js';
 import type { BrowserPool, PageLease } from './flow.js';
 
 /**
@@ -8,12 +9,15 @@ import type { BrowserPool, PageLease } from './flow.js';
  */
 
 /** Thrown when no Chromium executable can be found; the message says how to fix it. */
-export class BrowserNotFoundError extends Error {
-  readonly code = 'browser_not_found';
-  readonly retryable = false;
+export class BrowserNotFoundError extends ReservdError {
+  /** Always `browser_not_found`. */
+  declare readonly code: 'browser_not_found';
+  /** Never retryable: an operator must install a browser or fix the configured path. */
+  declare readonly retryable: false;
+
+  /** @param message - names the paths tried and the fix. */
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super('browser_not_found', message, { retryable: false });
   }
 }
 
