@@ -127,8 +127,8 @@ export function createTimer(clock: Clock | null) {
  * (`prepared.form`). A failed navigation or GET is kept in `prepareError` (submit tries again), not thrown.
  * Timings: `prepare_ms` (navigation; absent with `render: false`), `warm_ms`.
  *
- * @throws UnknownCourtError (court not in `venue.courts`) or SlotTimeError (slot in a DST gap): the
- *   request itself is wrong.
+ * @throws ReservdError with code `unknown_court` (court not in `venue.courts`) or RangeError (slot in a DST
+ *   gap): the request itself is wrong.
  */
 export async function prepareAcuityAttempt(on: AcuityBrowser | Page, target: SlotTarget, options: PrepareAcuityOptions = {}): Promise<AcuityHandle> {
   const browser = 'goto' in on ? browserOfPage(on) : on;

@@ -1,5 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import type { VenueConfig } from '../../config/schema.js';
+import { ReservdError } from '../../errors.js';
 
 /**
  * Acuity Scheduling paths (pure: no I/O, no clock). The sandbox site routes on them and the Acuity flow
@@ -12,26 +13,18 @@ import type { VenueConfig } from '../../config/schema.js';
  *   `2027-07-23T09%3A00%3A00-06%3A00`.
  */
 
-/** Thrown when a venue has no calendar for the requested court number. */
-export class UnknownCourtError extends Error {
-  readonly code = 'unknown_court';
-  readonly retryable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
 /**
  * The site's calendar id of `court` (from `venue.courts`).
  *
- * @throws UnknownCourtError when the venue has no such court.
+ * @throws ReservdError (code `unknown_court`) when the venue has no such court. Nobody branches on it: the
+ *   scheduler rejects a reservation naming an unknown court before any booking, and a flow maps any
+ *   exception to an outcome.
  */
 export function courtCalendarId(venue: VenueConfig, court: number): string {
   const calendarId = venue.courts[String(court)];
   if (calendarId === undefined) {
     const known = Object.keys(venue.courts).join(', ');
-    throw new UnknownCourtError(`venue "${venue.name}": court ${court} is not configured (courts: ${known})`);
+    throw new ReservdError('unknown_court', `venue "${venue.name}": court ${court} is not configured (courts: ${known})`);
   }
   return calendarId;
 }
@@ -45,7 +38,7 @@ function calendarBase(venue: VenueConfig, calendarId: string): string {
 /**
  * Path of a court's calendar page, optionally for one venue-local `YYYY-MM-DD` date (`?date=`).
  *
- * @throws UnknownCourtError for an unconfigured court.
+ * @throws ReservdError (code `unknown_court`) for an unconfigured court.
  */
 export function calendarPath(venue: VenueConfig, court: number, date?: string): string {
   const base = calendarBase(venue, courtCalendarId(venue, court));
@@ -87,7 +80,7 @@ export function encodedSlotSegment(venue: VenueConfig, date: string, time: strin
  * Path of the direct-slot page (and booking POST) of one court-slot; built from the SLOT, never "now" (C10).
  *
  * @param date venue-local `YYYY-MM-DD`; @param time venue-local `HH:MM`.
- * @throws UnknownCourtError for an unconfigured court; RangeError for a slot in a DST gap.
+ * @throws ReservdError (code `unknown_court`) for an unconfigured court; RangeError for a slot in a DST gap.
  */
 export function directSlotPath(venue: VenueConfig, court: number, date: string, time: string): string {
   return `${calendarBase(venue, courtCalendarId(venue, court))}/datetime/${encodedSlotSegment(venue, date, time)}`;
