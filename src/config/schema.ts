@@ -177,10 +177,8 @@ export const configSchema = z.strictObject({
 
 /** Parsed, defaulted configuration (deep-frozen by `loadConfig`). */
 export type Config = z.infer<typeof configSchema>;
-export type DaemonConfig = Config['daemon'];
 /**
  * The `database` section as `openDatabase` takes it: the parsed section has every field; the fault-handling
  * settings may be left out by callers that build one by hand (their defaults apply).
  */
 export type DatabaseConfig = Omit<Config['database'], 'connectionTimeoutMs' | 'retryMs'> & Partial<Pick<Config['database'], 'connectionTimeoutMs' | 'retryMs'>>;
-export type SandboxConfig = Config['sandbox'];

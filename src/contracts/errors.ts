@@ -31,11 +31,3 @@ export class ContractError extends ReservdError {
     this.field = field;
   }
 }
-
-/** True when `err` is a {@link ContractError} (also across duplicated module instances, by `name`+`code`). */
-export function isContractError(err: unknown): err is ContractError {
-  return (
-    err instanceof ContractError ||
-    (err instanceof Error && err.name === 'ContractError' && (err as { code?: unknown }).code === 'invalid_request')
-  );
-}

@@ -22,9 +22,6 @@ export const legacyExecutionResultSchema = z.object({
   timings: z.record(z.string(), z.number({ error: badValue('is not a finite number of milliseconds') })).nullable().default(null),
 });
 
-/** See {@link legacyExecutionResultSchema} (parsed form: every key present). */
-export type LegacyExecutionResult = z.output<typeof legacyExecutionResultSchema>;
-
 /**
  * Guesses an outcome from a legacy error text (the Python bot only had free text):
  * `/no longer available|taken/i` → `slot_taken`, `/not (yet )?open/i` → `not_open_yet`,

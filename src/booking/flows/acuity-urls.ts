@@ -91,11 +91,6 @@ export function directSlotUrl(venue: VenueConfig, court: number, date: string, t
   return `${venue.site.baseUrl}${directSlotPath(venue, court, date, time)}`;
 }
 
-/** Absolute URL of {@link calendarPath} on `venue.site.baseUrl`. Same errors. */
-export function calendarUrl(venue: VenueConfig, court: number, date?: string): string {
-  return `${venue.site.baseUrl}${calendarPath(venue, court, date)}`;
-}
-
 /** `/schedule/<slug>/confirmation/<appointmentId>`: where a successful booking POST redirects (303). */
 export function confirmationPath(slug: string, appointmentId: number | string): string {
   return `/schedule/${encodeURIComponent(slug)}/confirmation/${encodeURIComponent(String(appointmentId))}`;
