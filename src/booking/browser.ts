@@ -22,7 +22,7 @@ export class BrowserNotFoundError extends ReservdError {
 }
 
 /** System paths tried after the configured one and Playwright's own (STACK.md "System pieces"). */
-export const SYSTEM_CHROMIUM_PATHS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+const SYSTEM_CHROMIUM_PATHS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 /** Lookups {@link findChromium} uses; tests replace them. */
 export interface FindChromiumDeps {
@@ -95,7 +95,7 @@ export interface ChromiumPool extends BrowserPool {
 }
 
 /** Chromium flags: this machine has no network, so no background traffic, updates, first-run or sync. */
-export const CHROMIUM_ARGS: readonly string[] = [
+const CHROMIUM_ARGS: readonly string[] = [
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',

@@ -16,7 +16,7 @@ import { Cron, CronPattern, type CronOptions } from 'croner';
  */
 
 /** The croner options every release schedule uses (validation and computation must agree). */
-export const RELEASE_CRON_OPTIONS = { mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' } as const satisfies CronOptions;
+const RELEASE_CRON_OPTIONS = { mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' } as const satisfies CronOptions;
 
 /** A reference instant for "does this pattern ever fire?" (any date works: patterns have no year field). */
 const PROBE_FROM = new Date(Date.UTC(2000, 0, 1));

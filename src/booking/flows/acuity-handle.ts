@@ -26,7 +26,7 @@ export type AcuityMode = 'request' | 'rendered';
 export type AcuityBrowser = Pick<PageLease, 'request' | 'page'>;
 
 /** A playwright Page as an {@link AcuityBrowser} (its context's request API, itself as the page). */
-export function browserOfPage(page: Page): AcuityBrowser {
+function browserOfPage(page: Page): AcuityBrowser {
   return { request: page.request, page: async () => page };
 }
 

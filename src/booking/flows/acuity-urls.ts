@@ -20,7 +20,7 @@ import { ReservdError } from '../../errors.js';
  *   scheduler rejects a reservation naming an unknown court before any booking, and a flow maps any
  *   exception to an outcome.
  */
-export function courtCalendarId(venue: VenueConfig, court: number): string {
+function courtCalendarId(venue: VenueConfig, court: number): string {
   const calendarId = venue.courts[String(court)];
   if (calendarId === undefined) {
     const known = Object.keys(venue.courts).join(', ');
@@ -72,7 +72,7 @@ export function directSlotSegment(date: string, time: string, timeZone: string):
  *
  * @throws RangeError like {@link directSlotSegment}.
  */
-export function encodedSlotSegment(venue: VenueConfig, date: string, time: string): string {
+function encodedSlotSegment(venue: VenueConfig, date: string, time: string): string {
   return encodeURIComponent(directSlotSegment(date, time, venue.timeZone));
 }
 
