@@ -30,7 +30,8 @@ const MIGRATIONS = 'Migrations import only kysely (and each other): they are fro
 
 /**
  * Selector for a dynamic `import('…')` whose literal source matches `regex` (no-restricted-imports sees only
- * static imports). esquery regexes cannot contain `/`: write it `\\x2f`.
+ * static imports). An esquery regex ends at the first `/`, even an escaped one: write `/` as `\\x2f` in the
+ * JS string (the regex then sees `\x2f`).
  */
 const dynamicImport = (regex, message) => ({ selector: `ImportExpression > Literal.source[value=${regex}]`, message });
 
