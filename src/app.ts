@@ -16,7 +16,7 @@ import { createSiteClockCache } from './scheduling/site-clock-cache.js';
 import type { Logger } from './telemetry/logger.js';
 
 /**
- * The composition root (STYLE.md "Shape of the program"): creates and wires every part from a parsed,
+ * The composition root (docs/architecture.md "Modules"): creates and wires every part from a parsed,
  * frozen config. It does no I/O of its own; parts do theirs when started.
  */
 
@@ -59,7 +59,7 @@ export function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
   }
 }
 
-/** Looks a client's appointments up on a venue's site, by its adapter (crash reconciliation, issue 4). */
+/** Looks a client's appointments up on a venue's site, by its adapter (crash reconciliation, docs/architecture.md "Reconciliation"). */
 export const appointmentLookup: AppointmentLookup = (venue, email, signal) => {
   switch (venue.site.adapter) {
     case 'acuity':

@@ -28,7 +28,7 @@ const DEMO_ZONE = 'America/Guatemala';
 const FINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention']);
 
 /** The demo configuration: one venue released at `at`, a short prepare lead, the database from env. */
-export function demoConfig(args: { at: string; baseUrl: string; base?: Config | undefined; env: ConfigEnv; embedded?: { dataDir: string; port: number } }): Config {
+function demoConfig(args: { at: string; baseUrl: string; base?: Config | undefined; env: ConfigEnv; embedded?: { dataDir: string; port: number } }): Config {
   const base = args.base;
   return parseConfig(
     {
@@ -55,7 +55,7 @@ export function demoConfig(args: { at: string; baseUrl: string; base?: Config | 
 }
 
 /** The next whole venue-local minute at least `leadMs` away: the demo's release time. */
-export function demoReleaseMinute(clock: Clock, leadMs: number): { date: string; time: string; atMs: number } {
+function demoReleaseMinute(clock: Clock, leadMs: number): { date: string; time: string; atMs: number } {
   const atMs = Math.ceil((clock.now() + leadMs) / 60_000) * 60_000;
   return { ...localDateTime(atMs, DEMO_ZONE), atMs };
 }

@@ -17,7 +17,7 @@ import { SlotTimeError } from './scheduling/release-time.js';
 import { createLogger, loggableReason, type Logger } from './telemetry/logger.js';
 
 /**
- * The process entry: the only file with top-level side effects (STYLE.md). Parses the command line,
+ * The process entry: the only file with top-level side effects. Parses the command line,
  * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
  * exit code: 0 clean stop, 1 crash, 2 booking failed (`book-now`), 65 invalid booking input,
  * 78 bad configuration (systemd's `RestartPreventExitStatus=78` stops a restart loop).

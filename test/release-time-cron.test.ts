@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import type { ReleaseRule } from '../src/config/schema.js';
-import { findReleaseCronProblem, firstCronReleaseFrom, nextCronReleases } from '../src/scheduling/cron-release.js';
+import { findReleaseCronProblem } from '../src/config/release-cron.js';
+import { firstCronReleaseFrom, nextCronReleases } from '../src/scheduling/cron-release.js';
 import { computeReleaseAt, describeReleaseRule } from '../src/scheduling/release-time.js';
 
 /**

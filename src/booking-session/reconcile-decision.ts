@@ -2,8 +2,8 @@ import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
 import { DEFINITIVE_NOT_BOOKED, type AttemptRow, type HeldBooking } from '../reservations/index.js';
 
 /**
- * The pure rules of crash reconciliation (DESIGN.md "Before an attempt presses submit it writes an intent
- * row ... reconciled against the site before any retry"; issue 4 "Intent before submit"): which attempts
+ * The pure rules of crash reconciliation (docs/architecture.md "Reconciliation": an attempt with an intent
+ * and no outcome is reconciled against the site before any retry): which attempts
  * need the site's word, which appointment on the site is ours, and what the reservation becomes. No I/O,
  * no clock: `now` is an argument. `src/scheduling/reconcile.ts` does the look-up and the writes.
  */
@@ -101,7 +101,7 @@ export interface SiteDecisionArgs {
 }
 
 /**
- * Decides from the site's list (issue 4): our booking found → `booked`; none, and the slot still ahead →
+ * Decides from the site's list: our booking found → `booked`; none, and the slot still ahead →
  * `requeue`; none but the slot has started (a site may stop listing past appointments, so absence proves
  * nothing), several, one under another name, or a code an attempt read that the site no longer lists →
  * `needs_attention` with a reason saying what to check.

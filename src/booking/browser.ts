@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ReservdError } from '../errors.js';
 import type { BrowserPool, PageLease } from './flow.js';
 
 /**
@@ -8,17 +9,20 @@ import type { BrowserPool, PageLease } from './flow.js';
  */
 
 /** Thrown when no Chromium executable can be found; the message says how to fix it. */
-export class BrowserNotFoundError extends Error {
-  readonly code = 'browser_not_found';
-  readonly retryable = false;
+export class BrowserNotFoundError extends ReservdError {
+  /** Always `browser_not_found`. */
+  declare readonly code: 'browser_not_found';
+  /** Never retryable: an operator must install a browser or fix the configured path. */
+  declare readonly retryable: false;
+
+  /** @param message - names the paths tried and the fix. */
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super('browser_not_found', message, { retryable: false });
   }
 }
 
 /** System paths tried after the configured one and Playwright's own (README "Configuration"). */
-export const SYSTEM_CHROMIUM_PATHS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+const SYSTEM_CHROMIUM_PATHS: readonly string[] = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 /** Lookups {@link findChromium} uses; tests replace them. */
 export interface FindChromiumDeps {
@@ -91,7 +95,7 @@ export interface ChromiumPool extends BrowserPool {
 }
 
 /** Chromium flags: this machine has no network, so no background traffic, updates, first-run or sync. */
-export const CHROMIUM_ARGS: readonly string[] = [
+const CHROMIUM_ARGS: readonly string[] = [
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',

@@ -1,14 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ReservdError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Thrown when the configuration file or environment is invalid; `main` maps it to exit code 78. */
-export class ConfigError extends Error {
-  readonly code = 'config_invalid';
-  readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+export class ConfigError extends ReservdError {
+  /** Always `config_invalid`. */
+  declare readonly code: 'config_invalid';
+  /** Never retryable: the same configuration fails the same way until an operator fixes it. */
+  declare readonly retryable: false;
+
+  /**
+   * @param message - names the file, key or variable at fault and how to fix it.
+   * @param options - `cause`: the underlying error (zod's, the file system's), if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super('config_invalid', message, { ...options, retryable: false });
   }
 }
 

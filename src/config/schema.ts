@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { findReleaseCronProblem } from '../scheduling/cron-release.js';
+import { findReleaseCronProblem } from './release-cron.js';
 
 /**
  * The configuration file's schema (zod is its single source of truth; types are inferred from it).
@@ -9,10 +9,10 @@ import { findReleaseCronProblem } from '../scheduling/cron-release.js';
  */
 
 /** Strict 24 h `HH:MM` (zod's `z.iso.time()` would accept seconds). */
-export const hhmmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be 24 h "HH:MM" text, e.g. "07:00"');
+const hhmmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be 24 h "HH:MM" text, e.g. "07:00"');
 
 /** True when `timeZone` is an IANA zone this Node.js knows (croner would only fail at its first `nextRun()`). */
-export function isKnownTimeZone(timeZone: string): boolean {
+function isKnownTimeZone(timeZone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
     return true;
@@ -22,7 +22,7 @@ export function isKnownTimeZone(timeZone: string): boolean {
 }
 
 /** An IANA time zone name such as `America/Guatemala`. */
-export const timeZoneSchema = z.string().superRefine((zone, ctx) => {
+const timeZoneSchema = z.string().superRefine((zone, ctx) => {
   if (!isKnownTimeZone(zone)) {
     ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as "America/New_York"' });
     return;
@@ -40,7 +40,7 @@ export const timeZoneSchema = z.string().superRefine((zone, ctx) => {
  * with fixed seconds/minute/hour fields (interval patterns such as `*\/30` are refused: across DST changes they
  * skip or repeat runs; docs/release-rules.md).
  */
-export const releaseCronSchema = z.string().superRefine((pattern, ctx) => {
+const releaseCronSchema = z.string().superRefine((pattern, ctx) => {
   const problem = findReleaseCronProblem(pattern);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
@@ -53,7 +53,7 @@ export const releaseCronSchema = z.string().superRefine((pattern, ctx) => {
  *   calendar days ahead open; a slot's release is the first run whose local date is on or after the slot date
  *   minus N days. `horizonDays` is an integer 0..366.
  */
-export const releaseRuleSchema = z.union([
+const releaseRuleSchema = z.union([
   z.strictObject({ hoursBefore: z.number().int().min(0).max(24 * 366) }),
   z.strictObject({ daysBefore: z.number().int().min(0).max(366), at: hhmmSchema }),
   z.strictObject({ cron: releaseCronSchema, horizonDays: z.number().int().min(0).max(366) }),
@@ -61,7 +61,7 @@ export const releaseRuleSchema = z.union([
 export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
 
 /** The booking site of a venue. Only the Acuity Scheduling adapter exists today. */
-export const siteSchema = z.strictObject({
+const siteSchema = z.strictObject({
   /** Which flow books this site. */
   adapter: z.literal('acuity').default('acuity'),
   /** Site origin, e.g. `https://example.as.me` or the sandbox's `http://127.0.0.1:8080`. No trailing slash. */
@@ -73,7 +73,7 @@ export const siteSchema = z.strictObject({
 });
 
 /** One venue: a booking site account/location, with its zone, release rule, courts and site adapter. */
-export const venueSchema = z.strictObject({
+const venueSchema = z.strictObject({
   /** Human name, used in messages and on the sandbox's pages. */
   name: z.string().min(1),
   /** IANA zone of the venue; every slot date/time is wall-clock in this zone. */
@@ -95,7 +95,7 @@ export const venueSchema = z.strictObject({
 export type VenueConfig = z.infer<typeof venueSchema>;
 
 /** Daemon timing and browser settings. */
-export const daemonSchema = z.strictObject({
+const daemonSchema = z.strictObject({
   /** Longest sleep between scans for due work; new rows also wake the daemon at once (LISTEN). Default 30 s. */
   pollIntervalMs: z.number().int().min(50).max(300_000).default(30_000),
   /** How long before the release instant the reservation is claimed and a page warmed. Default 60 s. */
@@ -134,7 +134,7 @@ export const daemonSchema = z.strictObject({
 });
 
 /** Database settings; `DATABASE_URL` (env) overrides `url`. No url → embedded PostgreSQL. */
-export const databaseSchema = z.strictObject({
+const databaseSchema = z.strictObject({
   /** Postgres connection string; null → start an embedded PostgreSQL. */
   url: z.string().min(1).nullable().default(null),
   /** Embedded PostgreSQL data directory (relative to the working directory). */
@@ -159,7 +159,7 @@ export const databaseSchema = z.strictObject({
 });
 
 /** Sandbox site settings (`reservd sandbox`, demo, tests, benchmarks). */
-export const sandboxSchema = z.strictObject({
+const sandboxSchema = z.strictObject({
   /** Port on 127.0.0.1; 0 picks a free one. */
   port: z.number().int().min(0).max(65535).default(8080),
   /** The site's clock minus the true clock, ms (positive: site ahead). */
@@ -178,10 +178,8 @@ export const configSchema = z.strictObject({
 
 /** Parsed, defaulted configuration (deep-frozen by `loadConfig`). */
 export type Config = z.infer<typeof configSchema>;
-export type DaemonConfig = Config['daemon'];
 /**
  * The `database` section as `openDatabase` takes it: the parsed section has every field; the fault-handling
  * settings may be left out by callers that build one by hand (their defaults apply).
  */
 export type DatabaseConfig = Omit<Config['database'], 'connectionTimeoutMs' | 'retryMs'> & Partial<Pick<Config['database'], 'connectionTimeoutMs' | 'retryMs'>>;
-export type SandboxConfig = Config['sandbox'];

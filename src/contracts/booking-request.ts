@@ -13,14 +13,14 @@ export const venueIdSchema = z
   .min(1, { error: () => 'is empty; a venue id is required' });
 
 /** A `reservations.id`: a positive safe integer (pg `int8` arrives as digit text; the row builder converts it). */
-export const reservationIdSchema = z
+const reservationIdSchema = z
   .number({ error: badValue('is not a reservation id (a positive whole number)') })
   .int({ error: badValue('is not a reservation id (a positive whole number)') })
   .positive({ error: badValue('is not a reservation id (a positive whole number)') })
   .max(Number.MAX_SAFE_INTEGER, { error: badValue('is too large for a reservation id') });
 
 /** A queue position: a non-negative whole number, or absent. Informational only (logged into metadata). */
-export const queuePositionSchema = z
+const queuePositionSchema = z
   .number({ error: badValue('is not a queue position (a whole number >= 0)') })
   .int({ error: badValue('is not a queue position (a whole number >= 0)') })
   .min(0, { error: badValue('is not a queue position (a whole number >= 0)') });
@@ -37,7 +37,7 @@ const courtPreferenceSchema = z.custom<CourtPreference>(
  * - `targetDate`: venue-local `YYYY-MM-DD`, a real date; `targetTime`: venue-local 24 h `HH:MM`.
  * - `source: 'queue'` always has a `reservationId`; `'immediate'` has one only after {@link withReservationId}.
  */
-export const bookingRequestSchema = z.object({
+const bookingRequestSchema = z.object({
   user: bookingUserSchema,
   venue: venueIdSchema,
   targetDate: localDateSchema,

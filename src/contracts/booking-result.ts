@@ -11,7 +11,7 @@ import { badValue, parseField } from './parse-field.js';
  * How a booking ended (expected results are values, not exceptions). Also the values of
  * `booking_attempts.outcome`. `booked` is the only success outcome.
  */
-export const bookingOutcomeSchema = z.enum(
+const bookingOutcomeSchema = z.enum(
   ['booked', 'slot_taken', 'not_open_yet', 'site_blocked', 'site_changed', 'timeout', 'interrupted', 'invalid_request', 'error', 'unknown'],
   { error: badValue('is not a booking outcome') },
 );

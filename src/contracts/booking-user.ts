@@ -48,6 +48,3 @@ export const bookingUserSchema = z.object({
 
 /** `{ firstName, lastName, email, phone }`, all trimmed strings; see {@link bookingUserSchema}. */
 export type BookingUser = z.infer<typeof bookingUserSchema>;
-
-/** The four keys of {@link BookingUser}, in form order. */
-export const BOOKING_USER_FIELDS = ['firstName', 'lastName', 'email', 'phone'] as const satisfies readonly (keyof BookingUser)[];

@@ -5,7 +5,7 @@ import { describeValue, parseField } from './parse-field.js';
  * The problem with a court list, or `null` when it is a usable preference list: a non-empty array of
  * positive safe integers without duplicates.
  */
-export function findCourtListProblem(value: unknown): string | null {
+function findCourtListProblem(value: unknown): string | null {
   if (value === null || value === undefined) return `the court list is missing (got ${describeValue(value)})`;
   if (!Array.isArray(value)) return `${describeValue(value)} is not a list of court numbers`;
   if (value.length === 0) return 'the court list is empty';

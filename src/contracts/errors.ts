@@ -1,3 +1,5 @@
+import { ReservdError } from '../errors.js';
+
 /**
  * The one error class of `src/contracts/`.
  *
@@ -5,11 +7,11 @@
  * Callers branch on it: a reservation row that throws it is `rejected` (never retried), and its `field` names
  * the offending column so the rejection can say which one.
  */
-export class ContractError extends Error {
+export class ContractError extends ReservdError {
   /** Stable machine code; equals the `invalid_request` booking outcome. */
-  readonly code = 'invalid_request' as const;
+  declare readonly code: 'invalid_request';
   /** Never retryable: the same input fails the same way. */
-  readonly retryable = false as const;
+  declare readonly retryable: false;
   /**
    * What was wrong, named the way the caller named it: a DB column for reservation rows (`courts`,
    * `target_time`, `booking_users.email`), an input path for direct input (`user.email`, `targetTime`),
@@ -25,16 +27,7 @@ export class ContractError extends Error {
    * @param options - standard `ErrorOptions`; `cause` keeps the underlying error, if any.
    */
   constructor(field: string, detail: string, options?: ErrorOptions) {
-    super(detail.startsWith(`${field}: `) ? detail : `${field}: ${detail}`, options);
-    this.name = new.target.name;
+    super('invalid_request', detail.startsWith(`${field}: `) ? detail : `${field}: ${detail}`, { ...options, retryable: false });
     this.field = field;
   }
-}
-
-/** True when `err` is a {@link ContractError} (also across duplicated module instances, by `name`+`code`). */
-export function isContractError(err: unknown): err is ContractError {
-  return (
-    err instanceof ContractError ||
-    (err instanceof Error && err.name === 'ContractError' && (err as { code?: unknown }).code === 'invalid_request')
-  );
 }

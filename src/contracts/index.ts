@@ -1,20 +1,15 @@
 /**
  * The booking contracts (`BookingUser`, `CourtPreference`, `BookingRequest`, `BookingResult`, `BookingSource`;
  * docs/architecture.md): pure values, zod schemas as the single source of
- * truth, no I/O, no clock, no environment. Import from here, not from the files.
+ * truth, no I/O, no clock, no environment. Import from here, not from the files. This lists what other
+ * folders use (the schemas and helpers stay in their files for the builders); add a name here when a
+ * caller needs it.
  */
-export { ContractError, isContractError } from './errors.js';
-export { describeValue, parseField } from './parse-field.js';
-export { bookingSourceSchema, type BookingSource } from './booking-source.js';
-export { isLocalDate, isLocalTime, localDateSchema, localTimeSchema } from './local-date-time.js';
-export { BOOKING_USER_FIELDS, bookingUserSchema, emailSchema, personNameSchema, phoneSchema, type BookingUser } from './booking-user.js';
-export { courtListSchema, createCourtPreference, findCourtListProblem, type CourtPreference } from './court-preference.js';
+export { ContractError } from './errors.js';
+export type { BookingSource } from './booking-source.js';
+export type { BookingUser } from './booking-user.js';
+export { createCourtPreference, type CourtPreference } from './court-preference.js';
 export {
-  bookingRequestSchema,
-  createBookingRequest,
-  queuePositionSchema,
-  reservationIdSchema,
-  venueIdSchema,
   withReservationId,
   type BookingRequest,
   type KnownVenues,
@@ -24,19 +19,15 @@ export {
 export {
   buildImmediateRequest,
   buildRequestFromReservation,
-  parseReservationId,
   type BookingUserRowInput,
   type ImmediateRequestInput,
   type ReservationRowInput,
 } from './request-builders.js';
-export { deepFreeze, findJsonProblem, jsonValueSchema, toJsonValue, type JsonObject, type JsonValue } from './json-value.js';
+export type { JsonObject, JsonValue } from './json-value.js';
 export {
   METADATA_KEYS,
   REQUIRED_METADATA_KEYS,
-  bookingMetadataSchema,
-  checkBookingMetadata,
   createBookingMetadata,
-  metadataContextOf,
   type BookingMetadata,
   type BookingMetadataArgs,
   type MetadataContext,
@@ -44,8 +35,6 @@ export {
 } from './metadata.js';
 export {
   BookingResult,
-  bookingOutcomeSchema,
-  bookingResultSchema,
   notificationTone,
   persistencePath,
   type BookingFailureArgs,
@@ -55,9 +44,4 @@ export {
   type FailureOutcome,
 } from './booking-result.js';
 export { parseJsonResult, toJsonResult, type BookingResultJson } from './result-json.js';
-export {
-  fromExecutionResult,
-  guessOutcomeFromText,
-  legacyExecutionResultSchema,
-  type LegacyExecutionResult,
-} from './legacy-execution-result.js';
+export { fromExecutionResult } from './legacy-execution-result.js';

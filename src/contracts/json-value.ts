@@ -85,7 +85,7 @@ export function toJsonValue(value: unknown, path: string): JsonValue {
 }
 
 /** The problem with `value` as JSON (`"<path>: <problem>"`), or `null` when it is a plain JSON value. */
-export function findJsonProblem(value: unknown, path = 'value'): string | null {
+function findJsonProblem(value: unknown, path = 'value'): string | null {
   try {
     toJsonValue(value, path);
     return null;

@@ -12,7 +12,7 @@ const optionalText = z.string({ error: badValue('is not text or null') }).nullab
  * `timings: dict[str, float]`. Python's `None` is `null`; a missing key counts as `null` (`{}` for timings).
  * `timings` values are taken to be milliseconds (they become metadata `timings_ms` unchanged).
  */
-export const legacyExecutionResultSchema = z.object({
+const legacyExecutionResultSchema = z.object({
   success: z.boolean({ error: badValue('is not true or false') }),
   court: z.number({ error: badValue('is not a court number or null') }).int({ error: badValue('is not a whole court number') }).nullable().default(null),
   time: optionalText,
@@ -22,15 +22,12 @@ export const legacyExecutionResultSchema = z.object({
   timings: z.record(z.string(), z.number({ error: badValue('is not a finite number of milliseconds') })).nullable().default(null),
 });
 
-/** See {@link legacyExecutionResultSchema} (parsed form: every key present). */
-export type LegacyExecutionResult = z.output<typeof legacyExecutionResultSchema>;
-
 /**
  * Guesses an outcome from a legacy error text (the Python bot only had free text):
  * `/no longer available|taken/i` → `slot_taken`, `/not (yet )?open/i` → `not_open_yet`,
  * `/captcha|blocked/i` → `site_blocked`, `/timeout|timed out/i` → `timeout`, else `error`. First match wins.
  */
-export function guessOutcomeFromText(text: string | null): FailureOutcome {
+function guessOutcomeFromText(text: string | null): FailureOutcome {
   if (text === null) return 'error';
   if (/no longer available|taken/i.test(text)) return 'slot_taken';
   if (/not (yet )?open/i.test(text)) return 'not_open_yet';

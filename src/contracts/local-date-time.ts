@@ -13,13 +13,13 @@ function isRealDate(year: number, month: number, day: number): boolean {
 }
 
 /** True when `text` is `YYYY-MM-DD` naming a real calendar date (`2027-02-30` is not). */
-export function isLocalDate(text: string): boolean {
+function isLocalDate(text: string): boolean {
   const m = DATE_TEXT.exec(text);
   return m !== null && isRealDate(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
 /** True when `text` is strict 24-hour `HH:MM` (`07:00`; not `7:00`, `07:00:00` or `24:00`). */
-export function isLocalTime(text: string): boolean {
+function isLocalTime(text: string): boolean {
   return TIME_TEXT.test(text);
 }
 

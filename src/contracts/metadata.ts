@@ -6,8 +6,6 @@ import { deepFreeze, jsonValueSchema, toJsonValue } from './json-value.js';
 import { localDateSchema, localTimeSchema } from './local-date-time.js';
 import { badValue, describeValue, parseField } from './parse-field.js';
 
-export type { JsonObject, JsonValue } from './json-value.js';
-
 /**
  * Every metadata key reservd writes, in the order of `docs/metadata.md` (the single place that documents
  * them: type, writer, readers). A test checks that each key appears in that document's table.

@@ -56,7 +56,7 @@ const IMMEDIATE_FIELDS: RequestFieldNames = {
  *
  * @throws ContractError (`field: "id"`) otherwise.
  */
-export function parseReservationId(id: unknown): number {
+function parseReservationId(id: unknown): number {
   const n = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
   if (typeof n === 'number' && Number.isSafeInteger(n) && n > 0) return n;
   throw new ContractError('id', `${describeValue(id)} is not a reservation id (a positive whole number)`);

@@ -1,3 +1,5 @@
+import { ReservdError } from '../errors.js';
+
 /** Why the database could not be opened (see {@link DatabaseStartError}). */
 export type DatabaseStartErrorCode =
   /** Another PostgreSQL (another reservd) already runs on the embedded data directory. */
@@ -14,16 +16,19 @@ export type DatabaseStartErrorCode =
  * code 78 so systemd does not restart in a loop. The message is a sentence naming the data directory or port
  * and the fix; `cause` holds the underlying error or PostgreSQL's own log lines.
  */
-export class DatabaseStartError extends Error {
-  readonly retryable = false;
+export class DatabaseStartError extends ReservdError {
+  /** Why opening failed (see {@link DatabaseStartErrorCode}). */
+  declare readonly code: DatabaseStartErrorCode;
+  /** Never retryable: an operator must fix the cause first. */
+  declare readonly retryable: false;
 
-  constructor(
-    readonly code: DatabaseStartErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
+  /**
+   * @param code - why (see {@link DatabaseStartErrorCode}).
+   * @param message - names the data directory or port and the fix.
+   * @param options - `cause`: the underlying error or PostgreSQL's log lines.
+   */
+  constructor(code: DatabaseStartErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, { ...options, retryable: false });
   }
 }
 
@@ -45,17 +50,17 @@ export type DatabaseConnectionErrorCode =
  * `unavailable` (the loops back off and try again; it is logged once per outage), false for `pool_exhausted`.
  * `cause` holds pg's own error.
  */
-export class DatabaseConnectionError extends Error {
-  readonly retryable: boolean;
+export class DatabaseConnectionError extends ReservdError {
+  /** Why the statement had no connection (see {@link DatabaseConnectionErrorCode}). */
+  declare readonly code: DatabaseConnectionErrorCode;
 
-  constructor(
-    readonly code: DatabaseConnectionErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-    this.retryable = code === 'unavailable';
+  /**
+   * @param code - why (see {@link DatabaseConnectionErrorCode}); `unavailable` makes the error retryable.
+   * @param message - names the statement and says whether it may have been applied.
+   * @param options - `cause`: pg's own error.
+   */
+  constructor(code: DatabaseConnectionErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, { ...options, retryable: code === 'unavailable' });
   }
 }
 

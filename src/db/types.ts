@@ -25,7 +25,7 @@ export type Int8Ref = ColumnType<string, string | number, string | number>;
 export type AuditInstant = ColumnType<Date, Date | undefined, Date>;
 
 /** Every value of `reservations.status` (CHECK `reservations_status_known`; life cycle in docs/architecture.md). */
-export const RESERVATION_STATUSES = [
+const RESERVATION_STATUSES = [
   'pending',
   'scheduled',
   'claimed',
@@ -41,12 +41,12 @@ export const RESERVATION_STATUSES = [
 export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
 
 /** Every value of `reservations.source` (BookingSource: queued row or `reservd book-now`). */
-export const RESERVATION_SOURCES = ['queue', 'immediate'] as const;
+const RESERVATION_SOURCES = ['queue', 'immediate'] as const;
 /** Where a reservation came from. */
 export type ReservationSource = (typeof RESERVATION_SOURCES)[number];
 
 /** Every value of `booking_attempts.outcome` (mirrors `BookingResult.outcome` in `src/contracts/`). */
-export const ATTEMPT_OUTCOMES = [
+const ATTEMPT_OUTCOMES = [
   'booked',
   'slot_taken',
   'not_open_yet',

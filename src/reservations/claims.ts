@@ -23,7 +23,7 @@ export interface ClaimDueArgs {
  * over: a submit may have happened, they need reconciliation.
  *
  * One statement: a CTE `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n` feeding the UPDATE, so concurrent claimers
- * (any number of daemons on one database; DESIGN.md) never get the same row and never wait for each other.
+ * (any number of daemons on one database) never get the same row and never wait for each other.
  *
  * @returns the claimed rows with their user's contact columns, ordered by `release_at`, then `id`.
  */
@@ -116,7 +116,7 @@ export async function isHeldInBooking(db: Kysely<Database>, args: { id: number; 
 
 /**
  * `claimed|booking → scheduled` for a booking cut off (stop, crash recovery) before anything was submitted, so it
- * is tried again while its window is open (DESIGN.md). Clears the lease. A `cancelled` row stays cancelled.
+ * is tried again while its window is open. Clears the lease. A `cancelled` row stays cancelled.
  */
 export async function requeueReservation(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
   const result = await db
@@ -131,7 +131,7 @@ export async function requeueReservation(db: Kysely<Database>, args: { id: numbe
 
 /**
  * `claimed|booking → needs_attention`: nobody can tell whether the site took the booking (a submit happened and
- * its outcome is unknown), so a person looks; never a blind second submit (DESIGN.md). Stores `reason`, the
+ * its outcome is unknown), so a person looks; never a blind second submit (docs/architecture.md "Reconciliation"). Stores `reason`, the
  * result JSON when given, and clears the lease.
  */
 export async function markNeedsAttention(
@@ -160,7 +160,7 @@ export async function markNeedsAttention(
  * `claimed` or `booking` row with a live lease is passed to `isDead`; for each owner it confirms, the
  * lease expiry is set to `now` (guarded by that owner and the unchanged status), so the normal take-over paths
  * (`claimDue`, booking recovery) act on the next tick instead of waiting up to `leaseMs`. Used after a
- * `kill -9` and a systemd restart on the same machine (issue 4: take-over time); a daemon on another machine
+ * `kill -9` and a systemd restart on the same machine (the take-over time of README "Reliability"); a daemon on another machine
  * is only ever taken over when its lease runs out.
  *
  * @param isDead decides from the owner id alone (e.g. same host and its pid no longer runs); it must answer

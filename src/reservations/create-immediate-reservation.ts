@@ -24,7 +24,7 @@ export interface ImmediateReservationArgs {
 /**
  * Records a `reservd book-now` booking as a `reservations` row with `source = 'immediate'`, created directly in
  * `booking` and held by `owner` until `now + leaseMs`, so the booking then goes through `startAttempt` /
- * `finishAttempt` / `recordBookingResult` exactly like a queued one (DESIGN.md). The user row is reused when one
+ * `finishAttempt` / `recordBookingResult` exactly like a queued one (docs/architecture.md "Booking session"). The user row is reused when one
  * with the same email exists (names and phone refreshed to the given ones), else inserted. One transaction.
  *
  * @returns the new reservation's id.

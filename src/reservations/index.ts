@@ -15,7 +15,7 @@ export {
   type StartAttemptArgs,
   type FinishAttemptArgs,
 } from './attempts.js';
-export { recordBookingResult, failureReason, type RecordBookingResultArgs } from './record-booking-result.js';
+export { recordBookingResult, type RecordBookingResultArgs } from './record-booking-result.js';
 export { createImmediateReservation, type ImmediateReservationArgs } from './create-immediate-reservation.js';
 export { insertUser, insertReservation, type UserInput, type ReservationInput } from './inserts.js';
 export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';

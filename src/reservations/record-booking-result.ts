@@ -13,7 +13,7 @@ export interface RecordBookingResultArgs {
 }
 
 /** `reason` of a failed reservation: the errors joined with `; `, else the message, else the outcome code. */
-export function failureReason(result: BookingResult): string {
+function failureReason(result: BookingResult): string {
   const errors = result.errors.filter((e) => e.trim() !== '');
   if (errors.length > 0) return errors.join('; ');
   return result.message?.trim() || result.outcome;

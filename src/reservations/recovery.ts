@@ -126,7 +126,7 @@ export interface ReconciledAttemptArgs {
 /**
  * Settles a submitted attempt whose outcome was unknown, from what the site lists:
  * - booked → `outcome = 'booked'`, `confirmation_code` = the site's code;
- * - not booked → a missing outcome becomes `interrupted` (DESIGN.md: a booking cut off by a crash), a `booked`
+ * - not booked → a missing outcome becomes `interrupted` (a booking cut off by a crash), a `booked`
  *   without a code becomes `site_changed`, any other outcome stays; `note` is appended to `error`.
  * Both set `finished_at` if it was unset and merge `{ recovered: true, reconciled_at }` into `metadata`
  * (docs/metadata.md); `reconciled_at` marks the attempt as settled, so it is reconciled once.
@@ -157,7 +157,7 @@ export async function markAttemptReconciled(db: Kysely<Database>, args: Reconcil
 
 /**
  * Closes the attempts of a reservation that never pressed submit and never finished (their daemon stopped):
- * `outcome = 'interrupted'`, `finished_at = now` (DESIGN.md). They cannot have booked anything.
+ * `outcome = 'interrupted'`, `finished_at = now`. They cannot have booked anything.
  *
  * @returns how many attempts were closed.
  */

@@ -6,7 +6,7 @@ import { cancelPage, confirmationPage } from './slot-pages.js';
 import type { VenueIndex } from './site-venues.js';
 
 /** One appointment in `GET /schedule/<slug>/api/appointments?email=...`. */
-export type AppointmentJson = Pick<
+type AppointmentJson = Pick<
   SandboxBooking,
   'id' | 'court' | 'calendarId' | 'date' | 'time' | 'firstName' | 'lastName' | 'email' | 'confirmationCode' | 'status'
 >;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
  */
 
 /** Form tokens live this long on the site's clock (ms). */
-export const FORM_TOKEN_TTL_MS = 30 * 60_000;
+const FORM_TOKEN_TTL_MS = 30 * 60_000;
 
 /** Why a form token was refused, or `ok`. */
 export type TokenCheck = 'ok' | 'unknown' | 'expired' | 'used' | 'mismatch';

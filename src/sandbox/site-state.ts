@@ -80,7 +80,7 @@ export interface SandboxClient {
 const CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /** Key of one court-slot. */
-export function slotKey(slot: Pick<SiteSlot, 'venueId' | 'court' | 'date' | 'time'>): string {
+function slotKey(slot: Pick<SiteSlot, 'venueId' | 'court' | 'date' | 'time'>): string {
   return `${slot.venueId}|${slot.court}|${slot.date}|${slot.time}`;
 }
 

@@ -16,7 +16,7 @@ import {
 } from './slot-pages.js';
 
 /** Route of a court's calendar page (Acuity shape; see `src/booking/flows/acuity-urls.ts`). */
-export const CALENDAR_ROUTE = '/schedule/:slug/appointment/:typeId/calendar/:calendarId';
+const CALENDAR_ROUTE = '/schedule/:slug/appointment/:typeId/calendar/:calendarId';
 /** Route of the direct-slot page and its booking POST; `:segment` arrives percent-decoded. */
 export const SLOT_ROUTE = `${CALENDAR_ROUTE}/datetime/:segment`;
 

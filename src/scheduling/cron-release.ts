@@ -1,62 +1,19 @@
-import { Cron, CronPattern, type CronOptions } from 'croner';
 import { Temporal } from 'temporal-polyfill';
+import { createReleaseCron, findReleaseCronProblem, parseReleaseCronPattern } from '../config/release-cron.js';
 
 /**
- * The cron release rule's clock-free half (pure: no clock, no I/O). croner does the cron arithmetic; this
- * module pins the options and the edges around it.
- *
- * - Patterns have 5 or 6 fields (optional seconds first, no year field) and are read in the venue's zone.
- * - The seconds, minute and hour fields must name fixed times (numbers, lists, ranges; no `*`, `?` or `/`).
- *   croner treats such a job as fixed-time (option `fixedTimeRule: "no-wildcard"`): a time inside a DST gap
- *   fires at the first instant after the gap, a time that occurs twice fires once, at the earlier occurrence —
- *   the policy of docs/release-rules.md (C02, C04, C05). Interval patterns (`*\/30`, `0 * * * *`) would
- *   instead skip gap times and fire twice in an overlap, so they are refused for releases.
- * - `new Cron(pattern, { paused: true })` with no callback arms no timer, and every `nextRun` call here gets
- *   an explicit start, so no answer depends on the clock (croner makes a default `new Date()` it then ignores).
+ * The cron release rule's clock-free half (pure: no clock, no I/O). croner does the cron arithmetic; the
+ * options and which patterns qualify live in `src/config/release-cron.ts` (the config schema validates with
+ * them), so a schedule runs exactly as it was validated. This module computes the runs and the edges around
+ * them (module notes there: DST policy, fixed-time patterns, no timers armed).
  */
-
-/** The croner options every release schedule uses (validation and computation must agree). */
-const CRON_OPTIONS = { mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' } as const satisfies CronOptions;
-
-/** A reference instant for "does this pattern ever fire?" (any date works: patterns have no year field). */
-const PROBE_FROM = new Date(Date.UTC(2000, 0, 1));
 
 /** How many runs past a wall-clock date that went backwards we look at before giving up (see {@link firstCronReleaseFrom}). */
 const MAX_BACKWARD_RUNS = 8;
 
-/** Parses `pattern` with the release options; returns the parsed pattern or why it is not one. */
-function parsePattern(pattern: string): CronPattern | string {
-  // croner reads any string with a ':' as a one-shot ISO date, not as a pattern.
-  if (pattern.includes(':')) return `"${pattern}" looks like a date or time; a release schedule is a cron pattern such as "0 7 * * *"`;
-  try {
-    return new CronPattern(pattern, undefined, CRON_OPTIONS);
-  } catch (err) {
-    return `"${pattern}" is not a valid cron pattern (5 fields, or 6 with seconds first): ${(err as Error).message.replace(/^CronPattern: /, '')}`;
-  }
-}
-
-/**
- * Why `pattern` cannot be a release schedule, as a sentence fragment for a config error; null when it can.
- * Accepts what croner accepts in 5 or 6 fields (`@daily`-style nicknames too), provided the seconds, minute
- * and hour fields are fixed (see the module notes) and the pattern matches at least one real date.
- */
-export function findReleaseCronProblem(pattern: string): string | null {
-  const parsed = parsePattern(pattern);
-  if (typeof parsed === 'string') return parsed;
-  if (!parsed.isFixedTime) {
-    return `"${pattern}" is an interval pattern: the seconds, minute and hour fields must name fixed times (e.g. "0 7 * * *" or "30 6,18 * * *"), because "*", "?" and "/" steps skip or repeat runs across daylight-saving changes`;
-  }
-  if (createCron(pattern, 'UTC').nextRun(PROBE_FROM) === null) return `"${pattern}" never matches a real date`;
-  return null;
-}
-
-function createCron(pattern: string, timeZone: string): Cron {
-  return new Cron(pattern, { ...CRON_OPTIONS, timezone: timeZone, paused: true });
-}
-
 /**
  * The next `count` instants of a cron schedule in `timeZone`, each STRICTLY after `after` (an instant exactly
- * at `after` is not included), earliest first. Fixed-time patterns follow the release policy (module notes).
+ * at `after` is not included), earliest first. Fixed-time patterns follow the release policy (`src/config/release-cron.ts`).
  * Interval patterns are accepted here (C06 lists an hourly schedule in UTC) and behave as croner's interval
  * jobs across DST; a release rule refuses them ({@link findReleaseCronProblem}).
  *
@@ -67,9 +24,9 @@ function createCron(pattern: string, timeZone: string): Cron {
  * @throws RangeError when `pattern` is not a cron pattern with 5 or 6 fields.
  */
 export function nextCronReleases(pattern: string, timeZone: string, after: Date, count: number): Date[] {
-  const parsed = parsePattern(pattern);
+  const parsed = parseReleaseCronPattern(pattern);
   if (typeof parsed === 'string') throw new RangeError(`cron: ${parsed}`);
-  const cron = createCron(pattern, timeZone);
+  const cron = createReleaseCron(pattern, timeZone);
   const runs: Date[] = [];
   // croner drops the milliseconds of its start and returns the first run strictly after that whole second;
   // runs fall on whole seconds, so that is exactly "strictly after `after`".

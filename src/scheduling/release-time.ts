@@ -1,5 +1,7 @@
 import { Temporal } from 'temporal-polyfill';
+import { directSlotSegment } from '../booking/flows/acuity-urls.js';
 import type { ReleaseRule } from '../config/schema.js';
+import { ReservdError } from '../errors.js';
 import { firstCronReleaseFrom } from './cron-release.js';
 
 /**
@@ -23,14 +25,21 @@ import { firstCronReleaseFrom } from './cron-release.js';
  */
 
 /** Thrown when a slot's wall-clock start does not exist (or cannot be read) in the venue's zone. */
-export class SlotTimeError extends Error {
-  readonly code = 'slot_time_invalid';
-  readonly retryable = false;
+export class SlotTimeError extends ReservdError {
+  /** Always `slot_time_invalid`. */
+  declare readonly code: 'slot_time_invalid';
+  /** Never retryable: the same slot fails the same way. */
+  declare readonly retryable: false;
   /** The column/field at fault: `target_date` or `target_time`. */
   readonly field: 'target_date' | 'target_time';
-  constructor(field: 'target_date' | 'target_time', message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+
+  /**
+   * @param field - the column at fault (see {@link SlotTimeError.field}).
+   * @param message - names the date or time and why it is not a slot start.
+   * @param options - `cause`: the underlying (Temporal) error, if any.
+   */
+  constructor(field: 'target_date' | 'target_time', message: string, options?: ErrorOptions) {
+    super('slot_time_invalid', message, { ...options, retryable: false });
     this.field = field;
   }
 }
@@ -134,10 +143,9 @@ export function localDateTime(at: Date | number, timeZone: string): { date: stri
  * @throws SlotTimeError like {@link slotStartAt}.
  */
 export function slotDatetimeSegment(targetDate: string, targetTime: string, timeZone: string): string {
-  const at = slotStartAt(targetDate, targetTime, timeZone);
-  return Temporal.Instant.fromEpochMilliseconds(at.getTime())
-    .toZonedDateTimeISO(timeZone)
-    .toString({ timeZoneName: 'never', smallestUnit: 'second' });
+  // The SlotTimeError names the field; the segment itself is the Acuity module's, so both sides agree.
+  slotStartAt(targetDate, targetTime, timeZone);
+  return directSlotSegment(targetDate, targetTime, timeZone);
 }
 
 /** Calendar arithmetic on a `YYYY-MM-DD` date (never `+24h`). @throws SlotTimeError on a bad date. */

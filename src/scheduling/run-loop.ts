@@ -27,7 +27,7 @@ export interface RunLoopOptions {
 }
 
 /** Longest backoff while the database is unavailable, ms: the database layer already retried inside the tick. */
-export const OUTAGE_MAX_BACKOFF_MS = 5_000;
+const OUTAGE_MAX_BACKOFF_MS = 5_000;
 
 /**
  * The one loop primitive (every background loop is a `runLoop`): tick, catch per tick, capped exponential

@@ -32,7 +32,7 @@ export interface OffsetBounds {
 const CLOCK_RESOLUTION_MS = 1;
 
 /** The offsets one sample allows. */
-export function sampleBounds(sample: SiteClockSample): OffsetBounds {
+function sampleBounds(sample: SiteClockSample): OffsetBounds {
   return {
     loMs: sample.siteSecond * 1000 - (sample.receivedAtMs + CLOCK_RESOLUTION_MS),
     hiMs: (sample.siteSecond + 1) * 1000 - sample.sentAtMs,
@@ -52,7 +52,7 @@ export function intersectBounds(samples: readonly SiteClockSample[]): OffsetBoun
 }
 
 /** How many consecutive sample pairs show the site second stepping from `s` to `s + 1`. */
-export function countBoundaries(samples: readonly SiteClockSample[]): number {
+function countBoundaries(samples: readonly SiteClockSample[]): number {
   let count = 0;
   for (let i = 1; i < samples.length; i += 1) {
     if (samples[i]!.siteSecond === samples[i - 1]!.siteSecond + 1) count += 1;
@@ -61,7 +61,7 @@ export function countBoundaries(samples: readonly SiteClockSample[]): number {
 }
 
 /** Median of `values` (0 for none). */
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

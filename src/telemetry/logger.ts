@@ -6,7 +6,7 @@ export type { Logger } from 'pino';
  * Paths pino removes from every log line: contact details and secrets never reach the logs
  * (reasons about contact fields are shortened by {@link loggableReason}).
  */
-export const REDACTED_LOG_PATHS: readonly string[] = [
+const REDACTED_LOG_PATHS: readonly string[] = [
   'email',
   'phone',
   'firstName',

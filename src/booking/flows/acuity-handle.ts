@@ -26,7 +26,7 @@ export type AcuityMode = 'request' | 'rendered';
 export type AcuityBrowser = Pick<PageLease, 'request' | 'page'>;
 
 /** A playwright Page as an {@link AcuityBrowser} (its context's request API, itself as the page). */
-export function browserOfPage(page: Page): AcuityBrowser {
+function browserOfPage(page: Page): AcuityBrowser {
   return { request: page.request, page: async () => page };
 }
 
@@ -133,8 +133,8 @@ export function createTimer(clock: Clock | null) {
  * (`prepared.form`). A failed navigation or GET is kept in `prepareError` (submit tries again), not thrown.
  * Timings: `prepare_ms` (navigation; absent with `render: false`), `warm_ms`.
  *
- * @throws UnknownCourtError (court not in `venue.courts`) or SlotTimeError (slot in a DST gap): the
- *   request itself is wrong.
+ * @throws ReservdError with code `unknown_court` (court not in `venue.courts`) or RangeError (slot in a DST
+ *   gap): the request itself is wrong.
  */
 export async function prepareAcuityAttempt(on: AcuityBrowser | Page, target: SlotTarget, options: PrepareAcuityOptions = {}): Promise<AcuityHandle> {
   const browser = 'goto' in on ? browserOfPage(on) : on;

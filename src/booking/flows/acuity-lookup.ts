@@ -8,7 +8,7 @@ import { appointmentsApiPath } from './acuity-urls.js';
  */
 
 /** One appointment as the site lists it (`GET /schedule/<slug>/api/appointments?email=`). */
-export const acuityAppointmentSchema = z.object({
+const acuityAppointmentSchema = z.object({
   id: z.number().int(),
   court: z.number().int(),
   calendarId: z.string(),

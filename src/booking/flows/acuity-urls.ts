@@ -1,5 +1,6 @@
+import { Temporal } from 'temporal-polyfill';
 import type { VenueConfig } from '../../config/schema.js';
-import { slotDatetimeSegment } from '../../scheduling/release-time.js';
+import { ReservdError } from '../../errors.js';
 
 /**
  * Acuity Scheduling paths (pure: no I/O, no clock). The sandbox site routes on them and the Acuity flow
@@ -12,26 +13,18 @@ import { slotDatetimeSegment } from '../../scheduling/release-time.js';
  *   `2027-07-23T09%3A00%3A00-06%3A00`.
  */
 
-/** Thrown when a venue has no calendar for the requested court number. */
-export class UnknownCourtError extends Error {
-  readonly code = 'unknown_court';
-  readonly retryable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
 /**
  * The site's calendar id of `court` (from `venue.courts`).
  *
- * @throws UnknownCourtError when the venue has no such court.
+ * @throws ReservdError (code `unknown_court`) when the venue has no such court. Nobody branches on it: the
+ *   scheduler rejects a reservation naming an unknown court before any booking, and a flow maps any
+ *   exception to an outcome.
  */
-export function courtCalendarId(venue: VenueConfig, court: number): string {
+function courtCalendarId(venue: VenueConfig, court: number): string {
   const calendarId = venue.courts[String(court)];
   if (calendarId === undefined) {
     const known = Object.keys(venue.courts).join(', ');
-    throw new UnknownCourtError(`venue "${venue.name}": court ${court} is not configured (courts: ${known})`);
+    throw new ReservdError('unknown_court', `venue "${venue.name}": court ${court} is not configured (courts: ${known})`);
   }
   return calendarId;
 }
@@ -45,7 +38,7 @@ function calendarBase(venue: VenueConfig, calendarId: string): string {
 /**
  * Path of a court's calendar page, optionally for one venue-local `YYYY-MM-DD` date (`?date=`).
  *
- * @throws UnknownCourtError for an unconfigured court.
+ * @throws ReservdError (code `unknown_court`) for an unconfigured court.
  */
 export function calendarPath(venue: VenueConfig, court: number, date?: string): string {
   const base = calendarBase(venue, courtCalendarId(venue, court));
@@ -53,20 +46,41 @@ export function calendarPath(venue: VenueConfig, court: number, date?: string): 
 }
 
 /**
+ * The C10 datetime segment of a slot, not percent-encoded: its venue-local start with the venue's UTC offset
+ * on that date, `2027-07-23T09:00:00-06:00`; built from the SLOT, never from "now". A start time that occurs
+ * twice (DST overlap) is the earlier occurrence, as in `slotStartAt` (`src/scheduling/release-time.ts`).
+ *
+ * Booking only sees slots the scheduler has validated with `slotStartAt`, whose `SlotTimeError` names the
+ * field for the user; src/booking/ may not import src/scheduling/ (boundary rule), so this reads the wall
+ * clock itself and refuses a time that does not exist.
+ *
+ * @param date venue-local `YYYY-MM-DD`; @param time venue-local `HH:MM`; @param timeZone IANA zone.
+ * @throws RangeError when the date or time is not real, or the time falls in a DST gap.
+ */
+export function directSlotSegment(date: string, time: string, timeZone: string): string {
+  const local = Temporal.PlainDateTime.from(`${date}T${time}`, { overflow: 'reject' });
+  const zoned = local.toZonedDateTime(timeZone, { disambiguation: 'earlier' });
+  if (!zoned.toPlainDateTime().equals(local)) {
+    throw new RangeError(`${date} ${time} does not exist in ${timeZone} (the clocks skip it: daylight-saving gap)`);
+  }
+  return zoned.toString({ timeZoneName: 'never', smallestUnit: 'second' });
+}
+
+/**
  * The C10 datetime segment, percent-encoded for a path (`encodeURIComponent` turns `:` into `%3A` and a
  * `+` offset into `%2B`).
  *
- * @throws SlotTimeError when the slot's wall-clock time does not exist in the venue's zone.
+ * @throws RangeError like {@link directSlotSegment}.
  */
-export function encodedSlotSegment(venue: VenueConfig, date: string, time: string): string {
-  return encodeURIComponent(slotDatetimeSegment(date, time, venue.timeZone));
+function encodedSlotSegment(venue: VenueConfig, date: string, time: string): string {
+  return encodeURIComponent(directSlotSegment(date, time, venue.timeZone));
 }
 
 /**
  * Path of the direct-slot page (and booking POST) of one court-slot; built from the SLOT, never "now" (C10).
  *
  * @param date venue-local `YYYY-MM-DD`; @param time venue-local `HH:MM`.
- * @throws UnknownCourtError for an unconfigured court; SlotTimeError for a slot in a DST gap.
+ * @throws ReservdError (code `unknown_court`) for an unconfigured court; RangeError for a slot in a DST gap.
  */
 export function directSlotPath(venue: VenueConfig, court: number, date: string, time: string): string {
   return `${calendarBase(venue, courtCalendarId(venue, court))}/datetime/${encodedSlotSegment(venue, date, time)}`;
@@ -75,11 +89,6 @@ export function directSlotPath(venue: VenueConfig, court: number, date: string, 
 /** Absolute URL of {@link directSlotPath} on `venue.site.baseUrl`. Same errors. */
 export function directSlotUrl(venue: VenueConfig, court: number, date: string, time: string): string {
   return `${venue.site.baseUrl}${directSlotPath(venue, court, date, time)}`;
-}
-
-/** Absolute URL of {@link calendarPath} on `venue.site.baseUrl`. Same errors. */
-export function calendarUrl(venue: VenueConfig, court: number, date?: string): string {
-  return `${venue.site.baseUrl}${calendarPath(venue, court, date)}`;
 }
 
 /** `/schedule/<slug>/confirmation/<appointmentId>`: where a successful booking POST redirects (303). */

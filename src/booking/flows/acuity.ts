@@ -16,8 +16,7 @@ import { submitAcuityRequest, type AcuityRequestOptions } from './acuity-request
  * exceptions; an unexpected exception goes through `mapFlowError`.
  */
 
-export { browserOfPage, prepareAcuityAttempt, warmRequestContext, type AcuityBrowser, type AcuityClient, type PrepareAcuityOptions, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
-export { submitAcuityRendered } from './acuity-rendered.js';
+export { prepareAcuityAttempt, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
 export { CONFIRMATION_READ_MIN_MS, submitAcuityRequest, type AcuityRequestOptions } from './acuity-request.js';
 
 /**
