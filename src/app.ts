@@ -21,7 +21,7 @@ import type { Logger } from './telemetry/logger.js';
  */
 
 /** NOTIFY channel the `reservations` insert trigger uses (migration 0001). */
-export const RESERVATIONS_CHANNEL = 'reservd_reservations';
+const RESERVATIONS_CHANNEL = 'reservd_reservations';
 
 /** A unique lease owner id for this process: `host:pid:random`. */
 export function createDaemonId(): string {
@@ -52,7 +52,7 @@ export function isDeadLocalDaemon(owner: string, deps: { host?: string; pid?: nu
 }
 
 /** The booking flow of a site adapter. */
-export function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
+function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
   switch (adapter) {
     case 'acuity':
       return createAcuityFlow({ clock }) as SlotFlow;

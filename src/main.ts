@@ -8,9 +8,9 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ContractError } from './contracts/index.js';
 import { openDatabase } from './db/create-database.js';
-import { DatabaseStartError } from './db/errors.js';
 import { migrateToLatest } from './db/migrate.js';
 import { runDemo } from './demo.js';
+import { ReservdError } from './errors.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
 import { bookNow } from './scheduling/book-now.js';
 import { SlotTimeError } from './scheduling/release-time.js';
@@ -23,11 +23,11 @@ import { createLogger, loggableReason, type Logger } from './telemetry/logger.js
  * 78 bad configuration (systemd's `RestartPreventExitStatus=78` stops a restart loop).
  */
 
-export const EXIT_OK = 0;
-export const EXIT_CRASH = 1;
-export const EXIT_BOOKING_FAILED = 2;
-export const EXIT_BAD_INPUT = 65;
-export const EXIT_BAD_CONFIG = 78;
+const EXIT_OK = 0;
+const EXIT_CRASH = 1;
+const EXIT_BOOKING_FAILED = 2;
+const EXIT_BAD_INPUT = 65;
+const EXIT_BAD_CONFIG = 78;
 
 const env = process.env;
 let logger: Logger = createLogger({ level: env.RESERVD_LOG_LEVEL ?? 'info' });
@@ -142,12 +142,20 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
   }
 }
 
+/** The exit code of a failed command, by the error's stable `code` (docs/architecture.md "Errors"). */
 function exitCodeFor(err: unknown): number {
-  if (err instanceof ConfigError) return EXIT_BAD_CONFIG;
-  // An embedded data directory PostgreSQL cannot use is a setup problem: restarting cannot help.
-  if (err instanceof DatabaseStartError && err.code === 'data_dir_unusable') return EXIT_BAD_CONFIG;
-  if (err instanceof ContractError || err instanceof SlotTimeError) return EXIT_BAD_INPUT;
-  return EXIT_CRASH;
+  if (!(err instanceof ReservdError)) return EXIT_CRASH;
+  switch (err.code) {
+    case 'config_invalid':
+    // An embedded data directory PostgreSQL cannot use is a setup problem: restarting cannot help.
+    case 'data_dir_unusable':
+      return EXIT_BAD_CONFIG;
+    case 'invalid_request': // ContractError
+    case 'slot_time_invalid': // SlotTimeError
+      return EXIT_BAD_INPUT;
+    default:
+      return EXIT_CRASH;
+  }
 }
 
 function exit(code: number): void {

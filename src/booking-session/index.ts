@@ -4,4 +4,4 @@
  */
 export { createBookingSessions, type BookingSession, type BookingSessions, type ImmediateHold, type RunArgs, type SessionDeps } from './session.js';
 export type { SessionEnd } from './settle.js';
-export { DEFAULT_LOOKUP_TIMEOUT_MS, DEFAULT_SETTLE_MS, reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
+export { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';

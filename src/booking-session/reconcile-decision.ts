@@ -20,7 +20,7 @@ export type ReconcileDecision =
 const NOT_BOOKED: ReadonlySet<string> = new Set(DEFINITIVE_NOT_BOOKED);
 
 /** True when an earlier reconciliation settled the attempt (metadata `reconciled_at`, docs/metadata.md). */
-export function isReconciled(attempt: AttemptRow): boolean {
+function isReconciled(attempt: AttemptRow): boolean {
   return typeof attempt.metadata.reconciled_at === 'string';
 }
 
@@ -45,7 +45,7 @@ export function openAttempts(attempts: readonly AttemptRow[]): AttemptRow[] {
 }
 
 /** What the site's list says about our slot. */
-export type SiteFinding =
+type SiteFinding =
   | { kind: 'ours'; appointment: AcuityAppointment }
   | { kind: 'several'; appointments: AcuityAppointment[] }
   | { kind: 'other_name'; appointments: AcuityAppointment[] }
@@ -62,7 +62,7 @@ const same = (a: string, b: string): boolean => a.normalize('NFC').trim().toLowe
  * @returns `ours` (exactly one), `several` (more than one: already a double booking), `other_name` (same
  *   email and slot under another name: not provably ours) or `none`.
  */
-export function findOurBooking(
+function findOurBooking(
   appointments: readonly AcuityAppointment[],
   client: { email: string; firstName: string; lastName: string },
   slot: { date: string; time: string; courts: readonly number[] },

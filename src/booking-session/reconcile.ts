@@ -16,12 +16,12 @@ export type { ReconcileDeps, ReconcileOutcome } from './reconcile-record.js';
  */
 
 /** Longest wait for the site's appointment list, ms. */
-export const DEFAULT_LOOKUP_TIMEOUT_MS = 5_000;
+const DEFAULT_LOOKUP_TIMEOUT_MS = 5_000;
 /**
  * A submit younger than this may still be on its way to the site (a client-side timeout does not stop a
  * request already sent): "not found" is only believed after this long, ms.
  */
-export const DEFAULT_SETTLE_MS = 5_000;
+const DEFAULT_SETTLE_MS = 5_000;
 /** Rows taken over per call. */
 const TAKE_OVER_LIMIT = 20;
 

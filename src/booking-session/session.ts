@@ -13,6 +13,7 @@ import {
   releaseClaim,
   startAttempt,
   startBooking,
+  type ClaimedReservation,
 } from '../reservations/index.js';
 import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -132,34 +133,8 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       const claimed = await claimDue(db, { owner, now: now(), horizonMs, leaseMs: deps.leaseMs, limit });
       const sessions: BookingSession[] = [];
       for (const row of claimed) {
-        const log = logger.child({ reservation_id: row.id, venue: row.venue, target_date: row.target_date, target_time: row.target_time });
-        // Our own row can come back from claimDue when a heartbeat missed the lease (a database outage): the
-        // claim just renewed our lease; the session already running keeps it. Never a second session.
-        if (running.has(row.id)) {
-          log.warn(`reservation ${row.id}: re-claimed while its booking session runs (a heartbeat was late); keeping the running session`);
-          continue;
-        }
-        let request: BookingRequest;
-        try {
-          // Rows are validated when pending, but one may have been inserted directly as `scheduled`.
-          request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(deps.venues, v));
-        } catch (err) {
-          if (!(err instanceof ContractError)) throw err;
-          await rejectHeld(db, { id: row.id, owner, reason: err.message, now: now() });
-          log.warn({ field: err.field }, `reservation ${row.id} rejected: ${loggableReason(err.field, err.message)}`);
-          continue;
-        }
-        const venue = deps.venues[request.venue];
-        if (!venue) {
-          log.error(`reservation ${row.id}: venue "${request.venue}" is no longer configured; releasing the claim`);
-          await releaseClaim(db, { id: row.id, owner, now: now() });
-          continue;
-        }
-        // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the
-        // row was still `claimed`), so none stays open forever.
-        const closed = await closeUnsubmittedAttempts(db, { reservationId: row.id, now: now() });
-        if (closed > 0) log.warn({ attempts: closed }, `reservation ${row.id}: closed ${closed} attempt(s) a stopped daemon left unsubmitted`);
-        sessions.push(open(row.id, 'queue', request, venue, row.release_at));
+        const held = await admitClaimed(deps, row, running);
+        if (held) sessions.push(open(row.id, 'queue', held.request, held.venue, row.release_at));
       }
       return sessions;
     },
@@ -194,6 +169,44 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
 
     held: () => running,
   };
+}
+
+/**
+ * Whether a row just claimed becomes a session, and with which request: built once here. A row this owner
+ * already runs, a row that cannot be booked as it stands (`rejected`, logged) and a row whose venue is no
+ * longer configured (given back) do not.
+ */
+async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running: ReadonlySet<number>): Promise<{ request: BookingRequest; venue: VenueConfig } | null> {
+  const { db, clock, logger, daemonId: owner } = deps;
+  const now = (): Date => new Date(clock.now());
+  const log = logger.child({ reservation_id: row.id, venue: row.venue, target_date: row.target_date, target_time: row.target_time });
+  // Our own row can come back from claimDue when a heartbeat missed the lease (a database outage): the claim
+  // just renewed our lease; the session already running keeps it. Never a second session.
+  if (running.has(row.id)) {
+    log.warn(`reservation ${row.id}: re-claimed while its booking session runs (a heartbeat was late); keeping the running session`);
+    return null;
+  }
+  let request: BookingRequest;
+  try {
+    // Rows are validated when pending, but one may have been inserted directly as `scheduled`.
+    request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(deps.venues, v));
+  } catch (err) {
+    if (!(err instanceof ContractError)) throw err;
+    await rejectHeld(db, { id: row.id, owner, reason: err.message, now: now() });
+    log.warn({ field: err.field }, `reservation ${row.id} rejected: ${loggableReason(err.field, err.message)}`);
+    return null;
+  }
+  const venue = deps.venues[request.venue];
+  if (!venue) {
+    log.error(`reservation ${row.id}: venue "${request.venue}" is no longer configured; releasing the claim`);
+    await releaseClaim(db, { id: row.id, owner, now: now() });
+    return null;
+  }
+  // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the row was
+  // still `claimed`), so none stays open forever.
+  const closed = await closeUnsubmittedAttempts(db, { reservationId: row.id, now: now() });
+  if (closed > 0) log.warn({ attempts: closed }, `reservation ${row.id}: closed ${closed} attempt(s) a stopped daemon left unsubmitted`);
+  return { request, venue };
 }
 
 /** The executor's view of one held row: guarded writes under this owner's lease, nothing else. */

@@ -9,7 +9,8 @@ import { badValue, parseField } from './parse-field.js';
 
 /**
  * How a booking ended (expected results are values, not exceptions). Also the values of
- * `booking_attempts.outcome`. `booked` is the only success outcome.
+ * `booking_attempts.outcome`. `booked` is the only success outcome; `unknown` is a submit whose answer was
+ * lost (the site may hold the booking: it is looked up, never submitted again blindly).
  */
 const bookingOutcomeSchema = z.enum(
   ['booked', 'slot_taken', 'not_open_yet', 'site_blocked', 'site_changed', 'timeout', 'interrupted', 'invalid_request', 'error', 'unknown'],

@@ -24,7 +24,6 @@ export const METADATA_KEYS = [
   'court',
   'courts_tried',
   'submitted',
-  'outcome_unknown',
   'fire_lag_ms',
   'release_at',
   'fired_at',
