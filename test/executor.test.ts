@@ -31,7 +31,7 @@ interface Event {
  * A scripted flow: `answers[court]` is the outcome of that court's submit (default `booked`); `lost` means the
  * form was submitted and the answer timed out.
  */
-function createScript(clock: ManualClock, answers: Record<number, FlowResult['outcome'] | 'lost'>) {
+function createScript(clock: ManualClock, answers: Record<number, FlowResult['outcome'] | 'lost' | 'unprepared'>) {
   const events: Event[] = [];
   const pages: Array<{ lease: number; closed: boolean }> = [];
   let leases = 0;
@@ -57,10 +57,12 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
     name: 'scripted',
     async prepare(_page, target) {
       events.push({ what: 'prepare', court: target.court, atMs: clock.now() });
+      if (answers[target.court] === 'unprepared') throw new Error(`court ${target.court}: the slot page did not load`);
       return target;
     },
     async submit(target, args) {
       const answer = answers[target.court] ?? 'booked';
+      if (answer === 'unprepared') throw new Error('submit on a page that was never prepared');
       const submits = answer === 'booked' || answer === 'lost';
       if (submits && !(await args.onBeforeSubmit())) {
         return { outcome: 'interrupted', confirmationCode: null, message: 'not submitted: refused', submitted: false, timingsMs: {} };
@@ -237,5 +239,20 @@ describe('executor: courts prepared ahead', () => {
     expect(execution.result.errors).toEqual(["court 1: submitted, but the site's answer is unknown (timed out: no answer within 5000 ms)"]);
     expect(at(s.events, 'submit')).toEqual([{ court: 1, at: '2027-07-21T15:00:00.000Z' }]);
     expect(s.attempts).toEqual([{ court: 1, outcome: 'unknown', submitted: true }]);
+  });
+
+  it('court 1 whose page never loaded: the fire begins once, and court 2 is tried and booked', async () => {
+    const clock = createManualClock(FIRE_AT - 5_000);
+    const s = createScript(clock, { 1: 'unprepared' });
+    const running = s.executor.execute(s.sessionFor([1, 2]));
+    await driveTo(clock, [FIRE_AT]);
+    const execution = await running;
+    expect(execution.kind).toBe('settled');
+    expect(execution.result).toMatchObject({ status: 'success', court: 2, confirmationCode: 'CODE-2' });
+    expect(s.hold.fired).toBe(1);
+    expect(s.attempts).toEqual([
+      { court: 1, outcome: 'error', submitted: false },
+      { court: 2, outcome: 'booked', submitted: true },
+    ]);
   });
 });

@@ -245,8 +245,8 @@ describe('when the site cannot tell', () => {
     const id = await crashedBooking({ attempts: [{ court: 1, submitted: true }] });
     sandbox.site.setControl({ slowMs: 60_000 });
     const pending = reconcileAbandonedBookings(deps({ lookupTimeoutMs: 5_000 }));
-    // The site's slow answer and the reconciler's timeout both wait on the clock.
-    await waitFor('the look-up to hang', () => clock.pendingSleeps() === 2 || undefined, { everyMs: 5 });
+    // The site's slow answer, the reconciler's timeout and the heartbeat of the taken-over lease wait on the clock.
+    await waitFor('the look-up to hang', () => clock.pendingSleeps() === 3 || undefined, { everyMs: 5 });
     clock.advance(5_000);
     expect((await pending).map((o) => o.decision)).toEqual(['needs_attention']);
     expect((await getReservation(database.db, id))?.reason).toMatch(/^the site's appointments could not be looked up \(no answer within 5000 ms\)/);

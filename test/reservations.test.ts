@@ -12,7 +12,7 @@ import {
   getReservation,
   getStatus,
   heartbeat,
-  isHeldInBooking,
+  isHeld,
   insertReservation,
   insertUser,
   listAttempts,
@@ -188,18 +188,18 @@ describe('claims and leases', () => {
     expect(await heartbeat(db, { id, owner: 'd1', now: NOW, leaseMs: 5 * MIN })).toBe(true);
     expect((await getReservation(db, id))?.lease_expires_at).toEqual(at(5 * MIN));
     expect(await releaseClaim(db, { id, owner: 'd2', now: NOW })).toBe(false);
-    expect(await startBooking(db, { id, owner: 'd2', now: NOW })).toBe(false);
+    expect(await startBooking(db, { id, owner: 'd2', now: NOW, leaseMs: MIN })).toBe(false);
     expect(await releaseClaim(db, { id, owner: 'd1', now: NOW })).toBe(true);
     expect(await getReservation(db, id)).toMatchObject({ status: 'scheduled', lease_owner: null, lease_expires_at: null });
     expect(await releaseClaim(db, { id, owner: 'd1', now: NOW })).toBe(false);
     expect(await heartbeat(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(false);
-    expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(false);
+    expect(await startBooking(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(false);
 
     const [claimed] = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 1 });
     expect(claimed?.id).toBe(id);
-    expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(true);
+    expect(await startBooking(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(true);
     expect(await getStatus(db, id)).toBe('booking');
-    expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(true); // already firing: stays booking
+    expect(await startBooking(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(true); // already firing: stays booking
     expect(await getStatus(db, id)).toBe('booking');
     expect(await releaseClaim(db, { id, owner: 'd1', now: NOW })).toBe(false);
     expect(await heartbeat(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(true);
@@ -208,7 +208,7 @@ describe('claims and leases', () => {
   it('startBooking respects a cancel made while the claim waited', async () => {
     const id = await held('claimed', 'd1', MIN);
     await sql`UPDATE reservations SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`.execute(db);
-    expect(await startBooking(db, { id, owner: 'd1', now: NOW })).toBe(false);
+    expect(await startBooking(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(false);
     expect(await heartbeat(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(false);
     expect(await getStatus(db, id)).toBe('cancelled');
   });
@@ -325,11 +325,10 @@ describe('attempts and results', () => {
     expect(attempts[1]).toMatchObject({ submitted_at: null, finished_at: null, outcome: null, metadata: {} });
   });
 
-  it('recordIntent is written only while the attempt is open and the row is in booking under its owner and unexpired lease', async () => {
+  it('recordIntent is written only while the attempt is open and the row is in booking under its owner', async () => {
     const id = await held('booking', 'd1', MIN);
     const { id: attemptId } = await startAttempt(db, { reservationId: id, court: 2, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW });
     expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd2', now: at(1) })).toBe(false); // another owner
-    expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd1', now: at(MIN) })).toBe(false); // the lease ran out
     const other = await held('booking', 'd1', MIN);
     expect(await recordIntent(db, { attemptId, reservationId: other, owner: 'd1', now: at(1) })).toBe(false); // not this row's attempt
     const claimed = await held('claimed', 'd1', MIN);
@@ -340,20 +339,26 @@ describe('attempts and results', () => {
     expect((await listAttempts(db, id))[0]?.submitted_at).toEqual(at(2));
     await finishAttempt(db, { attemptId, outcome: 'slot_taken', confirmationCode: null, error: 'taken', metadata: {}, now: at(3) });
     expect(await recordIntent(db, { attemptId, reservationId: id, owner: 'd1', now: at(4) })).toBe(false); // the attempt is closed
+    // Taken over by another daemon: its attempt's intent is refused.
+    const stolen = await held('booking', 'd1', MIN);
+    const { id: stolenAttempt } = await startAttempt(db, { reservationId: stolen, court: 1, daemonId: 'd1', browserId: 'b1', flow: 'acuity', now: NOW });
+    await sql`UPDATE reservations SET lease_owner = 'd3' WHERE id = ${stolen}`.execute(db);
+    expect(await recordIntent(db, { attemptId: stolenAttempt, reservationId: stolen, owner: 'd1', now: at(1) })).toBe(false);
   });
 
-  it('startBooking begins the fire only under an unexpired lease, and keeps a booking row in booking', async () => {
+  it('startBooking begins the fire and renews the lease while the owner holds the row, and keeps a booking row in booking', async () => {
     const claimed = await held('claimed', 'd1', MIN);
-    expect(await startBooking(db, { id: claimed, owner: 'd2', now: at(1) })).toBe(false);
-    expect(await startBooking(db, { id: claimed, owner: 'd1', now: at(MIN) })).toBe(false);
-    expect(await startBooking(db, { id: claimed, owner: 'd1', now: at(1) })).toBe(true);
-    expect(await getStatus(db, claimed)).toBe('booking');
+    expect(await startBooking(db, { id: claimed, owner: 'd2', now: at(1), leaseMs: MIN })).toBe(false);
+    // The lease ran out but nobody took the row over: still ours; the fire renews it.
+    expect(await startBooking(db, { id: claimed, owner: 'd1', now: at(2 * MIN), leaseMs: MIN })).toBe(true);
+    expect(await getReservation(db, claimed)).toMatchObject({ status: 'booking', lease_owner: 'd1', lease_expires_at: at(3 * MIN) });
     const immediate = await held('booking', 'd1', MIN);
-    expect(await startBooking(db, { id: immediate, owner: 'd1', now: at(1) })).toBe(true);
+    expect(await startBooking(db, { id: immediate, owner: 'd1', now: at(1), leaseMs: MIN })).toBe(true);
     expect(await getStatus(db, immediate)).toBe('booking');
-    expect(await isHeldInBooking(db, { id: immediate, owner: 'd1', now: at(1) })).toBe(true);
-    expect(await isHeldInBooking(db, { id: immediate, owner: 'd2', now: at(1) })).toBe(false);
-    expect(await isHeldInBooking(db, { id: immediate, owner: 'd1', now: at(MIN) })).toBe(false);
+    expect(await isHeld(db, { id: immediate, owner: 'd1' })).toBe(true);
+    expect(await isHeld(db, { id: immediate, owner: 'd2' })).toBe(false);
+    const queued = await scheduled(MIN);
+    expect(await isHeld(db, { id: queued, owner: 'd1' })).toBe(false);
   });
 
   it('recordBookingResult writes a success only for the owner of a booking row', async () => {

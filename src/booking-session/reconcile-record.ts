@@ -56,7 +56,7 @@ export interface ReconcileOutcome {
    * looked; `deferred`: not on the site yet but the submit is too young to be sure — the row stays in `booking`
    * and a later tick looks again.
    */
-  decision: 'booked' | 'requeued' | 'needs_attention' | 'deferred' | 'not_held' | 'lease_lost';
+  decision: 'booked' | 'requeued' | 'not_booked' | 'needs_attention' | 'deferred' | 'not_held' | 'lease_lost';
   /** The attempt the decision is about (the booked one, else the latest unknown one), or null. */
   attempt: number | null;
   /** `booked`: the success recorded; otherwise the result handed in (if any). */
@@ -87,6 +87,32 @@ function successResult(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptR
   });
   const how = decision.from === 'site' ? 'the site lists the booking' : `attempt ${attempt.attempt} read the confirmation`;
   return BookingResult.success({ request, court, confirmationCode, metadata, message: `booked court ${court} (recovered after an unknown outcome: ${how})` });
+}
+
+/** The failure a `book-now` row ends with when reconciliation finds nothing booked (it is never re-queued). */
+function notBookedResult(
+  deps: ReconcileDeps,
+  row: HeldBooking,
+  attempts: AttemptRow[],
+  now: Date,
+  given: BookingRequest | null,
+  why: Extract<ReconcileDecision, { kind: 'requeue' }>['why'],
+): BookingResult {
+  const request = given ?? requestFor(row, deps.venues);
+  const last = attempts.at(-1);
+  const metadata = createBookingMetadata(request, {
+    executor: deps.daemonId,
+    flow: last?.flow ?? 'none',
+    browserId: last?.browser_id ?? 'none',
+    attempt: last?.attempt ?? 0,
+    extra: { courts_tried: attempts.map((a) => a.court), submitted: attempts.some((a) => a.submitted_at !== null), release_at: row.release_at.toISOString(), recovered: true, reconciled_at: now.toISOString() },
+  });
+  return BookingResult.failure({
+    request,
+    outcome: 'interrupted',
+    message: `book-now: ${why === 'nothing_submitted' ? 'it stopped before any submit' : 'the site lists no booking after the submit whose answer was lost'}; nothing is booked (run book-now again if you still want the slot)`,
+    metadata,
+  });
 }
 
 /**
@@ -124,7 +150,12 @@ export async function recordDecision(
   const held = await deps.db.transaction().execute(async (trx) => {
     let changed: boolean;
     if (final.kind === 'booked') changed = await recordBookingResult(trx, { reservationId: row.id, owner, result: result!, now });
-    else if (final.kind === 'requeue') changed = await requeueReservation(trx, { id: row.id, owner, now });
+    else if (final.kind === 'requeue' && row.source === 'immediate') {
+      // A `book-now` row never enters the queue: its user was answered already; a daemon booking it later,
+      // unasked, could give them a second booking when they run book-now again.
+      result = notBookedResult(deps, row, attempts, now, request, final.why);
+      changed = await recordBookingResult(trx, { reservationId: row.id, owner, result, now });
+    } else if (final.kind === 'requeue') changed = await requeueReservation(trx, { id: row.id, owner, now });
     else changed = await markNeedsAttention(trx, { id: row.id, owner, reason: final.reason, result: given, now });
     if (!changed) return false;
     await closeUnsubmittedAttempts(trx, { reservationId: row.id, now });
@@ -136,17 +167,18 @@ export async function recordDecision(
     return true;
   });
   const attempt = final.kind === 'booked' ? final.attempt.attempt : (open.at(-1)?.attempt ?? attempts.at(-1)?.attempt ?? null);
-  const outcome = held ? toOutcome(row.id, final, attempt, result) : { reservationId: row.id, decision: 'lease_lost' as const, attempt, result, reason: null };
+  const outcome = held ? toOutcome(row, final, attempt, result) : { reservationId: row.id, decision: 'lease_lost' as const, attempt, result, reason: null };
   logDecision(deps.logger, row, outcome, final);
   return outcome;
 }
 
-function toOutcome(reservationId: number, decision: ReconcileDecision, attempt: number | null, result: BookingResult | null): ReconcileOutcome {
+function toOutcome(row: HeldBooking, decision: ReconcileDecision, attempt: number | null, result: BookingResult | null): ReconcileOutcome {
+  const reservationId = row.id;
   switch (decision.kind) {
     case 'booked':
       return { reservationId, decision: 'booked', attempt, result, reason: null };
     case 'requeue':
-      return { reservationId, decision: 'requeued', attempt, result, reason: null };
+      return { reservationId, decision: row.source === 'immediate' ? 'not_booked' : 'requeued', attempt, result, reason: null };
     case 'needs_attention':
       return { reservationId, decision: 'needs_attention', attempt, result, reason: decision.reason };
   }
@@ -162,10 +194,11 @@ export function logDecision(logger: Logger, row: HeldBooking, outcome: Reconcile
       logger.info({ ...fields, court, from }, `reservation ${id}: reconciled: booked on court ${court} (${from === 'site' ? 'found on the site' : 'confirmation read by the attempt'}); recorded as succeeded`);
       return;
     }
-    case 'requeued': {
+    case 'requeued':
+    case 'not_booked': {
       const why = (decision as Extract<ReconcileDecision, { kind: 'requeue' }>).why;
       const text = why === 'nothing_submitted' ? 'no attempt reached the submit' : 'the site lists no booking for it';
-      logger.info({ ...fields, why }, `reservation ${id}: reconciled: ${text}; back in the queue`);
+      logger.info({ ...fields, why }, `reservation ${id}: reconciled: ${text}; ${outcome.decision === 'not_booked' ? 'recorded as failed (a book-now row is never re-queued)' : 'back in the queue'}`);
       return;
     }
     case 'needs_attention':

@@ -7,7 +7,7 @@ import {
   closeUnsubmittedAttempts,
   createImmediateReservation,
   finishAttempt,
-  isHeldInBooking,
+  isHeld,
   recordIntent,
   rejectHeld,
   releaseClaim,
@@ -134,7 +134,7 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       const sessions: BookingSession[] = [];
       for (const row of claimed) {
         const held = await admitClaimed(deps, row, running);
-        if (held) sessions.push(open(row.id, 'queue', held.request, held.venue, row.release_at));
+        if (held) sessions.push(open(row.id, row.source, held.request, held.venue, row.release_at));
       }
       return sessions;
     },
@@ -227,8 +227,8 @@ function createPort(
     // A lost hold ends the booking like a stop: whatever has not been submitted is not.
     signal: AbortSignal.any([args.signal, held.lost]),
     stopWaiting: args.stopWaiting ?? new AbortController().signal,
-    beginFire: () => startBooking(db, { id, owner, now: now() }),
-    stillHeld: () => isHeldInBooking(db, { id, owner, now: now() }),
+    beginFire: () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs }),
+    stillHeld: () => isHeld(db, { id, owner }),
     async startAttempt({ court, browserId, flow }) {
       const started = await startAttempt(db, { reservationId: id, court, daemonId: owner, browserId, flow, now: now() });
       return {

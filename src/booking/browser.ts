@@ -102,6 +102,41 @@ const CHROMIUM_ARGS: readonly string[] = [
   '--disable-sync',
 ];
 
+/** Launches Chromium with reservd's arguments. */
+function launchChromium(options: BrowserPoolOptions): Promise<Browser> {
+  return chromium.launch({
+    executablePath: options.executablePath,
+    headless: options.headless,
+    args: [...CHROMIUM_ARGS],
+    timeout: options.launchTimeoutMs ?? 30_000,
+    // reservd owns the stop sequence: in-flight bookings keep their browser through the grace period
+    // and the pool closes it last. Playwright's defaults would close Chromium on the first SIGTERM.
+    handleSIGTERM: false,
+    handleSIGINT: false,
+    handleSIGHUP: false,
+  });
+}
+
+/** A fresh context of `browser` as a lease: its page opened on demand; `release` closes it, then `closeOwn`. */
+async function lendContext(browser: Browser, browserId: string, closeOwn: () => Promise<void>) {
+  const lent: BrowserContext = await browser.newContext();
+  let closed = false;
+  lent.on('close', () => {
+    closed = true;
+  });
+  let opening: Promise<Page> | null = null;
+  let released: Promise<void> | null = null;
+  const release = (): Promise<void> => (released ??= lent.close().catch(() => undefined).then(closeOwn));
+  return {
+    context: lent,
+    request: lent.request,
+    page: () => (opening ??= lent.newPage()),
+    isClosed: () => closed || !browser.isConnected(),
+    browserId,
+    release,
+  };
+}
+
 /**
  * Creates a pool that launches ONE Chromium lazily (on the first `acquire`), relaunches it when it has
  * crashed or disconnected, and lends a fresh context per `acquire` (its page opened on demand). `browserId` is
@@ -124,17 +159,7 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
 
   const launch = async (shared: boolean): Promise<{ browser: Browser; browserId: string }> => {
     const browserId = `chromium-${++launches}`;
-    const browser = await chromium.launch({
-      executablePath,
-      headless,
-      args: [...CHROMIUM_ARGS],
-      timeout: options.launchTimeoutMs ?? 30_000,
-      // reservd owns the stop sequence: in-flight bookings keep their browser through the grace period
-      // and the pool closes it last. Playwright's defaults would close Chromium on the first SIGTERM.
-      handleSIGTERM: false,
-      handleSIGINT: false,
-      handleSIGHUP: false,
-    });
+    const browser = await launchChromium(options);
     const entry = { browser, browserId };
     if (shared) {
       browser.on('disconnected', () => {
@@ -170,27 +195,9 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
         perLease.delete(browser);
         await browser.close().catch(() => undefined);
       };
-      let context: BrowserContext | null = null;
-      let released: Promise<void> | null = null;
       try {
-        context = await browser.newContext();
-        const lent = context;
-        let closed = false;
-        lent.on('close', () => {
-          closed = true;
-        });
-        let opening: Promise<Page> | null = null;
-        const release = (): Promise<void> => (released ??= lent.close().catch(() => undefined).then(closeOwn));
-        return {
-          context: lent,
-          request: lent.request,
-          page: () => (opening ??= lent.newPage()),
-          isClosed: () => closed || !browser.isConnected(),
-          browserId,
-          release,
-        };
+        return await lendContext(browser, browserId, closeOwn);
       } catch (err) {
-        await context?.close().catch(() => undefined);
         await closeOwn();
         throw err;
       }

@@ -48,6 +48,8 @@ interface RunState {
   anySubmitted: boolean;
   firedAtMs: number | null;
   lastFailOutcome: FailureOutcome;
+  /** The session's `beginFire` succeeded (once per booking, before its first submit). */
+  fireBegun: boolean;
 }
 
 /** One court tried: what comes next, and what the attempt recorded. */
@@ -76,7 +78,7 @@ export function createExecutor(options: ExecutorOptions): BookingExecutor {
 async function executeBooking(o: ExecutorOptions, session: BookingSessionPort): Promise<Execution> {
   const { request } = session;
   const courts = request.courtPreference.asList();
-  const run: RunState = { errors: [], courtsTried: [], browserId: 'none', attempt: 0, anySubmitted: false, firedAtMs: null, lastFailOutcome: 'slot_taken' };
+  const run: RunState = { errors: [], courtsTried: [], browserId: 'none', attempt: 0, anySubmitted: false, firedAtMs: null, lastFailOutcome: 'slot_taken', fireBegun: false };
   const log = o.logger.child({ reservation_id: session.reservationId, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime, flow: o.flow.name });
   const failure = (outcome: FailureOutcome, metadata: BookingMetadata, message?: string) =>
     BookingResult.failure({ request, outcome, errors: run.errors, metadata, ...(message ? { message } : {}) });
@@ -118,11 +120,13 @@ async function tryCourt(o: ExecutorOptions, session: BookingSessionPort, pages: 
   const attempt = await session.startAttempt({ court, browserId: run.browserId, flow: o.flow.name });
   run.attempt = attempt.attempt;
   const attemptLog = log.child({ court, attempt: attempt.attempt, browser_id: run.browserId });
-  const fired = await fireCourt(o, session, pages, index, attempt, attemptLog);
+  const fired = await fireCourt(o, session, pages, index, attempt, run, attemptLog);
   const { result } = fired;
   run.firedAtMs ??= fired.firedAtMs;
   run.anySubmitted ||= result.submitted;
-  let outcome: BookingOutcome = (session.signal.aborted || fired.stoppedBeforeFire) && result.outcome !== 'booked' ? 'interrupted' : result.outcome;
+  // Cut off before anything was sent: interrupted. Once submitted, the site's answer (or its loss) stands.
+  const cutOff = fired.stoppedBeforeFire || (session.signal.aborted && !result.submitted);
+  let outcome: BookingOutcome = cutOff && result.outcome !== 'booked' ? 'interrupted' : result.outcome;
   // "booked" without a confirmation code means the confirmation page was not what we expect.
   if (outcome === 'booked' && !result.confirmationCode) outcome = 'site_changed';
   const step = nextStep(outcome, result.submitted);
@@ -150,6 +154,7 @@ async function fireCourt(
   pages: PreparedPages,
   index: number,
   attempt: AttemptPort,
+  run: RunState,
   log: Logger,
 ): Promise<{ result: FlowResult; stoppedBeforeFire: boolean; firedAtMs: number | null }> {
   const notFired = (message: string) => ({
@@ -160,11 +165,15 @@ async function fireCourt(
   try {
     if (index === 0 && !(await waitForFire(o, session, pages, log))) return notFired('stopped before the release instant');
     if (session.signal.aborted) return notFired('stopped before the release instant');
-    const { handle } = await pages.live(index);
-    if (index === 0 && !(await session.beginFire())) {
-      log.info('the reservation is no longer held by this daemon (cancelled or taken over); not submitting');
-      return notFired('reservation changed before firing (cancelled or taken over); nothing submitted');
+    // Once per booking, before its first submit (whichever court that is): claimed → booking.
+    if (!run.fireBegun) {
+      if (!(await session.beginFire())) {
+        log.info('the reservation is no longer held by this daemon (cancelled or taken over); not submitting');
+        return notFired('reservation changed before firing (cancelled or taken over); nothing submitted');
+      }
+      run.fireBegun = true;
     }
+    const { handle } = await pages.live(index);
     const firedAtMs = o.clock.now();
     log.info({ fire_delay_ms: firedAtMs - session.fireAt.getTime() }, 'firing');
     return { result: await submitUntilOpen(o, handle, session, attempt, log), stoppedBeforeFire: false, firedAtMs };

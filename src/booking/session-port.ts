@@ -29,11 +29,11 @@ export interface BookingSessionPort {
   readonly stopWaiting: AbortSignal;
   /**
    * At the fire instant, before the first submit: the row moves `claimed → booking` (an immediate row is
-   * already in `booking`). False: the row is no longer held by this owner (cancelled, expired, taken over):
-   * submit nothing.
+   * already in `booking`) and its lease is renewed. False: the row is no longer held by this owner (cancelled,
+   * expired, taken over): submit nothing.
    */
   beginFire(): Promise<boolean>;
-  /** Before each further court: is the row still in `booking` under this owner's unexpired lease? */
+  /** Before each further court: is the row still held by this owner? */
   stillHeld(): Promise<boolean>;
   /** Opens an attempt (`booking_attempts` row) for `court`; numbering continues across runs. */
   startAttempt(args: { court: number; browserId: string; flow: string }): Promise<AttemptPort>;
@@ -45,7 +45,7 @@ export interface AttemptPort {
   readonly attempt: number;
   /**
    * Writes the intent (`submitted_at`) BEFORE the submit is pressed — only if this attempt is still open AND
-   * the row is still in `booking` under this owner's unexpired lease. False: nothing may be submitted.
+   * the row is still in `booking` held by this owner. False: nothing may be submitted.
    */
   recordIntent(): Promise<boolean>;
   /** Closes the attempt with its outcome (once). */
@@ -55,8 +55,8 @@ export interface AttemptPort {
 /**
  * How one execution ended, as a type of its own per case:
  * - `settled`: the site's word — booked (`result.status === 'success'`) or a definitive failure;
- * - `interrupted`: nothing was submitted that may have booked (a stop, a cancel, the hold lost): the row goes
- *   back to the queue (or stays with whoever holds it now);
+ * - `interrupted`: nothing was submitted that may have booked (a stop, a cancel, the hold lost): a queued row
+ *   goes back to the queue, a `book-now` row ends `failed`, a row someone else holds now is left to them;
  * - `unknown`: a submit whose answer is lost (timeout or crash after the POST): the site may hold a booking.
  *   It is looked up on the site, never submitted again blindly. `result.outcome` is `unknown`.
  */

@@ -51,11 +51,11 @@ export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs)
 
 /**
  * Writes the intent (`submitted_at = now`, kept if already set) BEFORE the submit is pressed — only while the
- * attempt is still open (`finished_at IS NULL`) AND its reservation is in `booking` under `owner`'s unexpired
- * lease (docs/architecture.md "Intent before submit"). One statement: the reservation row is locked
- * `FOR SHARE`, so a concurrent take-over of the row either commits first (and the intent is refused) or waits
- * until the intent is committed (and then finds it, and reconciles instead of re-queuing). Safe to repeat: a
- * "not open yet" retry of the same attempt records the same intent again.
+ * attempt is still open (`finished_at IS NULL`) AND its reservation is in `booking` held by `owner`
+ * (docs/architecture.md "Intent before submit"). One statement: the reservation row is locked `FOR SHARE`, so
+ * a concurrent take-over of the row (which changes `lease_owner`) either commits first — and the intent is
+ * refused — or waits until the intent is committed, and then finds it and reconciles instead of re-queuing.
+ * Safe to repeat: a "not open yet" retry of the same attempt records the same intent again.
  *
  * @returns false when nothing may be submitted: the attempt is closed or missing, or the row is no longer held.
  */
@@ -68,7 +68,6 @@ export async function recordIntent(db: Kysely<Database>, args: { attemptId: numb
         .where('id', '=', String(args.reservationId))
         .where('status', '=', 'booking')
         .where('lease_owner', '=', args.owner)
-        .where('lease_expires_at', '>', args.now)
         .forShare(),
     )
     .updateTable('booking_attempts as a')

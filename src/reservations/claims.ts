@@ -85,31 +85,31 @@ export async function releaseClaim(db: Kysely<Database>, args: { id: number; own
 }
 
 /**
- * Begins the fire: `claimed → booking` (a row already in `booking`, e.g. a `book-now` row, stays there), only
- * under `owner`'s unexpired lease. False means do NOT submit: the row was cancelled, expired or taken over
- * while this daemon waited (a user's `cancelled` is respected up to the submit).
+ * Begins the fire: `claimed → booking` (a row already in `booking`, e.g. a `book-now` row, stays there) and
+ * renews the lease to `now + leaseMs` in the same statement, only while `owner` holds the row. A lease that ran
+ * out while nobody took the row over is still ours: every take-over changes `lease_owner` in one guarded
+ * statement, so the owner check is what decides. False means do NOT submit: the row was cancelled, expired
+ * or taken over while this daemon waited (a user's `cancelled` is respected up to the submit).
  */
-export async function startBooking(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
+export async function startBooking(db: Kysely<Database>, args: { id: number; owner: string; now: Date; leaseMs: number }): Promise<boolean> {
   const result = await db
     .updateTable('reservations')
-    .set({ status: 'booking', updated_at: args.now })
+    .set({ status: 'booking', lease_expires_at: addMs(args.now, args.leaseMs), updated_at: args.now })
     .where('id', '=', String(args.id))
     .where('status', 'in', ['claimed', 'booking'])
     .where('lease_owner', '=', args.owner)
-    .where('lease_expires_at', '>', args.now)
     .executeTakeFirst();
   return changedRow(result);
 }
 
-/** True while reservation `id` is in `booking` under `owner`'s unexpired lease (checked before each further court). */
-export async function isHeldInBooking(db: Kysely<Database>, args: { id: number; owner: string; now: Date }): Promise<boolean> {
+/** True while reservation `id` is held by `owner` (`claimed` or `booking`): checked before each further court. */
+export async function isHeld(db: Kysely<Database>, args: { id: number; owner: string }): Promise<boolean> {
   const row = await db
     .selectFrom('reservations')
     .select('id')
     .where('id', '=', String(args.id))
-    .where('status', '=', 'booking')
+    .where('status', 'in', ['claimed', 'booking'])
     .where('lease_owner', '=', args.owner)
-    .where('lease_expires_at', '>', args.now)
     .executeTakeFirst();
   return row !== undefined;
 }

@@ -144,7 +144,12 @@ function createJobs(deps: { sessions: BookingSessions; clock: Clock; logger: Log
 
   async function run(session: BookingSession): Promise<void> {
     const { id, releaseAt } = session;
-    const fire = await planFire({ clock, siteClocks: deps.siteClocks, signal: jobsAbort.signal }, session.request.venue, session.venue, releaseAt);
+    // planFire does not throw (a failed estimate is logged and the local clock used); were it to, the session
+    // must still run, or its heartbeat would hold the row until the process ends.
+    const fire = await planFire({ clock, siteClocks: deps.siteClocks, signal: jobsAbort.signal }, session.request.venue, session.venue, releaseAt).catch((err: unknown) => {
+      logger.error({ err, reservation_id: id }, `reservation ${id}: could not plan the fire instant; firing at the release on the local clock`);
+      return { at: releaseAt, offsetMs: null };
+    });
     const inMs = releaseAt.getTime() - clock.now();
     logger.info(
       { reservation_id: id, venue: session.request.venue, release_at: releaseAt.toISOString(), in_ms: inMs },
