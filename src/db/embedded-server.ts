@@ -137,13 +137,12 @@ async function prepareDataDir(dataDir: string, logger: DbLogger, clock: Clock): 
   await mkdir(parent, { recursive: true }).catch((cause: unknown) => {
     throw new DatabaseStartError('data_dir_unusable', `Embedded PostgreSQL data directory ${dataDir} cannot be created: ${(cause as Error).message}`, { cause });
   });
-  const blocked = user ? await firstBlockedDir(parent, user) : null;
+  const blocked = user ? await firstBlockedDir(parent, user) : null; // after mkdir: a umask of 077 blocks too
   if (blocked) {
     throw new DatabaseStartError(
       'data_dir_unusable',
       `Embedded PostgreSQL data directory ${dataDir} is unusable: reservd runs as root, so PostgreSQL runs as the "postgres" user, which cannot ` +
-        `enter ${blocked.dir} (mode ${blocked.mode.toString(8)}). Choose a database.embeddedDataDir outside it (e.g. /var/lib/reservd/pgdata), ` +
-        `run "chmod o+x ${blocked.dir}", or set DATABASE_URL.`,
+        `enter ${blocked.dir} (mode ${blocked.mode.toString(8)}). Choose a database.embeddedDataDir outside it (e.g. /var/lib/reservd/pgdata) or set DATABASE_URL.`,
     );
   }
   const binaries = await locateBinaries(user, parent, logger);
