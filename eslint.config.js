@@ -121,14 +121,4 @@ export default [
       'reservd/migrations-only-kysely-dynamic': ['error', { selector: 'ImportExpression', message: MIGRATIONS }],
     },
   },
-  {
-    // TODO: embedded launcher uses src/clock.ts
-    files: ['src/db/embedded-server.ts', 'src/db/embedded-binaries.ts'],
-    rules: {
-      'reservd/time-through-clock-imports': 'off',
-      'reservd/time-through-clock-globals': 'off',
-      'reservd/time-through-clock-properties': 'off',
-      'reservd/time-through-clock-syntax': 'off',
-    },
-  },
 ];
