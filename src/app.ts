@@ -86,13 +86,8 @@ export interface Services {
 export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string }): Promise<Services> {
   const { config, logger, clock } = args;
   const daemonId = args.daemonId ?? createDaemonId();
-  let executablePath: string;
-  try {
-    executablePath = findChromium(config.daemon.browserExecutable);
-  } catch (err) {
-    // No browser is a setup problem, not a crash: exit 78 with the fix in the message.
-    throw new ConfigError((err as Error).message, { cause: err });
-  }
+  // No browser is a setup problem, not a crash: BrowserNotFoundError exits 78 with the fix in its message.
+  const executablePath = findChromium(config.daemon.browserExecutable);
   const database = await openDatabase(config.database, logger);
   const releasers: Array<{ name: string; release: () => Promise<void> }> = [{ name: 'database', release: () => database.close() }];
   let closing: Promise<void> | null = null;

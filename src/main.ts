@@ -147,6 +147,7 @@ function exitCodeFor(err: unknown): number {
   if (!(err instanceof ReservdError)) return EXIT_CRASH;
   switch (err.code) {
     case 'config_invalid':
+    case 'browser_not_found':
     // An embedded data directory PostgreSQL cannot use is a setup problem: restarting cannot help.
     case 'data_dir_unusable':
       return EXIT_BAD_CONFIG;

@@ -5,7 +5,7 @@ import { DEFINITIVE_NOT_BOOKED, type AttemptRow, type HeldBooking } from '../res
  * The pure rules of crash reconciliation (docs/architecture.md "Reconciliation": an attempt with an intent
  * and no outcome is reconciled against the site before any retry): which attempts
  * need the site's word, which appointment on the site is ours, and what the reservation becomes. No I/O,
- * no clock: `now` is an argument. `src/scheduling/reconcile.ts` does the look-up and the writes.
+ * no clock: `now` is an argument. `reconcile.ts` does the look-up and the writes.
  */
 
 /** What a reconciliation decides for one reservation. */

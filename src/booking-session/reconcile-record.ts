@@ -29,7 +29,7 @@ import type { ReconcileDecision } from './reconcile-decision.js';
  * (`recordBookingResult` with a `BookingResult.success`), then its attempts — and one log line.
  */
 
-/** What reconciliation needs (wired by the scheduler). */
+/** What reconciliation needs (the booking sessions' dependencies: the scheduler's and `book-now`'s). */
 export interface ReconcileDeps {
   db: Kysely<Database>;
   clock: Clock;

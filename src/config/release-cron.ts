@@ -9,7 +9,7 @@ import { Cron, CronPattern, type CronOptions } from 'croner';
  * - The seconds, minute and hour fields must name fixed times (numbers, lists, ranges; no `*`, `?` or `/`).
  *   croner treats such a job as fixed-time (option `fixedTimeRule: "no-wildcard"`): a time inside a DST gap
  *   fires at the first instant after the gap, a time that occurs twice fires once, at the earlier occurrence —
- *   the policy of `release-time.md` (C02, C04, C05). Interval patterns (`*\/30`, `0 * * * *`) would instead
+ *   the policy of docs/release-rules.md (C02, C04, C05). Interval patterns (`*\/30`, `0 * * * *`) would instead
  *   skip gap times and fire twice in an overlap, so they are refused for releases (docs/release-rules.md).
  * - `new Cron(pattern, { paused: true })` with no callback arms no timer, and every `nextRun` call gets an
  *   explicit start, so no answer depends on the clock (croner makes a default `new Date()` it then ignores).

@@ -3,7 +3,7 @@ import { isTransientDbError } from './errors.js';
 import type { DbLogger } from './logger.js';
 
 /**
- * Retrying database work through an outage (README "Reliability": database faults).
+ * Retrying database work through an outage (README "Reliability: never twice, never lost").
  *
  * Two layers use it:
  * - the pool's driver (`resilient-driver.ts`) retries single statements that are safe to repeat, for up to

@@ -160,7 +160,7 @@ export async function markNeedsAttention(
  * `claimed` or `booking` row with a live lease is passed to `isDead`; for each owner it confirms, the
  * lease expiry is set to `now` (guarded by that owner and the unchanged status), so the normal take-over paths
  * (`claimDue`, booking recovery) act on the next tick instead of waiting up to `leaseMs`. Used after a
- * `kill -9` and a systemd restart on the same machine (the take-over time of README "Reliability"); a daemon on another machine
+ * `kill -9` and a systemd restart on the same machine (the take-over time in README "Reliability: never twice, never lost"); a daemon on another machine
  * is only ever taken over when its lease runs out.
  *
  * @param isDead decides from the owner id alone (e.g. same host and its pid no longer runs); it must answer

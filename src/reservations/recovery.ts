@@ -4,9 +4,9 @@ import type { Database } from '../db/types.js';
 import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /**
- * Safety nets for rows a booking left behind, and the queries of crash reconciliation (issue "Never twice,
- * never lost"): take over a dead daemon's `booking` rows, settle attempts whose outcome the site told us.
- * The decisions themselves live in `src/scheduling/reconcile.ts`; every rule here is a guarded write.
+ * Safety nets for rows a booking left behind, and the queries of crash reconciliation (docs/architecture.md
+ * "Reconciliation"): take over a dead daemon's `booking` rows, settle attempts whose outcome the site told us.
+ * The decisions themselves live in `src/booking-session/reconcile.ts`; every rule here is a guarded write.
  */
 
 /**
