@@ -47,6 +47,10 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
   if (execution.kind === 'unknown') {
     // Submitted, answer lost: the site may hold a booking. It is looked up before anything else.
     const reconciled = await reconcileOwnBooking(ctx.deps, { id, cause: result.errors.join('; ') || result.outcome, result, request: ctx.request });
+    if (reconciled.decision === 'not_held') {
+      // Whoever holds the row now reconciles it (a take-over looks the site up before anything else).
+      log.warn({ outcome: result.outcome }, `reservation ${id}: submitted, answer unknown, and not reconciled here: ${await describeChange(ctx)}`);
+    }
     return { result: reconciled.result ?? result, recorded: reconciled.decision !== 'not_held' && reconciled.decision !== 'lease_lost' };
   }
   if (execution.kind === 'interrupted' && ctx.source === 'queue') {
