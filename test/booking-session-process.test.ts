@@ -145,3 +145,55 @@ describe('a lease stolen on the way to the submit', () => {
     expect(daemon.child.exitCode).toBeNull();
   }, 150_000);
 });
+
+describe('a daemon paused between its intent and its POST', () => {
+  it('is not re-queued behind its back: the other daemon sends the row to needs_attention, and the late booking is kept with its code', async () => {
+    const date = '2027-09-08';
+    const time = '12:00';
+    const email = 'paused-session@example.test';
+    standBeforeRelease(date, time, 15_000);
+    // A test fixture, not reservd's schema: the intent of this client's attempts takes 3 s to write, so the
+    // daemon that writes it can be stopped in between (as a GC pause, a swap storm or SIGSTOP would).
+    await sql`
+      CREATE OR REPLACE FUNCTION test_slow_intent() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.submitted_at IS NOT NULL AND OLD.submitted_at IS NULL AND EXISTS (
+          SELECT 1 FROM reservations r JOIN booking_users u ON u.id = r.user_id WHERE r.id = NEW.reservation_id AND u.email LIKE 'paused-%'
+        ) THEN PERFORM pg_sleep(3); END IF;
+        RETURN NEW;
+      END $$`.execute(database.db);
+    await sql`CREATE OR REPLACE TRIGGER test_slow_intent BEFORE UPDATE ON booking_attempts FOR EACH ROW EXECUTE FUNCTION test_slow_intent()`.execute(database.db);
+    try {
+      const { rows: users } = await sql<{ id: string }>`
+        INSERT INTO booking_users (first_name, last_name, email, phone) VALUES ('Pau', 'Sado', ${email}, '+502 5555 0606') RETURNING id`.execute(database.db);
+      const { rows } = await sql<{ id: string }>`
+        INSERT INTO reservations (user_id, venue, target_date, target_time, courts) VALUES (${users[0]!.id}, 'la-villa', ${date}, ${time}, '{2,1}') RETURNING id`.execute(database.db);
+      const id = Number(rows[0]!.id);
+      const first = await startDaemon();
+      const second = await startDaemon();
+      await waitFor('the intent to be on its way', async () => {
+        const { rows: sleeping } = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'`.execute(database.db);
+        return Number(sleeping[0]!.n) > 0 || undefined;
+      }, { timeoutMs: 60_000, everyMs: 10 });
+      const holderPid = Number(/:(\d+):/.exec((await rowOf(id)).lease_owner ?? '')?.[1]);
+      const [holder, other] = holderPid === first.pid ? [first, second] : [second, first];
+      expect(holder.pid).toBe(holderPid);
+      process.kill(holder.pid, 'SIGSTOP');
+      try {
+        const decided = await other.waitForLog('the other daemon to take the row over and decide', (l) => l.reservation_id === id && l.decision === 'needs_attention', 60_000);
+        expect(String(decided.msg)).toContain('not known to have stopped');
+        expect(submitsOf(date, time).filter((s) => s.email === email)).toEqual([]);
+      } finally {
+        process.kill(holder.pid, 'SIGCONT');
+      }
+      // The paused daemon resumes and posts (it cannot be fenced at the site); its booking is not lost.
+      await waitFor('the late booking to be kept on the row', async () => ((await rowOf(id)).confirmation_code !== null) || undefined, { timeoutMs: 60_000, everyMs: 50 });
+      const bookings = sandbox.site.bookings().filter((b) => b.email === email && b.status === 'booked');
+      expect(bookings).toHaveLength(1);
+      expect(await rowOf(id)).toMatchObject({ status: 'needs_attention', lease_owner: null, booked_court: bookings[0]!.court, confirmation_code: bookings[0]!.confirmationCode });
+      const attempts = await attemptsOf(id);
+      expect(attempts.every((a) => a.daemon_id.includes(`:${holder.pid}:`))).toBe(true); // the other daemon never tried
+    } finally {
+      await sql`DROP TRIGGER IF EXISTS test_slow_intent ON booking_attempts`.execute(database.db);
+    }
+  }, 150_000);
+});

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { appointmentLookup } from '../src/app.js';
 import { lookupAcuityAppointments, type AppointmentLookup } from '../src/booking/flows/acuity-lookup.js';
@@ -70,7 +70,8 @@ const logger = createLogger({
 });
 
 function deps(overrides: Partial<ReconcileDeps> = {}): ReconcileDeps {
-  return { db: database.db, clock, logger, daemonId: 'daemon-new', venues: sandbox.config.venues, lookup: appointmentLookup, leaseMs: 30_000, ...overrides };
+  // `dead-daemon` is known to have stopped (as `isDeadLocalDaemon` judges a daemon of this host whose pid is gone).
+  return { db: database.db, clock, logger, daemonId: 'daemon-new', venues: sandbox.config.venues, lookup: appointmentLookup, leaseMs: 30_000, isDeadOwner: (owner: string) => owner === 'dead-daemon', ...overrides };
 }
 
 interface AttemptSpec {
@@ -167,6 +168,27 @@ describe('a dead daemon left a submit with no outcome', () => {
     expect(first).toMatchObject({ finished_at: NOW, error: `reconciled ${NOW.toISOString()}: the site lists no booking for it` });
     expect(second).toMatchObject({ finished_at: NOW, error: 'the daemon making it stopped before submitting' });
     expect(decisionLines()).toEqual([{ reservation_id: id, attempt: 1, decision: 'requeued' }]);
+  });
+
+  it('not on the site, but submitted by a daemon not known to have stopped (paused?) → needs_attention, never back to the queue', async () => {
+    const id = await crashedBooking({ owner: 'paused-daemon', attempts: [{ court: 2, submitted: true }] });
+    await sql`UPDATE booking_attempts SET daemon_id = 'paused-daemon' WHERE reservation_id = ${id}`.execute(database.db);
+
+    const [outcome] = await reconcileAbandonedBookings(deps());
+    expect(outcome).toMatchObject({ reservationId: id, decision: 'needs_attention', attempt: 1 });
+    expect(await getReservation(database.db, id)).toMatchObject({
+      status: 'needs_attention',
+      lease_owner: null,
+      reason:
+        'attempt 1 on court 2 was submitted by daemon paused-daemon, whose lease ran out but which is not known to have stopped: the site lists no booking yet, but a paused daemon could still send it; check the site for a booking on 2027-07-23 at 09:00 before setting the row back to scheduled',
+    });
+  });
+
+  it('a row whose own session still runs is not reconciled behind its back (its lease lapsed under a late heartbeat)', async () => {
+    const id = await crashedBooking({ owner: 'daemon-new', attempts: [{ court: 1, submitted: true }] });
+    expect(await reconcileAbandonedBookings(deps(), { isRunning: (running) => running === id })).toEqual([]);
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'booking', lease_owner: 'daemon-new', lease_expires_at: at(30_000) });
+    expect(await attemptsOf(id)).toEqual([{ court: 1, outcome: null, code: null, reconciledAt: null }]);
   });
 
   it("a competitor's booking of the same slot is not ours → scheduled", async () => {

@@ -1,7 +1,9 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseJsonResult } from '../src/contracts/index.js';
 import {
-  flagBookedAfterCancel,
+  flagLateBooking,
+  flagUnknownAfterCancel,
   finishAttempt,
   getReservation,
   insertReservation,
@@ -95,7 +97,7 @@ describe('markAttemptReconciled', () => {
   });
 });
 
-describe('flagBookedAfterCancel', () => {
+describe('flagLateBooking', () => {
   it('keeps a booking the site took after the user cancelled visible as needs_attention with its code', async () => {
     const id = await insertReservation(database.db, { userId, venue: 'la-villa', targetDate: '2027-07-23', targetTime: '09:00', courts: [2], status: 'cancelled' });
     const result = parseJsonResult({
@@ -110,14 +112,32 @@ describe('flagBookedAfterCancel', () => {
       errors: [],
       metadata: { target_date: '2027-07-23', target_time: '09:00', executor: 'd1', flow: 'acuity', browser_id: 'chromium-1', attempt: 1, reservation_id: id },
     });
-    expect(await flagBookedAfterCancel(database.db, { id, result, now: NOW })).toBe(true);
+    expect(await flagLateBooking(database.db, { id, result, now: NOW })).toBe('cancelled');
     expect(await getReservation(database.db, id)).toMatchObject({
       status: 'needs_attention',
       booked_court: 2,
       confirmation_code: 'ZSYIFUCU',
       reason: 'cancelled while the booking was being submitted; the site holds booking ZSYIFUCU on court 2: cancel it on the site',
     });
-    // Guarded: only a cancelled row is flagged.
-    expect(await flagBookedAfterCancel(database.db, { id, result, now: NOW })).toBe(false);
+    // A row another daemon settled as failed meanwhile: flagged too, naming what it had become.
+    await sql`UPDATE reservations SET status = 'failed', reason = 'x', confirmation_code = NULL, booked_court = NULL WHERE id = ${id}`.execute(database.db);
+    expect(await flagLateBooking(database.db, { id, result, now: NOW })).toBe('failed');
+    expect((await getReservation(database.db, id))?.reason).toBe(
+      'the site holds booking ZSYIFUCU on court 2, made by a submit whose answer came after the row had become failed: check the row, and cancel any second booking of this reservation on the site',
+    );
+    // Never over a succeeded row (its own booking stays), nor a held one.
+    await sql`UPDATE reservations SET status = 'succeeded', confirmation_code = 'FIRSTONE', booked_court = 1 WHERE id = ${id}`.execute(database.db);
+    expect(await flagLateBooking(database.db, { id, result, now: NOW })).toBeNull();
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'succeeded', confirmation_code: 'FIRSTONE' });
+  });
+
+  it('flagUnknownAfterCancel: a cancel during a submit whose answer was lost becomes needs_attention, saying what to check', async () => {
+    const id = await insertReservation(database.db, { userId, venue: 'la-villa', targetDate: '2027-07-23', targetTime: '09:00', courts: [2], status: 'cancelled' });
+    expect(await flagUnknownAfterCancel(database.db, { id, now: NOW })).toBe(true);
+    expect(await getReservation(database.db, id)).toMatchObject({
+      status: 'needs_attention',
+      reason: "cancelled while a booking submit was on its way, and the site's answer was lost: the site may hold a booking on 2027-07-23 at 09:00; check it and cancel it on the site",
+    });
+    expect(await flagUnknownAfterCancel(database.db, { id, now: NOW })).toBe(false);
   });
 });

@@ -46,6 +46,12 @@ export interface ReconcileDeps {
   lookupTimeoutMs?: number;
   /** How long a submit may take to land on the site, ms; default `DEFAULT_SETTLE_MS` (reconcile.ts). */
   settleMs?: number;
+  /**
+   * Judges a daemon dead from its lease owner id (e.g. `isDeadLocalDaemon`: same host, pid gone). A submit by
+   * a daemon not known to be dead may still leave it late (a paused process resumes and posts), so a take-over
+   * never re-queues such a row on "not on the site". Without it no other daemon is known dead.
+   */
+  isDeadOwner?: (owner: string) => boolean;
 }
 
 /** How a reconciliation ended for one reservation (`decision` is also the log field). */

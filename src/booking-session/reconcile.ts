@@ -33,9 +33,12 @@ const TAKE_OVER_LIMIT = 20;
  * @throws database errors (the scheduler's loop logs them and retries on the next tick; a row taken over keeps
  *   its `booking` status and is taken over again when the new lease expires).
  */
-export async function reconcileAbandonedBookings(deps: ReconcileDeps): Promise<ReconcileOutcome[]> {
+export async function reconcileAbandonedBookings(deps: ReconcileDeps, options: { isRunning?: (id: number) => boolean } = {}): Promise<ReconcileOutcome[]> {
   const now = new Date(deps.clock.now());
-  const rows = await takeOverAbandonedBookings(deps.db, { owner: deps.daemonId, now, leaseMs: deps.leaseMs, limit: TAKE_OVER_LIMIT });
+  const taken = await takeOverAbandonedBookings(deps.db, { owner: deps.daemonId, now, leaseMs: deps.leaseMs, limit: TAKE_OVER_LIMIT });
+  // Our own row whose lease lapsed under its running session (a heartbeat late through an outage): the
+  // take-over just renewed our lease, and the session goes on; it is not reconciled behind its back.
+  const rows = taken.filter((row) => !options.isRunning?.(row.id));
   const cause = (row: HeldBooking): string => `the daemon ${row.previous_owner ?? '?'} booking it stopped`;
   return Promise.all(
     rows.map(async (row) => {
@@ -109,7 +112,23 @@ async function reconcileHeld(
     await deps.clock.sleep(settledAtMs - deps.clock.now());
     decision = await decide();
   }
-  return recordDecision(deps, row, attempts, open, decision, given, request);
+  return recordDecision(deps, row, attempts, open, fenceLiveSubmitters(deps, row, open, decision), given, request);
+}
+
+/**
+ * "Not on the site" is only believed for submits that can no longer arrive: our own (our flow has returned), or
+ * those of a daemon known to be dead. A daemon whose lease merely ran out may be paused between its intent and
+ * its POST and send it later; re-queuing then would book the slot twice. Such a row goes to `needs_attention`.
+ */
+function fenceLiveSubmitters(deps: ReconcileDeps, row: HeldBooking, open: AttemptRow[], decision: ReconcileDecision): ReconcileDecision {
+  if (decision.kind !== 'requeue' || decision.why !== 'not_on_site') return decision;
+  const live = open.filter((a) => a.daemon_id !== deps.daemonId && !(deps.isDeadOwner?.(a.daemon_id) ?? false));
+  if (live.length === 0) return decision;
+  const daemons = [...new Set(live.map((a) => a.daemon_id))].join(', ');
+  return {
+    kind: 'needs_attention',
+    reason: `${describeAttempts(live)} was submitted by daemon ${daemons}, whose lease ran out but which is not known to have stopped: the site lists no booking yet, but a paused daemon could still send it; check the site for a booking on ${row.target_date} at ${row.target_time} before setting the row back to scheduled`,
+  };
 }
 
 /** Keeps our lease on `row` only until `untilMs`, when any daemon's tick takes it over and looks again. */

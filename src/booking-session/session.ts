@@ -77,8 +77,8 @@ export interface ImmediateHold {
 export interface BookingSessions {
   /**
    * Claims the rows due within `horizonMs` (at most `limit`) and returns a session for each. A row that
-   * cannot be booked as it stands is `rejected` with its reason (logged); a row whose venue is not configured
-   * is given back. A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
+   * cannot be booked as it stands (a venue this daemon does not serve included) is `rejected` with its reason
+   * (logged). A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
    */
   holdDue(args: { horizonMs: number; limit: number }): Promise<BookingSession[]>;
   /** Creates the `book-now` row, held by this owner in `booking`, and returns its session. */
@@ -158,7 +158,7 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       return open(id, 'immediate', withReservationId(request, id), venue, hold.releaseAt);
     },
 
-    reconcileAbandoned: () => reconcileAbandonedBookings(deps),
+    reconcileAbandoned: () => reconcileAbandonedBookings(deps, { isRunning: (id) => running.has(id) }),
 
     async recoverCrashed(id, err) {
       const cause = `its booking job crashed: ${err instanceof Error ? err.message : String(err)}`;
@@ -173,8 +173,8 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
 
 /**
  * Whether a row just claimed becomes a session, and with which request: built once here. A row this owner
- * already runs, a row that cannot be booked as it stands (`rejected`, logged) and a row whose venue is no
- * longer configured (given back) do not.
+ * already runs and a row that cannot be booked as it stands (`rejected` with its reason, logged; a venue this
+ * daemon does not serve included) do not.
  */
 async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running: ReadonlySet<number>): Promise<{ request: BookingRequest; venue: VenueConfig } | null> {
   const { db, clock, logger, daemonId: owner } = deps;
@@ -196,12 +196,8 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
     log.warn({ field: err.field }, `reservation ${row.id} rejected: ${loggableReason(err.field, err.message)}`);
     return null;
   }
-  const venue = deps.venues[request.venue];
-  if (!venue) {
-    log.error(`reservation ${row.id}: venue "${request.venue}" is no longer configured; releasing the claim`);
-    await releaseClaim(db, { id: row.id, owner, now: now() });
-    return null;
-  }
+  // The builder refused a venue this daemon does not serve (`venue` rejection above).
+  const venue = deps.venues[request.venue]!;
   // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the row was
   // still `claimed`), so none stays open forever.
   const closed = await closeUnsubmittedAttempts(db, { reservationId: row.id, now: now() });

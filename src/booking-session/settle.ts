@@ -3,7 +3,7 @@ import { isTransientDbError } from '../db/errors.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource, ReservationStatus } from '../db/types.js';
 import type { Execution } from '../booking/session-port.js';
-import { flagBookedAfterCancel, getReservation, recordBookingResult, requeueReservation } from '../reservations/index.js';
+import { flagLateBooking, flagUnknownAfterCancel, getReservation, recordBookingResult, requeueReservation } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { reconcileOwnBooking, type ReconcileDeps } from './reconcile.js';
 
@@ -48,8 +48,12 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
     // Submitted, answer lost: the site may hold a booking. It is looked up before anything else.
     const reconciled = await reconcileOwnBooking(ctx.deps, { id, cause: result.errors.join('; ') || result.outcome, result, request: ctx.request });
     if (reconciled.decision === 'not_held') {
-      // Whoever holds the row now reconciles it (a take-over looks the site up before anything else).
-      log.warn({ outcome: result.outcome }, `reservation ${id}: submitted, answer unknown, and not reconciled here: ${await describeChange(ctx)}`);
+      if (await flagUnknownAfterCancel(ctx.deps.db, { id, now })) {
+        log.error({ outcome: result.outcome }, `reservation ${id}: cancelled while its submit was on its way and the answer was lost; needs attention (the site may hold a booking)`);
+      } else {
+        // Whoever holds the row now reconciles it (a take-over looks the site up before anything else).
+        log.warn({ outcome: result.outcome }, `reservation ${id}: submitted, answer unknown, and not reconciled here: ${await describeChange(ctx)}`);
+      }
     }
     return { result: reconciled.result ?? result, recorded: reconciled.decision !== 'not_held' && reconciled.decision !== 'lease_lost' };
   }
@@ -65,8 +69,12 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
   const recorded = await writeOutcome(ctx, final, { what: 'recording the result', status: persistencePath(final), stamp: 'finished_at', now }, () =>
     recordBookingResult(ctx.deps.db, { reservationId: id, owner: ctx.deps.daemonId, result: final, now }),
   );
-  if (!recorded && final.status === 'success' && (await flagBookedAfterCancel(ctx.deps.db, { id, result: final, now }))) {
-    log.error({ court: final.court }, `reservation ${id}: cancelled during the submit but booked on the site; needs attention`);
+  if (!recorded && final.status === 'success') {
+    // The site took it, but the row is no longer ours: never lose the code.
+    const was = await flagLateBooking(ctx.deps.db, { id, result: final, now });
+    const fields = { court: final.court, confirmation_code: final.confirmationCode };
+    if (was) log.error(fields, `reservation ${id}: booked on the site after the row had become ${was}; needs attention (booking ${final.confirmationCode} on court ${final.court})`);
+    else log.error(fields, `reservation ${id}: booked on the site (booking ${final.confirmationCode} on court ${final.court}) but not recorded: ${await describeChange(ctx)}; if the row has another booking, cancel one on the site`);
   } else if (!recorded) {
     log.warn({ outcome: final.outcome }, `reservation ${id}: result (${final.outcome}) not recorded: ${await describeChange(ctx)}`);
   } else if (final.status === 'success') {

@@ -21,7 +21,8 @@ export { insertUser, insertReservation, type UserInput, type ReservationInput } 
 export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';
 export type { ReservationStatus, ReservationSource, AttemptOutcome } from '../db/types.js';
 export {
-  flagBookedAfterCancel,
+  flagLateBooking,
+  flagUnknownAfterCancel,
   rejectHeld,
   takeOverAbandonedBookings,
   getHeldBooking,

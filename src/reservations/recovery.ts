@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { toJsonResult, type BookingResult } from '../contracts/index.js';
-import type { Database } from '../db/types.js';
+import type { Database, ReservationStatus } from '../db/types.js';
 import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /**
@@ -9,21 +9,59 @@ import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, t
  * The decisions themselves live in `src/booking-session/reconcile.ts`; every rule here is a guarded write.
  */
 
+/** Row states a late booking answer may find its reservation in (not held by anyone, not `succeeded`). */
+const LATE_BOOKING_STATES = ['cancelled', 'needs_attention', 'failed', 'expired'] as const;
+
 /**
- * A user cancelled while the booking was being submitted and the site accepted it: the row stays visible as
- * `needs_attention` with the booking's code and court, so a person cancels it on the site.
- * Guarded `status = 'cancelled'`.
+ * The site took a booking whose answer came after the row stopped being ours: a user cancelled during the
+ * submit, or another daemon took the row over and settled it (`needs_attention`, `failed`, `expired`). The row
+ * becomes `needs_attention` with the booking's court and code, so a person sees it and cancels what is
+ * extra on the site. Guarded by the status read just before (a row that changed again is left alone);
+ * `succeeded` rows are never overwritten (the caller reports two bookings).
+ *
+ * @returns the status the row had when flagged, or null when nothing was written.
  */
-export async function flagBookedAfterCancel(db: Kysely<Database>, args: { id: number; result: BookingResult; now: Date }): Promise<boolean> {
+export async function flagLateBooking(db: Kysely<Database>, args: { id: number; result: BookingResult; now: Date }): Promise<ReservationStatus | null> {
   const { result } = args;
+  const current = await db.selectFrom('reservations').select('status').where('id', '=', String(args.id)).executeTakeFirst();
+  const status = current?.status;
+  if (!status || !(LATE_BOOKING_STATES as readonly string[]).includes(status)) return null;
+  const code = result.confirmationCode ?? '(no code)';
+  const court = result.court ?? '?';
+  const reason =
+    status === 'cancelled'
+      ? `cancelled while the booking was being submitted; the site holds booking ${code} on court ${court}: cancel it on the site`
+      : `the site holds booking ${code} on court ${court}, made by a submit whose answer came after the row had become ${status}: check the row, and cancel any second booking of this reservation on the site`;
   const update = await db
     .updateTable('reservations')
     .set({
       status: 'needs_attention',
       booked_court: result.court,
       confirmation_code: result.confirmationCode,
-      reason: `cancelled while the booking was being submitted; the site holds booking ${result.confirmationCode ?? '(no code)'} on court ${result.court ?? '?'}: cancel it on the site`,
+      reason,
       result: JSON.stringify(toJsonResult(result)),
+      lease_owner: null,
+      lease_expires_at: null,
+      finished_at: args.now,
+      updated_at: args.now,
+    })
+    .where('id', '=', String(args.id))
+    .where('status', '=', status)
+    .where('lease_owner', 'is', null)
+    .executeTakeFirst();
+  return changedRow(update) ? status : null;
+}
+
+/**
+ * A user cancelled while a submit was on its way, and its answer was lost: the site may hold a booking nobody
+ * will see. `cancelled → needs_attention` with a reason saying what to check. Guarded `status = 'cancelled'`.
+ */
+export async function flagUnknownAfterCancel(db: Kysely<Database>, args: { id: number; now: Date }): Promise<boolean> {
+  const update = await db
+    .updateTable('reservations')
+    .set({
+      status: 'needs_attention',
+      reason: sql<string>`'cancelled while a booking submit was on its way, and the site''s answer was lost: the site may hold a booking on ' || target_date::text || ' at ' || target_time || '; check it and cancel it on the site'`,
       lease_owner: null,
       lease_expires_at: null,
       finished_at: args.now,

@@ -73,6 +73,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     leaseMs: config.daemon.leaseMs,
     executor: options.executor,
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.isDeadOwner ? { isDeadOwner: options.isDeadOwner } : {}),
   });
   const loopAbort = new AbortController();
   const jobs = createJobs({ sessions, clock, logger, siteClocks });

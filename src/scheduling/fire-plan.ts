@@ -22,8 +22,9 @@ export interface FirePlan {
 /**
  * The local instant to fire a booking released at `releaseAt`: a fresh estimate (measured at start, or by an
  * earlier booking) is used as is; without one the venue is measured now when there is time before the
- * release; a claim too late for that uses the latest (older) estimate, and only a site never measured is
- * fired on the local clock. Without a cache (the polling baseline) the local clock is used.
+ * release; a claim too late for that uses the latest (older) estimate; a site never measured is measured
+ * now whatever the lead, and only a site whose measurement failed is fired on the local clock. Without a
+ * cache (the polling baseline) the local clock is used.
  */
 export async function planFire(
   deps: { clock: Clock; siteClocks: SiteClockCache | undefined; signal: AbortSignal },
@@ -34,9 +35,13 @@ export async function planFire(
   const { siteClocks } = deps;
   if (!siteClocks) return { at: releaseAt, offsetMs: null };
   let estimate = siteClocks.known(venue);
-  if (!estimate && releaseAt.getTime() - deps.clock.now() >= SITE_CLOCK_MIN_LEAD_MS) estimate = await siteClocks.offsetFor(venueId, venue, deps.signal);
-  // No time to measure (or the site did not answer): an older estimate still beats the local clock.
-  estimate ??= siteClocks.latest(venue);
+  const latest = siteClocks.latest(venue);
+  // An old estimate with no time left to measure again still beats the local clock (clocks drift by ms per
+  // hour). A site never measured is measured now, whatever the lead (a measurement already on its way, e.g.
+  // the one of the daemon's start, is shared): firing on the local clock at a site running far behind would
+  // spend the not-open retry budget before the site opens and lose the reservation.
+  if (!estimate && (!latest || releaseAt.getTime() - deps.clock.now() >= SITE_CLOCK_MIN_LEAD_MS)) estimate = await siteClocks.offsetFor(venueId, venue, deps.signal);
+  estimate ??= latest;
   if (!estimate) return { at: releaseAt, offsetMs: null };
   return { at: new Date(Math.ceil(releaseAt.getTime() - estimate.offsetMs + estimate.uncertaintyMs)), offsetMs: Math.round(estimate.offsetMs) };
 }
