@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Clock } from '../clock.js';
 import { DatabaseConnectionError, isTransientDbError } from './errors.js';
 import type { DbLogger } from './logger.js';
-import { backoffDelayMs } from './retry.js';
+import { backoffDelayMs } from '../backoff.js';
 
 /**
  * A Kysely driver over a pg pool that survives database faults: Postgres restarting, or every
@@ -168,7 +168,7 @@ class ResilientDriver implements Driver {
         this.#noteFailure(err);
         failures += 1;
         if (failures === 1) deadlineMs = clock.now() + retryMs;
-        const delayMs = backoffDelayMs(failures);
+        const delayMs = failures === 1 ? 0 : backoffDelayMs(failures - 1, { firstMs: 100, maxMs: 2_000 });
         const mayRetry = repeatable || !sent;
         if (!mayRetry || this.#destroyed.signal.aborted || clock.now() + delayMs > deadlineMs) {
           throw new DatabaseConnectionError('unavailable', unavailableMessage(what, err, mayRetry ? retryMs : null), { cause: err });

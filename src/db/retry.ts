@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isTransientDbError } from './errors.js';
 import type { DbLogger } from './logger.js';
@@ -15,20 +16,8 @@ import type { DbLogger } from './logger.js';
  * scheduler with a manual clock, and a retry parked on a manual clock would never wake.
  */
 
-/** First backoff after the first retry; doubles per failure up to {@link MAX_BACKOFF_MS}. */
-const FIRST_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 2_000;
-
-/**
- * Delay before retry number `failures` (1-based), ms: 0 for the first (a dead pooled connection is usually
- * replaced by a working one at once), then 100, 200, 400 ... capped at 2 s, each with ±20 % jitter so many
- * waiting statements do not reconnect in lock-step.
- */
-export function backoffDelayMs(failures: number): number {
-  if (failures <= 1) return 0;
-  const baseMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 2));
-  return Math.round(baseMs * (0.8 + Math.random() * 0.4));
-}
+/** Backoff between retries after the first (`backoffDelayMs`): 100 ms doubling to at most 2 s. */
+const BACKOFF = { firstMs: 100, maxMs: 2_000 };
 
 /** Options of {@link retryTransient}. */
 export interface RetryTransientOptions {
@@ -47,8 +36,9 @@ export interface RetryTransientOptions {
 
 /**
  * Runs `work`, and while it fails with a transient database error (a lost or refused connection) runs it
- * again with {@link backoffDelayMs} until it succeeds, the budget is spent, or `signal` aborts. Logs the first
- * failure (warn) and a success after failures (info); never logs each retry.
+ * again until it succeeds, the budget is spent, or `signal` aborts: the first retry at once (a dead pooled
+ * connection is usually replaced by a working one at once), then with `backoffDelayMs` (100 ms doubling to
+ * 2 s, jittered). Logs the first failure (warn) and a success after failures (info); never logs each retry.
  *
  * Only for work that is safe to repeat: a guarded UPDATE (`WHERE status = expected AND lease_owner = me`)
  * or a read. A try whose reply was lost may have been applied: a guarded UPDATE then matches nothing on the
@@ -73,7 +63,7 @@ export async function retryTransient<T>(work: () => Promise<T>, options: RetryTr
         deadlineMs = clock.now() + options.budgetMs;
         options.logger.warn({ err }, `${options.what}: the database is unavailable; retrying for up to ${options.budgetMs} ms.`);
       }
-      const delayMs = backoffDelayMs(failures);
+      const delayMs = failures === 1 ? 0 : backoffDelayMs(failures - 1, BACKOFF);
       if (clock.now() + delayMs > deadlineMs) throw err;
       await clock.sleep(delayMs, options.signal);
       if (options.signal?.aborted) throw err;
