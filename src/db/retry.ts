@@ -6,11 +6,13 @@ import type { DbLogger } from './logger.js';
 /**
  * Retrying database work through an outage (README "Reliability: never twice, never lost").
  *
- * Two layers use it:
- * - the pool's driver (`resilient-driver.ts`) retries single statements that are safe to repeat, for up to
- *   `database.retryMs`, so a dropped connection or a Postgres restart is invisible to most callers;
- * - {@link retryTransient} wraps a whole guarded state change whose loss would hurt (the result of a booking,
- *   a lease heartbeat) for a longer, caller-chosen budget.
+ * The pool (Kysely's stock `PostgresDialect` over pg's pool, `create-database.ts`) retries nothing: a
+ * statement that loses its connection, or cannot get one, fails at once with a transient error
+ * (`isTransientDbError`). The few writes whose loss would hurt retry explicitly with {@link retryTransient},
+ * each with a budget its caller chooses: the claim and the lease heartbeat, the fire path (begin fire,
+ * attempt start, the intent), an attempt's outcome, the booking's result, reconciliation
+ * (`booking-session/retry-budgets.ts`), and opening the database (`database.retryMs`). Everything else runs
+ * inside a loop tick that fails as a whole and is retried by the loop (`runLoop`).
  *
  * Waits are real time (`systemClock` by default): an outage happens in real time even when a test drives the
  * scheduler with a manual clock, and a retry parked on a manual clock would never wake.
@@ -37,8 +39,9 @@ export interface RetryTransientOptions {
 /**
  * Runs `work`, and while it fails with a transient database error (a lost or refused connection) runs it
  * again until it succeeds, the budget is spent, or `signal` aborts: the first retry at once (a dead pooled
- * connection is usually replaced by a working one at once), then with `backoffDelayMs` (100 ms doubling to
- * 2 s, jittered). Logs the first failure (warn) and a success after failures (info); never logs each retry.
+ * connection is usually replaced by a working one at once: the pool drops a connection that failed), then with
+ * `backoffDelayMs` (100 ms doubling to 2 s, jittered). Logs the first failure (warn) and a success after
+ * failures (info); never logs each retry.
  *
  * Only for work that is safe to repeat: a guarded UPDATE (`WHERE status = expected AND lease_owner = me`)
  * or a read. A try whose reply was lost may have been applied: a guarded UPDATE then matches nothing on the
@@ -57,7 +60,7 @@ export async function retryTransient<T>(work: () => Promise<T>, options: RetryTr
       if (failures > 0) options.logger.info({ failures }, `${options.what}: succeeded after ${failures} failed ${failures === 1 ? 'try' : 'tries'}.`);
       return value;
     } catch (err) {
-      if (!isRetryable(err) || options.signal?.aborted) throw err;
+      if (!isRetryable(err) || options.signal?.aborted || options.budgetMs <= 0) throw err;
       failures += 1;
       if (failures === 1) {
         deadlineMs = clock.now() + options.budgetMs;
