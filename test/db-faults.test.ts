@@ -9,12 +9,11 @@ import { parseConfig } from '../src/config/load.js';
 import { BookingResult, createBookingMetadata } from '../src/contracts/index.js';
 import { createKysely, DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_RETRY_MS, openDatabase, type DatabaseHandle } from '../src/db/create-database.js';
 import { DatabaseConnectionError, isTransientDbError } from '../src/db/errors.js';
-import { isRepeatable } from '../src/db/resilient-driver.js';
 import { retryTransient } from '../src/db/retry.js';
 import type { Database } from '../src/db/types.js';
 import type { BookingExecutor } from '../src/booking/session-port.js';
 import { createBookingSessions } from '../src/booking-session/index.js';
-import { getReservation, insertReservation, insertUser } from '../src/reservations/index.js';
+import { getReservation, insertReservation, insertUser, listAttempts } from '../src/reservations/index.js';
 import { createScheduler, type Scheduler } from '../src/scheduling/daemon.js';
 import { runLoop } from '../src/scheduling/run-loop.js';
 import { createTestDatabase, testAdminUrl, type TestDatabase } from './helpers/database.js';
@@ -72,12 +71,26 @@ async function sessionCount(dbName: string, app: string): Promise<number> {
   }
 }
 
-/**
- * A TCP proxy in front of the real Postgres: `down()` refuses new connections and resets open ones (a
- * stopped server), `up()` listens again on the same port (the server is back).
- */
-async function startProxy(target: URL): Promise<{ url: string; down: () => Promise<void>; up: () => Promise<void>; close: () => Promise<void> }> {
+/** The TCP proxy of {@link startProxy}. */
+interface Proxy {
+  url: string;
+  /** Refuses new connections and resets open ones (a stopped server). */
+  down: () => Promise<void>;
+  /** Listens again on the same port (the server is back). */
+  up: () => Promise<void>;
+  /**
+   * Arms a lost reply: the next statement sent whose bytes match `pattern` reaches the server, which runs it
+   * (and commits it: Postgres replies after the commit), but its reply is thrown away and that connection
+   * closed, as when the network fails at that instant. Resolves once that happened.
+   */
+  dropReplyTo: (pattern: RegExp) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** A TCP proxy in front of the real Postgres (see {@link Proxy}). */
+async function startProxy(target: URL): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
+  let armed: { pattern: RegExp; dropped: () => void } | null = null;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     for (const s of [client, upstream]) {
@@ -88,7 +101,25 @@ async function startProxy(target: URL): Promise<{ url: string; down: () => Promi
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    let dropReply: (() => void) | null = null;
+    client.on('data', (chunk: Buffer) => {
+      if (armed && armed.pattern.test(chunk.toString('latin1'))) {
+        dropReply = armed.dropped;
+        armed = null;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!dropReply) {
+        client.write(chunk);
+        return;
+      }
+      upstream.destroy();
+      client.destroy();
+      dropReply();
+    });
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
   });
   const listen = (port: number): Promise<void> => new Promise((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
   await listen(0);
@@ -100,7 +131,13 @@ async function startProxy(target: URL): Promise<{ url: string; down: () => Promi
     for (const s of sockets) s.resetAndDestroy();
     await closed;
   };
-  return { url: url.toString(), down, up: () => listen(port), close: () => (server.listening ? down() : Promise.resolve()) };
+  return {
+    url: url.toString(),
+    down,
+    up: () => listen(port),
+    dropReplyTo: (pattern) => new Promise<void>((resolve) => (armed = { pattern, dropped: resolve })),
+    close: () => (server.listening ? down() : Promise.resolve()),
+  };
 }
 
 let t: TestDatabase;
@@ -142,57 +179,70 @@ describe('all connections terminated (pg_terminate_backend)', () => {
     expect(await sessionCount(dbName, 'reservd')).toBeGreaterThanOrEqual(4);
 
     expect(await terminateAll(dbName)).toBeGreaterThanOrEqual(4);
-    // Issued at once, racing the termination messages: a dead connection is retried on a new one.
-    const rows = await handle.db.selectFrom('reservations').select('id').execute();
+    // Issued at once, racing the termination messages: it may be sent on a dead connection and fail with a
+    // transient error (the stock driver retries nothing); retried as the writes that matter are, it succeeds.
+    const rows = await retryTransient(() => handle.db.selectFrom('reservations').select('id').execute(), { what: 'racing read', logger: log.logger, budgetMs: 5_000 });
     expect(rows).toEqual([]);
-    await waitFor('the idle connections to be reported', () => log.matching('warn', 'idle pooled connection').length >= 1 || undefined, { timeoutMs: 5_000, everyMs: 5 });
+    await waitFor('the idle connections to be reported', () => log.matching('warn', 'idle pooled connection').length >= 3 || undefined, { timeoutMs: 5_000, everyMs: 5 });
     for (const line of log.matching('warn', 'idle pooled connection')) expect(line.err?.code).toBe('57P01');
     expect(log.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
 
-    // Writes work again too.
+    // The pool dropped every dead connection: reads and writes work again without any retry.
+    expect(await handle.db.selectFrom('reservations').select('id').execute()).toEqual([]);
     const userId = await insertUser(handle.db, { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' });
     expect(userId).toBeGreaterThan(0);
   });
 
-  it('a statement on a checked-out connection whose backend was killed runs on a new connection', async () => {
+  it('a checked-out connection whose backend is killed: logged (not thrown), its statement fails transient, the pool lends a new one', async () => {
+    let killed = 0;
     await handle.db.connection().execute(async (conn) => {
-      const pid = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(conn)).rows[0]!.pid;
-      expect(await terminateAll(dbName, `AND pid = ${pid}`)).toBe(1);
-      // No wait for the termination to arrive: the SELECT may be sent on the dead socket and is then retried.
-      const first = await conn.selectNoFrom((eb) => eb.val(1).as('one')).executeTakeFirstOrThrow();
-      expect(Number(first.one)).toBe(1);
-      const after = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(conn)).rows[0]!.pid;
-      expect(after).not.toBe(pid);
-
-      // Killed while held between statements: the error event is logged (it would crash an unlistened client)
-      // and the next statement is sent on a new connection.
-      // (The first kill may have been reported the same way, when it arrived before the SELECT was sent.)
-      const reportedBefore = log.matching('warn', 'connection in use').length;
-      expect(await terminateAll(dbName, `AND pid = ${after}`)).toBe(1);
-      await waitFor('the held connection to be reported lost', () => log.matching('warn', 'connection in use').length === reportedBefore + 1 || undefined, { timeoutMs: 5_000, everyMs: 5 });
-      const again = await conn.selectNoFrom((eb) => eb.val(2).as('two')).executeTakeFirstOrThrow();
-      expect(Number(again.two)).toBe(2);
+      killed = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(conn)).rows[0]!.pid;
+      // Killed while held between statements: the error event is logged (it would crash an unlistened client).
+      expect(await terminateAll(dbName, `AND pid = ${killed}`)).toBe(1);
+      await waitFor('the held connection to be reported lost', () => log.matching('warn', 'connection in use').length === 1 || undefined, { timeoutMs: 5_000, everyMs: 5 });
+      const err = await conn.selectNoFrom((eb) => eb.val(1).as('one')).execute().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isTransientDbError(err)).toBe(true);
     });
-    expect(log.matching('warn', 'connection lost or refused').length).toBeLessThanOrEqual(1);
+    // Released, it was discarded (no longer queryable): the next statement runs on another backend.
+    const after = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(handle.db)).rows[0]!.pid;
+    expect(after).not.toBe(killed);
+    expect(log.matching('warn', 'connection in use')).toHaveLength(1);
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
   });
 
-  it('a transaction whose connection dies fails with a clear error (not retried halfway) and the process survives', async () => {
-    const failed = handle.db
-      .transaction()
-      .execute(async (trx) => {
-        const pid = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx)).rows[0]!.pid;
-        await terminateAll(dbName, `AND pid = ${pid}`);
-        await waitFor('the held connection to be reported lost', () => log.matching('warn', 'connection in use').length === 1 || undefined, { timeoutMs: 5_000, everyMs: 5 });
-        await trx.selectFrom('reservations').select('id').execute();
-      })
-      .then(
-        () => null,
-        (err: unknown) => err,
-      );
-    const err = await failed;
-    expect(err).toBeInstanceOf(DatabaseConnectionError);
-    expect(err).toMatchObject({ code: 'unavailable', retryable: true, message: expect.stringContaining('may or may not have been applied') });
+  it('a transaction whose connection dies fails transient (never resumed halfway); retried whole, it commits once', async () => {
+    await t.truncate();
+    let runs = 0;
+    const transaction = (): Promise<number> =>
+      handle.db.transaction().execute(async (trx) => {
+        runs += 1;
+        const userId = await insertUser(trx, { firstName: 'Ana', lastName: 'López', email: `ana${runs}@example.test`, phone: '+502 5555 1234' });
+        // Its first two runs lose their connection after the INSERT.
+        if (runs <= 2) {
+          const pid = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx)).rows[0]!.pid;
+          await terminateAll(dbName, `AND pid = ${pid}`);
+          await waitFor('the held connection to be reported lost', () => log.matching('warn', 'connection in use').length === runs || undefined, { timeoutMs: 5_000, everyMs: 5 });
+          await trx.selectFrom('reservations').select('id').execute();
+        }
+        return userId;
+      });
+    const err = await transaction().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // Kysely's ROLLBACK on the dead connection fails too, and its error is the one thrown: transient as well.
     expect(isTransientDbError(err)).toBe(true);
+    expect(runs).toBe(1);
+    // Rolled back by the server: the first run's insert is gone.
+    expect(await t.db.selectFrom('booking_users').select('email').execute()).toEqual([]);
+
+    // As reconciliation does: the whole transaction retried, each run on a new connection; only the last commits.
+    await retryTransient(transaction, { what: 'whole transaction', logger: log.logger, budgetMs: 5_000 });
+    expect(runs).toBe(3);
+    expect(await t.db.selectFrom('booking_users').select('email').execute()).toEqual([{ email: 'ana3@example.test' }]);
     expect(await handle.db.selectFrom('reservations').select('id').execute()).toEqual([]);
   });
 
@@ -250,14 +300,14 @@ describe('an exhausted pool', () => {
 });
 
 describe('Postgres refusing connections for a while (a proxy in front of it is stopped, then started)', () => {
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: Proxy;
   let db: Kysely<Database>;
   let log: ReturnType<typeof createRecordingLogger>;
 
   beforeEach(async () => {
     proxy = await startProxy(new URL(t.url));
     log = createRecordingLogger();
-    db = createKysely(proxy.url, { poolMax: 3, connectionTimeoutMs: 1_000, retryMs: 400, logger: log.logger });
+    db = createKysely(proxy.url, { poolMax: 3, connectionTimeoutMs: 1_000, logger: log.logger });
     await db.selectFrom('reservations').select('id').execute();
   });
   afterEach(async () => {
@@ -265,33 +315,59 @@ describe('Postgres refusing connections for a while (a proxy in front of it is s
     await proxy.close();
   });
 
-  it('statements fail with a transient error after retryMs, the outage is logged once, and work resumes', async () => {
+  it('statements fail at once with a transient error (no retry in the pool), nothing is thrown unhandled, and work resumes', async () => {
     await proxy.down();
     for (let i = 0; i < 3; i++) {
+      const startedMs = systemClock.now();
       const err = await db.selectFrom('reservations').select('id').execute().then(
         () => null,
         (e: unknown) => e,
       );
-      expect(err).toMatchObject({ code: 'unavailable', retryable: true });
       expect(isTransientDbError(err)).toBe(true);
+      expect(err).not.toBeInstanceOf(DatabaseConnectionError);
+      // Refused at once: neither retried nor waiting for the connection timeout.
+      expect(systemClock.now() - startedMs).toBeLessThan(900);
     }
-    expect(log.matching('warn', 'Database: connection lost or refused')).toHaveLength(1);
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
 
     await proxy.up();
     expect(await db.selectFrom('reservations').select('id').execute()).toEqual([]);
-    expect(log.matching('info', 'Database: reachable again')).toHaveLength(1);
   });
 
-  it('a statement waiting in its retry succeeds once the server is back within retryMs', async () => {
-    const patient = createKysely(proxy.url, { poolMax: 2, connectionTimeoutMs: 1_000, retryMs: 20_000, logger: log.logger });
+  it('a statement under retryTransient succeeds once the server is back within its budget, logged once each way', async () => {
+    await proxy.down();
+    const query = retryTransient(() => db.selectFrom('reservations').select('id').execute(), { what: 'patient read', logger: log.logger, budgetMs: 20_000 });
+    await waitFor('the statement to be retrying', () => log.matching('warn', 'patient read: the database is unavailable').length > 0 || undefined, { timeoutMs: 5_000, everyMs: 5 });
+    await proxy.up();
+    expect(await query).toEqual([]);
+    expect(log.matching('warn', 'patient read')).toHaveLength(1);
+    expect(log.matching('info', 'patient read: succeeded after')).toHaveLength(1);
+  });
+
+  it('opening the database waits database.retryMs for a server that refuses connections, then fails clearly', async () => {
+    await proxy.down();
+    const config = { url: proxy.url, embeddedDataDir: 'unused', embeddedPort: 54329, poolMax: 2, connectionTimeoutMs: 1_000 };
+    const startedMs = systemClock.now();
+    const err = await openDatabase({ ...config, retryMs: 300 }, log.logger).then(
+      (h) => h.close().then(() => null),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DatabaseConnectionError);
+    expect(err).toMatchObject({ code: 'unavailable', retryable: true, message: expect.stringContaining('retried for up to database.retryMs = 300 ms') });
+    // Retried with backoff (it stops once the next wait would pass the budget), never past the budget by much.
+    const waitedMs = systemClock.now() - startedMs;
+    expect(waitedMs).toBeGreaterThanOrEqual(100);
+    expect(waitedMs).toBeLessThan(2_000);
+
+    // A server that comes up within retryMs is waited for.
+    const opening = openDatabase({ ...config, retryMs: 20_000 }, log.logger);
+    await waitFor('the start-up wait', () => log.matching('warn', 'Database: connecting at start-up: the database is unavailable').length >= 2 || undefined, { timeoutMs: 5_000, everyMs: 5 });
+    await proxy.up();
+    const opened = await opening;
     try {
-      await proxy.down();
-      const query = patient.selectFrom('reservations').select('id').execute();
-      await waitFor('the statement to be retrying', () => log.matching('warn', 'connection lost or refused').length > 0 || undefined, { timeoutMs: 5_000, everyMs: 5 });
-      await proxy.up();
-      expect(await query).toEqual([]);
+      expect(await opened.db.selectFrom('reservations').select('id').execute()).toEqual([]);
     } finally {
-      await patient.destroy();
+      await opened.close();
     }
   });
 
@@ -317,9 +393,11 @@ describe('Postgres refusing connections for a while (a proxy in front of it is s
       await proxy.down();
       wake();
       await waitFor('several failed ticks', () => log.matching('debug', 'loop faults: tick failed, the database is still unavailable').length >= 3 || undefined, { timeoutMs: 20_000, everyMs: 5 });
+      // One line for the outage, however many ticks fail (the pool's own "Database: ..." lines are one per
+      // connection it drops).
       expect(log.matching('warn', 'loop faults: tick failed, the database is unavailable')).toHaveLength(1);
-      expect(log.matching('warn', 'Database: connection lost or refused')).toHaveLength(1);
-      expect(log.matching('error', 'loop faults')).toEqual([]);
+      expect(log.lines.filter((l) => l.level === 'warn' && !l.msg.startsWith('Database: '))).toHaveLength(1);
+      expect(log.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
       await proxy.up();
       await waitFor('a tick to succeed again', () => succeeded >= 2 || undefined, { timeoutMs: 20_000, everyMs: 5 });
       expect(log.matching('info', 'loop faults: the database is reachable again')).toHaveLength(1);
@@ -331,23 +409,145 @@ describe('Postgres refusing connections for a while (a proxy in front of it is s
   });
 });
 
-describe('which statements the driver repeats after a lost connection', () => {
-  it('SELECTs and guarded UPDATEs only; never INSERT, DELETE, raw SQL or an UPDATE without WHERE', () => {
-    const db = t.db;
-    expect(isRepeatable(db.selectFrom('reservations').selectAll().compile().query)).toBe(true);
-    expect(isRepeatable(db.updateTable('reservations').set({ status: 'scheduled' }).where('status', '=', 'claimed').compile().query)).toBe(true);
-    expect(isRepeatable(db.updateTable('reservations').set({ status: 'scheduled' }).compile().query)).toBe(false);
-    expect(isRepeatable(db.insertInto('booking_users').values({ first_name: 'a', last_name: 'b', email: 'c@d.e', phone: '1' }).compile().query)).toBe(false);
-    expect(isRepeatable(db.deleteFrom('reservations').where('id', '=', '1').compile().query)).toBe(false);
-    expect(isRepeatable(sql`SELECT 1`.compile(db).query)).toBe(false);
-    const withInsert = db
-      .with('made', (qb) => qb.insertInto('booking_users').values({ first_name: 'a', last_name: 'b', email: 'c@d.e', phone: '1' }).returning('id'))
-      .selectFrom('made')
-      .selectAll()
-      .compile().query;
-    expect(isRepeatable(withInsert)).toBe(false);
+describe('a write whose reply is lost (it ran on the server; the connection died before the answer came)', () => {
+  let proxy: Proxy;
+  let db: Kysely<Database>;
+  let log: ReturnType<typeof createRecordingLogger>;
+  const releaseMs = Date.parse('2027-07-21T15:00:00.000Z');
+  const config = parseConfig({ venues: { club: { ...LA_VILLA, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } });
+
+  beforeEach(async () => {
+    await t.truncate();
+    proxy = await startProxy(new URL(t.url));
+    log = createRecordingLogger();
+    db = createKysely(proxy.url, { poolMax: 2, connectionTimeoutMs: 1_000, logger: log.logger });
+  });
+  afterEach(async () => {
+    await db.destroy();
+    await proxy.close();
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
   });
 
+  async function scheduledReservation(): Promise<number> {
+    const userId = await insertUser(t.db, { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' });
+    return insertReservation(t.db, {
+      userId,
+      venue: 'club',
+      targetDate: '2027-07-23',
+      targetTime: '09:00',
+      courts: [2],
+      status: 'scheduled',
+      releaseAt: new Date(releaseMs),
+      slotAt: new Date(releaseMs + 48 * 3_600_000),
+    });
+  }
+
+  function sessionsWith(executor: BookingExecutor, clock = createManualClock(releaseMs)) {
+    return createBookingSessions({ db, clock, logger: log.logger, daemonId: 'faults-test', venues: config.venues, leaseMs: 30_000, executor });
+  }
+
+  /** Arms a lost reply to the next statement matching `pattern`; `dropped()` tells whether it happened. */
+  function loseReplyTo(pattern: RegExp): { dropped: () => boolean } {
+    let dropped = false;
+    void proxy.dropReplyTo(pattern).then(() => (dropped = true));
+    return { dropped: () => dropped };
+  }
+
+  /** Runs `write` with the reply to the statement matching `pattern` lost; fails unless that reply was dropped. */
+  async function withLostReply<T>(pattern: RegExp, write: () => Promise<T>): Promise<T> {
+    const lost = loseReplyTo(pattern);
+    const value = await write();
+    expect(lost.dropped(), `a reply to ${pattern} was dropped`).toBe(true);
+    return value;
+  }
+
+  const succeededAfterOneFailure = (what: string): LogLine[] => log.matching('info', `${what}: succeeded after 1 failed try`);
+
+  it('begin fire, the attempt (start, intent, outcome) and the result are each retried once and written exactly once', async () => {
+    const id = await scheduledReservation();
+    let resultLost: { dropped: () => boolean } | null = null;
+    const executor: BookingExecutor = {
+      async execute(port) {
+        expect(await withLostReply(/update "reservations" set "status"/, () => port.beginFire())).toBe(true);
+        // The INSERT's transaction committed: the retry finds that attempt instead of logging a second one.
+        const attempt = await withLostReply(/commit\0/, () => port.startAttempt({ court: 2, browserId: 'browser-1', flow: 'fake' }));
+        expect(attempt.attempt).toBe(1);
+        expect(await withLostReply(/coalesce\(a\.submitted_at/, () => attempt.recordIntent())).toBe(true);
+        await withLostReply(/update "booking_attempts" set "finished_at"/, () => attempt.finish({ outcome: 'booked', confirmationCode: 'LOST-REPLIES', error: null, metadata: {} }));
+        // The result's reply is lost too: the retry changes no row, and the row shows the write was ours.
+        resultLost = loseReplyTo(/"booked_court" = \$2/);
+        const metadata = createBookingMetadata(port.request, { executor: 'fake', flow: 'fake', browserId: 'browser-1', attempt: 1 });
+        return { kind: 'settled', result: BookingResult.success({ request: port.request, court: 2, confirmationCode: 'LOST-REPLIES', metadata }) };
+      },
+    };
+    const [session] = await sessionsWith(executor).holdDue({ horizonMs: 0, limit: 1 });
+    expect(session?.id).toBe(id);
+    const { recorded } = await session!.run({ fireAt: new Date(releaseMs), siteClockOffsetMs: null, signal: new AbortController().signal });
+    expect(resultLost!.dropped()).toBe(true);
+    expect(recorded).toBe(true);
+
+    expect(await getReservation(t.db, id)).toMatchObject({ status: 'succeeded', booked_court: 2, confirmation_code: 'LOST-REPLIES', attempt_count: 1, lease_owner: null });
+    const attempts = await listAttempts(t.db, id);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ attempt: 1, court: 2, outcome: 'booked', confirmation_code: 'LOST-REPLIES' });
+    expect(attempts[0]?.submitted_at?.getTime()).toBe(releaseMs);
+    for (const what of ['beginning the fire', 'starting an attempt', 'attempt 1: recording the intent', 'attempt 1: recording its outcome', 'recording the result']) {
+      expect(succeededAfterOneFailure(`reservation ${id}: ${what}`), what).toHaveLength(1);
+    }
+  });
+
+  it('a claim is retried without claiming twice; the rows the lost try claimed are claimed again once their lease runs out', async () => {
+    const id = await scheduledReservation();
+    const clock = createManualClock(releaseMs);
+    const interrupted: BookingExecutor = {
+      async execute(port) {
+        const metadata = createBookingMetadata(port.request, { executor: 'fake', flow: 'fake', browserId: 'none', attempt: 1 });
+        return { kind: 'interrupted', result: BookingResult.failure({ request: port.request, outcome: 'interrupted', errors: ['test'], metadata }) };
+      },
+    };
+    const sessions = sessionsWith(interrupted, clock);
+    expect(await withLostReply(/skip locked/, () => sessions.holdDue({ horizonMs: 0, limit: 1 }))).toEqual([]);
+    expect(succeededAfterOneFailure('claiming due reservations')).toHaveLength(1);
+    // Claimed by the lost try, held by no session (so no heartbeat): late, never twice.
+    expect(await getReservation(t.db, id)).toMatchObject({ status: 'claimed', lease_owner: 'faults-test' });
+    expect(await sessions.holdDue({ horizonMs: 0, limit: 1 })).toEqual([]);
+
+    clock.advance(30_000);
+    const [session] = await sessions.holdDue({ horizonMs: 0, limit: 1 });
+    expect(session?.id).toBe(id);
+    await session!.run({ fireAt: new Date(clock.now()), siteClockOffsetMs: null, signal: new AbortController().signal });
+    expect(await getReservation(t.db, id)).toMatchObject({ status: 'scheduled', lease_owner: null });
+  });
+
+  it('a reconciliation transaction whose COMMIT reply is lost is retried whole and reported as written', async () => {
+    const id = await scheduledReservation();
+    let commitLost: { dropped: () => boolean } | null = null;
+    const executor: BookingExecutor = {
+      async execute(port) {
+        expect(await port.beginFire()).toBe(true);
+        const attempt = await port.startAttempt({ court: 2, browserId: 'browser-1', flow: 'fake' });
+        expect(await attempt.recordIntent()).toBe(true);
+        await attempt.finish({ outcome: 'booked', confirmationCode: 'RECONCILED', error: null, metadata: {} });
+        // The attempt read the confirmation, then the answer was called unknown: reconciled from the attempt,
+        // in one transaction whose COMMIT (the next one sent) loses its reply.
+        commitLost = loseReplyTo(/commit\0/);
+        const metadata = createBookingMetadata(port.request, { executor: 'fake', flow: 'fake', browserId: 'browser-1', attempt: 1 });
+        return { kind: 'unknown', result: BookingResult.failure({ request: port.request, outcome: 'unknown', errors: ['court 2: the answer was lost'], metadata }) };
+      },
+    };
+    const [session] = await sessionsWith(executor).holdDue({ horizonMs: 0, limit: 1 });
+    expect(session?.id).toBe(id);
+    const { recorded, result } = await session!.run({ fireAt: new Date(releaseMs), siteClockOffsetMs: null, signal: new AbortController().signal });
+    expect(commitLost!.dropped()).toBe(true);
+    expect(recorded).toBe(true);
+    expect(result).toMatchObject({ status: 'success', court: 2, confirmationCode: 'RECONCILED' });
+    expect(await getReservation(t.db, id)).toMatchObject({ status: 'succeeded', confirmation_code: 'RECONCILED', lease_owner: null });
+    expect(succeededAfterOneFailure(`reservation ${id}: recording its reconciliation`)).toHaveLength(1);
+    expect(log.matching('info', `reservation ${id}: reconciled: booked on court 2`)).toHaveLength(1);
+  });
+});
+
+describe('configuration and retryTransient', () => {
   it('the pool defaults are the config defaults', () => {
     expect(parseConfig({ venues: {} }).database).toMatchObject({ connectionTimeoutMs: DEFAULT_CONNECTION_TIMEOUT_MS, retryMs: DEFAULT_RETRY_MS });
   });
@@ -382,6 +582,18 @@ describe('which statements the driver repeats after a lost connection', () => {
       ),
     ).rejects.toBe(refused);
     expect(tries).toBeGreaterThan(1);
+    // Budget 0: one try, no retry.
+    tries = 0;
+    await expect(
+      retryTransient(
+        () => {
+          tries += 1;
+          return Promise.reject(refused);
+        },
+        { what: 'z', logger: log.logger, budgetMs: 0 },
+      ),
+    ).rejects.toBe(refused);
+    expect(tries).toBe(1);
   });
 });
 
@@ -390,8 +602,8 @@ describe('a booking result recorded while the database is down', () => {
     await t.truncate();
     const proxy = await startProxy(new URL(t.url));
     const log = createRecordingLogger();
-    // A short driver retry, so the booking job's own (longer) retry of the outcome is what carries it.
-    const db = createKysely(proxy.url, { poolMax: 2, connectionTimeoutMs: 1_000, retryMs: 200, logger: log.logger });
+    // The pool retries nothing: the booking job's own retry of the outcome is what carries it.
+    const db = createKysely(proxy.url, { poolMax: 2, connectionTimeoutMs: 1_000, logger: log.logger });
     try {
       const user = { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' };
       const userId = await insertUser(t.db, user);

@@ -10,15 +10,18 @@ import {
   withReservationId,
   type BookingRequest,
 } from '../contracts/index.js';
+import { retryTransient } from '../db/retry.js';
 import type { Database } from '../db/types.js';
 import {
   closeUnsubmittedAttempts,
+  getReservation,
   markAttemptReconciled,
   markNeedsAttention,
   recordBookingResult,
   requeueReservation,
   type AttemptRow,
   type HeldBooking,
+  type ReservationRow,
 } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ReconcileDecision } from './reconcile-decision.js';
@@ -121,6 +124,22 @@ function notBookedResult(
   });
 }
 
+/** What {@link recordDecision} writes besides the decision itself. */
+export interface DecisionContext {
+  /** Every attempt of the row. */
+  attempts: AttemptRow[];
+  /** Its submitted attempts without a known outcome. */
+  open: AttemptRow[];
+  /** The result handed in (kept on a `needs_attention` row), or null. */
+  given: BookingResult | null;
+  /** The session's request, or null (rebuilt from the row). */
+  request: BookingRequest | null;
+  /** How long the write is retried through a database fault, ms (`retry-budgets.ts`). */
+  retryMs: number;
+  /** Aborting stops further retries (a stop's grace ran out). */
+  signal?: AbortSignal;
+}
+
 /**
  * Writes `decision` for `row` (held by `deps.daemonId`) in one transaction: the reservation first (guarded by
  * our lease: `succeeded` via `recordBookingResult`, `scheduled` via `requeueReservation`, `needs_attention` via
@@ -128,54 +147,87 @@ function notBookedResult(
  * each `open` attempt settled (`booked` + code for the one the site lists, not booked for the others). A booking
  * that cannot be turned into a valid success result goes to `needs_attention` with its code. Logs one line.
  *
+ * Through a database fault the WHOLE transaction is retried (for `ctx.retryMs`), which is safe because its
+ * first statement is the guarded reservation write and every other statement runs only when that one matched:
+ * a try that failed before COMMIT rolled back entirely, and a try that committed cleared our lease, so a
+ * repeat's guard matches nothing and writes nothing. Such a "nothing" after a failed try is checked against
+ * the row (our status, unheld, with our code or reason): a COMMIT whose reply was lost is reported as written.
+ *
  * @returns the outcome; `lease_lost` when the row changed meanwhile (nothing written).
- * @throws database errors (nothing is written then: one transaction).
+ * @throws database errors once the retries are spent (nothing is written then: one transaction).
  */
-export async function recordDecision(
-  deps: ReconcileDeps,
-  row: HeldBooking,
-  attempts: AttemptRow[],
-  open: AttemptRow[],
-  decision: ReconcileDecision,
-  given: BookingResult | null,
-  request: BookingRequest | null = null,
-): Promise<ReconcileOutcome> {
+export async function recordDecision(deps: ReconcileDeps, row: HeldBooking, decision: ReconcileDecision, ctx: DecisionContext): Promise<ReconcileOutcome> {
+  const { attempts, open, given } = ctx;
   const now = new Date(deps.clock.now());
-  const owner = deps.daemonId;
   let result = given;
   if (decision.kind === 'booked') {
     try {
-      result = successResult(deps, row, attempts, decision, now, request);
+      result = successResult(deps, row, attempts, decision, now, ctx.request);
     } catch (err) {
       const reason = `the site holds booking ${decision.confirmationCode} on court ${decision.court}, but it cannot be recorded as a success (${(err as Error).message}): check the reservation`;
       decision = { kind: 'needs_attention', reason };
     }
   }
   const final = decision;
-  const note = `reconciled ${now.toISOString()}: the site lists no booking for it`;
-  const held = await deps.db.transaction().execute(async (trx) => {
-    let changed: boolean;
-    if (final.kind === 'booked') changed = await recordBookingResult(trx, { reservationId: row.id, owner, result: result!, now });
-    else if (final.kind === 'requeue' && row.source === 'immediate') {
-      // A `book-now` row never enters the queue: its user was answered already; a daemon booking it later,
-      // unasked, could give them a second booking when they run book-now again.
-      result = notBookedResult(deps, row, attempts, now, request, final.why);
-      changed = await recordBookingResult(trx, { reservationId: row.id, owner, result, now });
-    } else if (final.kind === 'requeue') changed = await requeueReservation(trx, { id: row.id, owner, now });
-    else changed = await markNeedsAttention(trx, { id: row.id, owner, reason: final.reason, result: given, now });
-    if (!changed) return false;
-    await closeUnsubmittedAttempts(trx, { reservationId: row.id, now });
-    if (final.kind === 'needs_attention') return true;
-    for (const a of open) {
-      const booked = final.kind === 'booked' && a.id === final.attempt.id;
-      await markAttemptReconciled(trx, { attemptId: a.id, booked, confirmationCode: booked ? final.confirmationCode : null, note, now });
-    }
-    return true;
-  });
+  if (final.kind === 'requeue' && row.source === 'immediate') {
+    // A `book-now` row never enters the queue: its user was answered already; a daemon booking it later,
+    // unasked, could give them a second booking when they run book-now again.
+    result = notBookedResult(deps, row, attempts, now, ctx.request, final.why);
+  }
+  const write = { immediate: row.source === 'immediate', open, given, result, now };
+  let tries = 0;
+  const held = await retryTransient(
+    async () => {
+      tries += 1;
+      if (await deps.db.transaction().execute((trx) => writeDecision(trx, deps.daemonId, row.id, final, write))) return true;
+      return tries > 1 && isOnRow(await getReservation(deps.db, row.id), final, write);
+    },
+    { what: `reservation ${row.id}: recording its reconciliation`, logger: deps.logger, budgetMs: ctx.retryMs, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+  );
   const attempt = final.kind === 'booked' ? final.attempt.attempt : (open.at(-1)?.attempt ?? attempts.at(-1)?.attempt ?? null);
   const outcome = held ? toOutcome(row, final, attempt, result) : { reservationId: row.id, decision: 'lease_lost' as const, attempt, result, reason: null };
   logDecision(deps.logger, row, outcome, final);
   return outcome;
+}
+
+/**
+ * Whether `row` shows `decision` as written (after a try whose reply was lost): its status, unheld, with our
+ * confirmation code or our reason. (Not `updated_at`: a trigger replaces a stamp equal to the previous one.)
+ */
+function isOnRow(row: ReservationRow | null, decision: ReconcileDecision, w: DecisionWrite): boolean {
+  if (!row || row.lease_owner !== null) return false;
+  if (decision.kind === 'booked') return row.status === 'succeeded' && row.confirmation_code === w.result?.confirmationCode;
+  if (decision.kind === 'requeue') return row.status === (w.immediate ? 'failed' : 'scheduled');
+  return row.status === 'needs_attention' && row.reason === decision.reason;
+}
+
+/** What {@link writeDecision} writes besides the decision. */
+interface DecisionWrite {
+  /** A `book-now` row: "not booked" ends it `failed` with `result`, never back in the queue. */
+  immediate: boolean;
+  open: AttemptRow[];
+  given: BookingResult | null;
+  /** The result recorded (`booked`, or a `book-now` row not booked). */
+  result: BookingResult | null;
+  now: Date;
+}
+
+/** The statements of {@link recordDecision}, in its transaction; false when the reservation's guard failed. */
+async function writeDecision(trx: Kysely<Database>, owner: string, id: number, decision: ReconcileDecision, w: DecisionWrite): Promise<boolean> {
+  const { now } = w;
+  let changed: boolean;
+  if (decision.kind === 'booked' || (decision.kind === 'requeue' && w.immediate)) changed = await recordBookingResult(trx, { reservationId: id, owner, result: w.result!, now });
+  else if (decision.kind === 'requeue') changed = await requeueReservation(trx, { id, owner, now });
+  else changed = await markNeedsAttention(trx, { id, owner, reason: decision.reason, result: w.given, now });
+  if (!changed) return false;
+  await closeUnsubmittedAttempts(trx, { reservationId: id, now });
+  if (decision.kind === 'needs_attention') return true;
+  const note = `reconciled ${now.toISOString()}: the site lists no booking for it`;
+  for (const a of w.open) {
+    const booked = decision.kind === 'booked' && a.id === decision.attempt.id;
+    await markAttemptReconciled(trx, { attemptId: a.id, booked, confirmationCode: booked ? decision.confirmationCode : null, note, now });
+  }
+  return true;
 }
 
 function toOutcome(row: HeldBooking, decision: ReconcileDecision, attempt: number | null, result: BookingResult | null): ReconcileOutcome {

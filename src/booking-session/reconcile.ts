@@ -1,9 +1,11 @@
 import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
 import type { BookingRequest, BookingResult } from '../contracts/index.js';
+import { retryTransient } from '../db/retry.js';
 import { getHeldBooking, heartbeat, listAttempts, takeOverAbandonedBookings, type AttemptRow, type HeldBooking } from '../reservations/index.js';
 import { confirmedAttempt, decideFromSite, describeAttempts, openAttempts, type ReconcileDecision } from './reconcile-decision.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { logDecision, recordDecision, type ReconcileDeps, type ReconcileOutcome } from './reconcile-record.js';
+import { OUTCOME_RETRY_MS, TAKE_OVER_RETRY_MS } from './retry-budgets.js';
 
 export type { ReconcileDeps, ReconcileOutcome } from './reconcile-record.js';
 
@@ -45,7 +47,7 @@ export async function reconcileAbandonedBookings(deps: ReconcileDeps, options: {
       // Held from the take-over to the decision: the lease is renewed while the site is looked up.
       const beat = startHeartbeat(deps, { id: row.id, owner: deps.daemonId, leaseMs: deps.leaseMs });
       try {
-        return await reconcileHeld(deps, row, { cause: cause(row), given: null, request: null, settle: 'defer', beat });
+        return await reconcileHeld(deps, row, { cause: cause(row), given: null, request: null, settle: 'defer', beat, retryMs: TAKE_OVER_RETRY_MS });
       } finally {
         beat.ending();
         await beat.stop();
@@ -63,11 +65,20 @@ export async function reconcileAbandonedBookings(deps: ReconcileDeps, options: {
  */
 export async function reconcileOwnBooking(
   deps: ReconcileDeps,
-  args: { id: number; cause: string; result?: BookingResult | null; request?: BookingRequest | null },
+  args: { id: number; cause: string; result?: BookingResult | null; request?: BookingRequest | null; signal?: AbortSignal },
 ): Promise<ReconcileOutcome> {
-  const row = await getHeldBooking(deps.db, { id: args.id, owner: deps.daemonId });
+  const read = { what: `reservation ${args.id}: reading it for reconciliation`, logger: deps.logger, budgetMs: OUTCOME_RETRY_MS, ...(args.signal ? { signal: args.signal } : {}) };
+  const row = await retryTransient(() => getHeldBooking(deps.db, { id: args.id, owner: deps.daemonId }), read);
   if (!row) return { reservationId: args.id, decision: 'not_held', attempt: null, result: args.result ?? null, reason: null };
-  return reconcileHeld(deps, row, { cause: args.cause, given: args.result ?? null, request: args.request ?? null, settle: 'wait', beat: null });
+  return reconcileHeld(deps, row, {
+    cause: args.cause,
+    given: args.result ?? null,
+    request: args.request ?? null,
+    settle: 'wait',
+    beat: null,
+    retryMs: OUTCOME_RETRY_MS,
+    ...(args.signal ? { signal: args.signal } : {}),
+  });
 }
 
 type Looked = { appointments: AcuityAppointment[] } | { error: string };
@@ -80,15 +91,22 @@ type Looked = { appointments: AcuityAppointment[] } | { error: string };
 async function reconcileHeld(
   deps: ReconcileDeps,
   row: HeldBooking,
-  how: { cause: string; given: BookingResult | null; request: BookingRequest | null; settle: 'wait' | 'defer'; beat: Heartbeat | null },
+  how: { cause: string; given: BookingResult | null; request: BookingRequest | null; settle: 'wait' | 'defer'; beat: Heartbeat | null; retryMs: number; signal?: AbortSignal },
 ): Promise<ReconcileOutcome> {
   const { cause, given, request } = how;
-  const attempts = await listAttempts(deps.db, row.id);
+  const attempts = await retryTransient(() => listAttempts(deps.db, row.id), {
+    what: `reservation ${row.id}: reading its attempts`,
+    logger: deps.logger,
+    budgetMs: how.retryMs,
+    ...(how.signal ? { signal: how.signal } : {}),
+  });
   const open = openAttempts(attempts);
   const confirmed = confirmedAttempt(attempts);
+  const record = (decision: ReconcileDecision): Promise<ReconcileOutcome> =>
+    recordDecision(deps, row, decision, { attempts, open, given, request, retryMs: how.retryMs, ...(how.signal ? { signal: how.signal } : {}) });
   const fromAttempt = (a: AttemptRow): ReconcileDecision => ({ kind: 'booked', court: a.court, confirmationCode: a.confirmation_code!, attempt: a, from: 'attempt' });
   if (open.length === 0) {
-    return recordDecision(deps, row, attempts, open, confirmed ? fromAttempt(confirmed) : { kind: 'requeue', why: 'nothing_submitted' }, given, request);
+    return record(confirmed ? fromAttempt(confirmed) : { kind: 'requeue', why: 'nothing_submitted' });
   }
   const decide = async (): Promise<ReconcileDecision> => {
     const looked = await lookUp(deps, row);
@@ -112,7 +130,7 @@ async function reconcileHeld(
     await deps.clock.sleep(settledAtMs - deps.clock.now());
     decision = await decide();
   }
-  return recordDecision(deps, row, attempts, open, fenceLiveSubmitters(deps, row, open, decision), given, request);
+  return record(fenceLiveSubmitters(deps, row, open, decision));
 }
 
 /**

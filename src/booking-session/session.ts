@@ -1,11 +1,13 @@
 import type { VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, withReservationId, type BookingRequest } from '../contracts/index.js';
+import { retryTransient } from '../db/retry.js';
 import type { ReservationSource } from '../db/types.js';
 import type { BookingExecutor, BookingSessionPort } from '../booking/session-port.js';
 import {
   claimDue,
   closeUnsubmittedAttempts,
   createImmediateReservation,
+  findStartedAttempt,
   finishAttempt,
   isHeld,
   recordIntent,
@@ -18,6 +20,7 @@ import {
 import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { startHeartbeat } from './heartbeat.js';
 import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
+import { CLAIM_RETRY_MS, FIRE_RETRY_MS, OUTCOME_RETRY_MS } from './retry-budgets.js';
 import { settleExecution, type SessionEnd } from './settle.js';
 
 /**
@@ -129,14 +132,9 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
   }
 
   return {
-    async holdDue({ horizonMs, limit }) {
-      const claimed = await claimDue(db, { owner, now: now(), horizonMs, leaseMs: deps.leaseMs, limit });
-      const sessions: BookingSession[] = [];
-      for (const row of claimed) {
-        const held = await admitClaimed(deps, row, running);
-        if (held) sessions.push(open(row.id, row.source, held.request, held.venue, row.release_at));
-      }
-      return sessions;
+    async holdDue(args) {
+      const admitted = await claimAndAdmit(deps, running, args);
+      return admitted.map(({ row, request, venue }) => open(row.id, row.source, request, venue, row.release_at));
     },
 
     async holdImmediate(hold) {
@@ -169,6 +167,30 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
 
     held: () => running,
   };
+}
+
+/**
+ * Claims the rows due within `horizonMs` (at most `limit`) and admits each ({@link admitClaimed}), both retried
+ * through a dropped connection for `CLAIM_RETRY_MS`. Safe to repeat: a repeated claim takes only rows still
+ * free, and admission's writes are guarded (by our lease, or by an attempt still open and unsubmitted). A
+ * claim whose reply was lost did claim its rows for us; no session holds them, so nobody heartbeats them and
+ * any daemon (this one too) claims them again once that lease runs out: late, never twice. A row left
+ * unadmitted likewise waits for its lease to run out.
+ */
+async function claimAndAdmit(
+  deps: SessionDeps,
+  running: ReadonlySet<number>,
+  args: { horizonMs: number; limit: number },
+): Promise<Array<{ row: ClaimedReservation; request: BookingRequest; venue: VenueConfig }>> {
+  const { db, clock, logger } = deps;
+  const claim = (): Promise<ClaimedReservation[]> => claimDue(db, { owner: deps.daemonId, now: new Date(clock.now()), ...args, leaseMs: deps.leaseMs });
+  const claimed = await retryTransient(claim, { what: 'claiming due reservations', logger, budgetMs: CLAIM_RETRY_MS });
+  const admitted: Array<{ row: ClaimedReservation; request: BookingRequest; venue: VenueConfig }> = [];
+  for (const row of claimed) {
+    const held = await retryTransient(() => admitClaimed(deps, row, running), { what: `reservation ${row.id}: admitting the claim`, logger, budgetMs: CLAIM_RETRY_MS });
+    if (held) admitted.push({ row, ...held });
+  }
+  return admitted;
 }
 
 /**
@@ -205,14 +227,25 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
   return { request, venue };
 }
 
-/** The executor's view of one held row: guarded writes under this owner's lease, nothing else. */
+/**
+ * The executor's view of one held row: guarded writes under this owner's lease, nothing else. Each is retried
+ * through a dropped connection (`retry-budgets.ts`), and each is safe to repeat: begin fire and the intent are
+ * guarded UPDATEs that a repeat applies again with the same effect (the intent keeps its first
+ * `submitted_at`); finishing an attempt is guarded by `finished_at IS NULL` (a repeat after a lost reply
+ * changes nothing); an attempt's start is an INSERT, so a retry first looks for the attempt a lost reply may
+ * have created (`findStartedAttempt`).
+ */
 function createPort(
   deps: SessionDeps,
   held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal },
 ): BookingSessionPort {
-  const { db, clock, daemonId: owner } = deps;
+  const { db, clock, logger, daemonId: owner } = deps;
   const { id, args } = held;
   const now = (): Date => new Date(clock.now());
+  // A lost hold ends the booking like a stop: whatever has not been submitted is not.
+  const signal = AbortSignal.any([args.signal, held.lost]);
+  const onFirePath = <T>(what: string, work: () => Promise<T>): Promise<T> =>
+    retryTransient(work, { what: `reservation ${id}: ${what}`, logger, budgetMs: FIRE_RETRY_MS, signal });
   return {
     reservationId: id,
     request: held.request,
@@ -220,18 +253,25 @@ function createPort(
     fireAt: args.fireAt,
     releaseAt: held.releaseAt,
     siteClockOffsetMs: args.siteClockOffsetMs,
-    // A lost hold ends the booking like a stop: whatever has not been submitted is not.
-    signal: AbortSignal.any([args.signal, held.lost]),
+    signal,
     stopWaiting: args.stopWaiting ?? new AbortController().signal,
-    beginFire: () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs }),
-    stillHeld: () => isHeld(db, { id, owner }),
+    beginFire: () => onFirePath('beginning the fire', () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs })),
+    stillHeld: () => onFirePath('checking the hold', () => isHeld(db, { id, owner })),
     async startAttempt({ court, browserId, flow }) {
-      const started = await startAttempt(db, { reservationId: id, court, daemonId: owner, browserId, flow, now: now() });
+      const start = { reservationId: id, court, daemonId: owner, browserId, flow, now: now() };
+      let tries = 0;
+      const started = await onFirePath('starting an attempt', async () => (tries++ > 0 ? await findStartedAttempt(db, start) : null) ?? startAttempt(db, start));
+      const attemptWhat = `attempt ${started.attempt}`;
       return {
         attempt: started.attempt,
-        recordIntent: () => recordIntent(db, { attemptId: started.id, reservationId: id, owner, now: now() }),
+        recordIntent: () => onFirePath(`${attemptWhat}: recording the intent`, () => recordIntent(db, { attemptId: started.id, reservationId: id, owner, now: now() })),
         async finish(a) {
-          await finishAttempt(db, { attemptId: started.id, outcome: a.outcome, confirmationCode: a.confirmationCode, error: a.error, metadata: a.metadata, now: now() });
+          const finishedAt = now();
+          // Not cut short by a lost lease: the row's next holder reconciles from this outcome.
+          await retryTransient(
+            () => finishAttempt(db, { attemptId: started.id, outcome: a.outcome, confirmationCode: a.confirmationCode, error: a.error, metadata: a.metadata, now: finishedAt }),
+            { what: `reservation ${id}: ${attemptWhat}: recording its outcome`, logger, budgetMs: OUTCOME_RETRY_MS, signal: args.signal },
+          );
         },
       };
     },

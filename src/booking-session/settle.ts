@@ -6,6 +6,7 @@ import type { Execution } from '../booking/session-port.js';
 import { flagLateBooking, flagUnknownAfterCancel, getReservation, recordBookingResult, requeueReservation } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { reconcileOwnBooking, type ReconcileDeps } from './reconcile.js';
+import { OUTCOME_RETRY_MS } from './retry-budgets.js';
 
 /**
  * Settling a held reservation after its execution (docs/architecture.md "Booking session"): the row gets
@@ -36,9 +37,6 @@ export interface SettleContext {
   logger: Logger;
 }
 
-/** How long a booking's outcome is retried through a database outage before giving up loudly, ms. */
-const OUTCOME_RETRY_MS = 120_000;
-
 /** Writes the end of `execution` on the row (see the file's comment) and logs one line. */
 export async function settleExecution(ctx: SettleContext, execution: Execution): Promise<SessionEnd> {
   const { id, logger: log } = ctx;
@@ -46,7 +44,7 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
   const { result } = execution;
   if (execution.kind === 'unknown') {
     // Submitted, answer lost: the site may hold a booking. It is looked up before anything else.
-    const reconciled = await reconcileOwnBooking(ctx.deps, { id, cause: result.errors.join('; ') || result.outcome, result, request: ctx.request });
+    const reconciled = await reconcileOwnBooking(ctx.deps, { id, cause: result.errors.join('; ') || result.outcome, result, request: ctx.request, signal: ctx.signal });
     if (reconciled.decision === 'not_held') {
       if (await flagUnknownAfterCancel(ctx.deps.db, { id, now })) {
         log.error({ outcome: result.outcome }, `reservation ${id}: cancelled while its submit was on its way and the answer was lost; needs attention (the site may hold a booking)`);

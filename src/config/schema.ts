@@ -150,10 +150,11 @@ const databaseSchema = z.strictObject({
    */
   connectionTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
   /**
-   * How long a statement that lost its connection, or could not get one (Postgres restarting, connections
-   * terminated), is retried with backoff when repeating it is safe (reads and guarded updates), ms; 0 turns
-   * retries off. A scheduler tick waiting on a retry delays a stop by up to this much, on top of
-   * `daemon.stopGraceMs` (systemd's TimeoutStopSec is 60 s). Default 15 s.
+   * How long opening the database (the daemon's start, `migrate`, `book-now`, ...) waits for a server that refuses
+   * connections or is still starting, retrying with backoff, ms; 0 tries once. Once open, nothing is retried
+   * for all statements alike: the writes that must survive a dropped connection or a restart retry with their
+   * own budgets (claims, heartbeats, the fire path, results), and the scheduler's loop retries a failed tick.
+   * Default 15 s.
    */
   retryMs: z.number().int().min(0).max(300_000).default(15_000),
 });

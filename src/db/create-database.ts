@@ -1,12 +1,12 @@
-import { Kysely } from 'kysely';
-import pg from 'pg';
-import { systemClock, type Clock } from '../clock.js';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Clock } from '../clock.js';
 import type { DatabaseConfig } from '../config/schema.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
+import { DatabaseConnectionError, isTransientDbError } from './errors.js';
 import { startListener, type Listener } from './listen.js';
 import type { DbLogger } from './logger.js';
-import { reservdPgTypes } from './pg-types.js';
-import { createResilientDialect } from './resilient-driver.js';
+import { createPool } from './pool.js';
+import { retryTransient } from './retry.js';
 import type { Database } from './types.js';
 
 /** Default of `database.connectionTimeoutMs` (kept equal to the config schema's). */
@@ -42,48 +42,24 @@ export interface KyselyOptions {
    * fails with `DatabaseConnectionError('pool_exhausted')` naming `database.poolMax`, instead of hanging.
    */
   connectionTimeoutMs?: number;
-  /**
-   * How long a statement that lost its connection (or could not get one) is retried when that is safe, ms
-   * (default {@link DEFAULT_RETRY_MS}; config `database.retryMs`; 0 disables). See `resilient-driver.ts`.
-   */
-  retryMs?: number;
   logger: DbLogger;
-  /** Timer source for retry backoff (default the system clock: outages happen in real time). */
-  clock?: Clock;
 }
 
 /**
- * Builds a `Kysely<Database>` over a new pg pool with reservd's type parsers (`reservdPgTypes`) and sessions
- * in `TimeZone=UTC` (instants are exact in any zone; UTC only makes server-side text deterministic).
- * Database faults are survived: idle-connection errors are logged, never thrown (without a
- * `pool.on('error')` handler a dropped idle connection kills the process); statements that lost their
- * connection are retried when safe and a full pool times out with a clear error (`resilient-driver.ts`).
- * `db.destroy()` ends the pool.
+ * Builds a `Kysely<Database>` with Kysely's stock `PostgresDialect` over a new pg pool (`pool.ts`): reservd's
+ * type parsers (`reservdPgTypes`), sessions in `TimeZone=UTC` (instants are exact in any zone; UTC only makes
+ * server-side text deterministic), idle and in-use connection errors logged, never thrown, and a full pool that
+ * times out with a clear error. No statement is retried by the pool: a lost or refused connection fails the
+ * statement with a transient error (`isTransientDbError`), and the writes that must survive it retry
+ * explicitly (`retryTransient`, `retry.ts`). `db.destroy()` ends the pool.
  */
 export function createKysely(url: string, options: KyselyOptions): Kysely<Database> {
-  const poolMax = options.poolMax ?? 10;
-  const connectionTimeoutMs = options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: poolMax,
-    connectionTimeoutMillis: connectionTimeoutMs,
-    // Names reservd's sessions in pg_stat_activity (operators, and the fault tests, find them by it).
-    application_name: 'reservd',
-    types: reservdPgTypes,
-    options: '-c TimeZone=UTC',
-  });
-  pool.on('error', (err) => {
-    options.logger.warn({ err }, 'Database: an idle pooled connection was closed by the server or the network; the pool drops it and opens a new one when needed.');
-  });
-  const dialect = createResilientDialect({
-    pool,
-    poolMax,
-    connectionTimeoutMs,
-    retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
+  const pool = createPool(url, {
+    poolMax: options.poolMax ?? 10,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     logger: options.logger,
-    clock: options.clock ?? systemClock,
   });
-  return new Kysely<Database>({ dialect });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /**
@@ -91,8 +67,9 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
  * `config.embeddedDataDir` on 127.0.0.1:`config.embeddedPort` (initialised on first use). Does not migrate
  * (call `migrateToLatest`). Checks the connection once so a bad URL fails here, not at the first query.
  *
- * @param options.clock timer source for LISTEN reconnect and statement retry backoff (default the system clock).
- * A server that refuses connections is waited for up to `config.retryMs` (it may still be starting).
+ * @param options.clock timer source for LISTEN reconnect and the start-up wait (default the system clock).
+ * A server that refuses connections (it may still be starting, e.g. both started by systemd at boot) is
+ * waited for up to `config.retryMs` (default {@link DEFAULT_RETRY_MS}), with backoff.
  *
  * @throws DatabaseStartError when the embedded server cannot start (e.g. `data_dir_in_use`);
  *   DatabaseConnectionError `unavailable` when the server stays unreachable for `retryMs`; pg's error for a
@@ -105,15 +82,9 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
   }
   const url = server?.url ?? (config.url as string);
   const connectionTimeoutMs = config.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
-  const db = createKysely(url, {
-    poolMax: config.poolMax,
-    connectionTimeoutMs,
-    retryMs: config.retryMs ?? DEFAULT_RETRY_MS,
-    logger,
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
+  const db = createKysely(url, { poolMax: config.poolMax, connectionTimeoutMs, logger });
   try {
-    await db.selectNoFrom((eb) => eb.val(1).as('ok')).execute();
+    await waitForServer(db, config.retryMs ?? DEFAULT_RETRY_MS, logger, options.clock);
   } catch (err) {
     await db.destroy().catch(() => undefined);
     await server?.stop().catch(() => undefined);
@@ -154,4 +125,25 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
       return closePromise;
     },
   };
+}
+
+/**
+ * The first statement of a new pool, retried while the server is unreachable for up to `retryMs`.
+ *
+ * @throws DatabaseConnectionError `unavailable` when it stays unreachable; other errors (a wrong password or
+ *   database name) at once.
+ */
+async function waitForServer(db: Kysely<Database>, retryMs: number, logger: DbLogger, clock: Clock | undefined): Promise<void> {
+  try {
+    await retryTransient(() => db.selectNoFrom((eb) => eb.val(1).as('ok')).execute(), {
+      what: 'Database: connecting at start-up',
+      logger,
+      budgetMs: retryMs,
+      ...(clock ? { clock } : {}),
+    });
+  } catch (err) {
+    if (!isTransientDbError(err)) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new DatabaseConnectionError('unavailable', `Database: the server could not be reached (${reason}); retried for up to database.retryMs = ${retryMs} ms.`, { cause: err });
+  }
 }

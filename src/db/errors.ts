@@ -32,7 +32,7 @@ export class DatabaseStartError extends ReservdError {
   }
 }
 
-/** Why a statement could not get or keep a database connection (see {@link DatabaseConnectionError}). */
+/** Why the database gave no working connection (see {@link DatabaseConnectionError}). */
 export type DatabaseConnectionErrorCode =
   /**
    * Every pooled connection stayed busy for `database.connectionTimeoutMs`: the pool is too small for the
@@ -40,15 +40,14 @@ export type DatabaseConnectionErrorCode =
    */
   | 'pool_exhausted'
   /**
-   * The server could not be reached, or the connection was lost, and the statement was not retried (or its
-   * retry budget `database.retryMs` ran out). The message says whether the statement may have been applied.
+   * Opening the database: the server stayed unreachable for `database.retryMs`. (Once open, a lost or refused
+   * connection fails a statement with pg's own error, which {@link isTransientDbError} recognises.)
    */
   | 'unavailable';
 
 /**
- * A statement failed for want of a working connection, not because of its SQL. `retryable` is true for
- * `unavailable` (the loops back off and try again; it is logged once per outage), false for `pool_exhausted`.
- * `cause` holds pg's own error.
+ * The database gave no working connection, through no fault of the SQL. `retryable` is true for
+ * `unavailable` (a later try may reach the server), false for `pool_exhausted`. `cause` holds pg's own error.
  */
 export class DatabaseConnectionError extends ReservdError {
   /** Why the statement had no connection (see {@link DatabaseConnectionErrorCode}). */

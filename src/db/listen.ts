@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { backoffDelayMs } from '../backoff.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { DbLogger } from './logger.js';
 import { reservdPgTypes } from './pg-types.js';
@@ -25,9 +26,8 @@ export interface ListenerOptions {
   clock?: Clock;
 }
 
-/** First reconnect delay; doubles per failure up to {@link MAX_BACKOFF_MS}, with ±20 % jitter. */
-const FIRST_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 10_000;
+/** Reconnect backoff (`backoffDelayMs`): 100 ms doubling to at most 10 s. */
+const BACKOFF = { firstMs: 100, maxMs: 10_000 };
 
 /**
  * LISTENs on `channel` over a dedicated `pg.Client` (a pooled connection would lose the subscription when
@@ -54,61 +54,18 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       logger.error({ err, channel }, `LISTEN ${channel}: the notification handler threw.`);
     }
   };
-
-  const connect = async (): Promise<pg.Client> => {
-    const client = new pg.Client({
-      connectionString: options.url,
-      types: reservdPgTypes,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
-      application_name: 'reservd-listen',
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-    });
-    client.on('notification', (msg) => {
-      if (msg.channel === channel) deliver(msg.payload ?? '');
-    });
-    client.on('error', (err) => onLost(client, err));
-    client.on('end', () => onLost(client, undefined));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    return client;
-  };
-
-  const reconnect = async (): Promise<void> => {
-    const lostAtMs = clock.now();
-    for (let failures = 0; !stopping.signal.aborted; failures += 1) {
-      const baseMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** failures);
-      await clock.sleep(baseMs * (0.8 + Math.random() * 0.4), stopping.signal);
-      if (stopping.signal.aborted) return;
-      try {
-        const client = await connect();
-        if (stopping.signal.aborted) {
-          await client.end().catch(() => undefined);
-          return;
-        }
-        current = client;
-        const outageMs = clock.now() - lostAtMs;
-        logger.info({ channel, failures, outage_ms: outageMs }, `LISTEN ${channel}: reconnected after ${outageMs} ms; asking for a rescan of missed notifications.`);
-        deliver('');
-        return;
-      } catch (err) {
-        // Once per outage: a Postgres that stays down must not write a line every few seconds.
-        if (failures === 0) logger.warn({ err, channel }, `LISTEN ${channel}: reconnect failed; retrying with backoff up to ${MAX_BACKOFF_MS} ms apart (further failures are not logged).`);
-      }
-    }
-  };
+  const connect = (): Promise<pg.Client> => connectListening(options, { deliver, onLost });
 
   function onLost(client: pg.Client, err: Error | undefined): void {
     if (client !== current || stopping.signal.aborted) return;
     current = null;
     client.end().catch(() => undefined);
     logger.warn({ err, channel }, `LISTEN ${channel}: connection lost; reconnecting.`);
-    reconnecting = reconnect().finally(() => {
+    const adopt = (next: pg.Client): void => {
+      current = next;
+      deliver('');
+    };
+    reconnecting = reconnect({ channel, logger, clock, signal: stopping.signal, connect, adopt }).finally(() => {
       reconnecting = null;
     });
   }
@@ -126,4 +83,66 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       return closePromise;
     },
   };
+}
+
+/** Opens a client, subscribes it to `options.channel` and wires its notifications and its loss. */
+async function connectListening(
+  options: ListenerOptions,
+  on: { deliver: (payload: string) => void; onLost: (client: pg.Client, err: Error | undefined) => void },
+): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: options.url,
+    types: reservdPgTypes,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    application_name: 'reservd-listen',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
+  client.on('notification', (msg) => {
+    if (msg.channel === options.channel) on.deliver(msg.payload ?? '');
+  });
+  client.on('error', (err) => on.onLost(client, err));
+  client.on('end', () => on.onLost(client, undefined));
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${client.escapeIdentifier(options.channel)}`);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return client;
+}
+
+/**
+ * Connects again, waiting `backoffDelayMs` before each try, until a try succeeds (the reconnect is logged and
+ * the client handed to `adopt`) or `signal` aborts (a client connected meanwhile is closed).
+ */
+async function reconnect(args: {
+  channel: string;
+  logger: DbLogger;
+  clock: Clock;
+  signal: AbortSignal;
+  connect: () => Promise<pg.Client>;
+  adopt: (client: pg.Client) => void;
+}): Promise<void> {
+  const { channel, logger, clock, signal } = args;
+  const lostAtMs = clock.now();
+  for (let failures = 0; !signal.aborted; failures += 1) {
+    await clock.sleep(backoffDelayMs(failures + 1, BACKOFF), signal);
+    if (signal.aborted) return;
+    try {
+      const client = await args.connect();
+      if (signal.aborted) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      const outageMs = clock.now() - lostAtMs;
+      logger.info({ channel, failures, outage_ms: outageMs }, `LISTEN ${channel}: reconnected after ${outageMs} ms; asking for a rescan of missed notifications.`);
+      args.adopt(client);
+      return;
+    } catch (err) {
+      // Once per outage: a Postgres that stays down must not write a line every few seconds.
+      if (failures === 0) logger.warn({ err, channel }, `LISTEN ${channel}: reconnect failed; retrying with backoff up to ${BACKOFF.maxMs} ms apart (further failures are not logged).`);
+    }
+  }
 }

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isTransientDbError } from './errors.js';
 import type { DbLogger } from './logger.js';
@@ -5,30 +6,20 @@ import type { DbLogger } from './logger.js';
 /**
  * Retrying database work through an outage (README "Reliability: never twice, never lost").
  *
- * Two layers use it:
- * - the pool's driver (`resilient-driver.ts`) retries single statements that are safe to repeat, for up to
- *   `database.retryMs`, so a dropped connection or a Postgres restart is invisible to most callers;
- * - {@link retryTransient} wraps a whole guarded state change whose loss would hurt (the result of a booking,
- *   a lease heartbeat) for a longer, caller-chosen budget.
+ * The pool (Kysely's stock `PostgresDialect` over pg's pool, `create-database.ts`) retries nothing: a
+ * statement that loses its connection, or cannot get one, fails at once with a transient error
+ * (`isTransientDbError`). The few writes whose loss would hurt retry explicitly with {@link retryTransient},
+ * each with a budget its caller chooses: the claim and the lease heartbeat, the fire path (begin fire,
+ * attempt start, the intent), an attempt's outcome, the booking's result, reconciliation
+ * (`booking-session/retry-budgets.ts`), and opening the database (`database.retryMs`). Everything else runs
+ * inside a loop tick that fails as a whole and is retried by the loop (`runLoop`).
  *
  * Waits are real time (`systemClock` by default): an outage happens in real time even when a test drives the
  * scheduler with a manual clock, and a retry parked on a manual clock would never wake.
  */
 
-/** First backoff after the first retry; doubles per failure up to {@link MAX_BACKOFF_MS}. */
-const FIRST_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 2_000;
-
-/**
- * Delay before retry number `failures` (1-based), ms: 0 for the first (a dead pooled connection is usually
- * replaced by a working one at once), then 100, 200, 400 ... capped at 2 s, each with ±20 % jitter so many
- * waiting statements do not reconnect in lock-step.
- */
-export function backoffDelayMs(failures: number): number {
-  if (failures <= 1) return 0;
-  const baseMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 2));
-  return Math.round(baseMs * (0.8 + Math.random() * 0.4));
-}
+/** Backoff between retries after the first (`backoffDelayMs`): 100 ms doubling to at most 2 s. */
+const BACKOFF = { firstMs: 100, maxMs: 2_000 };
 
 /** Options of {@link retryTransient}. */
 export interface RetryTransientOptions {
@@ -47,8 +38,10 @@ export interface RetryTransientOptions {
 
 /**
  * Runs `work`, and while it fails with a transient database error (a lost or refused connection) runs it
- * again with {@link backoffDelayMs} until it succeeds, the budget is spent, or `signal` aborts. Logs the first
- * failure (warn) and a success after failures (info); never logs each retry.
+ * again until it succeeds, the budget is spent, or `signal` aborts: the first retry at once (a dead pooled
+ * connection is usually replaced by a working one at once: the pool drops a connection that failed), then with
+ * `backoffDelayMs` (100 ms doubling to 2 s, jittered). Logs the first failure (warn) and a success after
+ * failures (info); never logs each retry.
  *
  * Only for work that is safe to repeat: a guarded UPDATE (`WHERE status = expected AND lease_owner = me`)
  * or a read. A try whose reply was lost may have been applied: a guarded UPDATE then matches nothing on the
@@ -67,13 +60,13 @@ export async function retryTransient<T>(work: () => Promise<T>, options: RetryTr
       if (failures > 0) options.logger.info({ failures }, `${options.what}: succeeded after ${failures} failed ${failures === 1 ? 'try' : 'tries'}.`);
       return value;
     } catch (err) {
-      if (!isRetryable(err) || options.signal?.aborted) throw err;
+      if (!isRetryable(err) || options.signal?.aborted || options.budgetMs <= 0) throw err;
       failures += 1;
       if (failures === 1) {
         deadlineMs = clock.now() + options.budgetMs;
         options.logger.warn({ err }, `${options.what}: the database is unavailable; retrying for up to ${options.budgetMs} ms.`);
       }
-      const delayMs = backoffDelayMs(failures);
+      const delayMs = failures === 1 ? 0 : backoffDelayMs(failures - 1, BACKOFF);
       if (clock.now() + delayMs > deadlineMs) throw err;
       await clock.sleep(delayMs, options.signal);
       if (options.signal?.aborted) throw err;

@@ -19,6 +19,7 @@ export interface StartAttemptArgs {
  * reservation (`reservations.attempt_count + 1`, incremented in the same transaction under the row lock, so
  * a requeued or taken-over reservation continues its numbering instead of colliding with the UNIQUE
  * `(reservation_id, attempt)`). Not guarded on the reservation's status: the log records whatever was tried.
+ * Not safe to repeat blindly: a retry after a lost reply looks for the attempt first ({@link findStartedAttempt}).
  *
  * @returns the new attempt's id and its 1-based number.
  * @throws Error when the reservation does not exist.
@@ -47,6 +48,30 @@ export async function startAttempt(db: Kysely<Database>, args: StartAttemptArgs)
       .executeTakeFirstOrThrow();
     return { id: Number(inserted.id), attempt: counted.attempt_count };
   });
+}
+
+/**
+ * The attempt a {@link startAttempt} with these very `args` created, if it is still open and unsubmitted, or
+ * null. For a retry after a lost reply (the first try may have committed: starting again would log a second,
+ * never-used attempt): the same reservation, daemon, court, flow, browser and `started_at = now`. An earlier
+ * attempt with the same values is finished before another starts (one session per row, one court at a time),
+ * so a match is the lost one.
+ */
+export async function findStartedAttempt(db: Kysely<Database>, args: StartAttemptArgs): Promise<{ id: number; attempt: number } | null> {
+  const row = await db
+    .selectFrom('booking_attempts')
+    .select(['id', 'attempt'])
+    .where('reservation_id', '=', String(args.reservationId))
+    .where('daemon_id', '=', args.daemonId)
+    .where('court', '=', args.court)
+    .where('flow', '=', args.flow)
+    .where('browser_id', args.browserId === null ? 'is' : '=', args.browserId)
+    .where('started_at', '=', args.now)
+    .where('submitted_at', 'is', null)
+    .where('finished_at', 'is', null)
+    .orderBy('attempt', 'desc')
+    .executeTakeFirst();
+  return row ? { id: Number(row.id), attempt: row.attempt } : null;
 }
 
 /**

@@ -9,6 +9,7 @@ export { claimDue, expireLeasesOfDeadOwners, heartbeat, isHeld, releaseClaim, st
 export { getStatus, getReservation, listReservationOutcomes } from './lookups.js';
 export {
   startAttempt,
+  findStartedAttempt,
   recordIntent,
   finishAttempt,
   listAttempts,

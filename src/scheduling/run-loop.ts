@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
 import { isTransientDbError } from '../db/errors.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -26,7 +27,12 @@ export interface RunLoopOptions {
   isOutage?: (err: unknown) => boolean;
 }
 
-/** Longest backoff while the database is unavailable, ms: the database layer already retried inside the tick. */
+/** First backoff after a failed tick, ms; doubles per further failure (`backoffDelayMs`). */
+const FIRST_BACKOFF_MS = 500;
+/**
+ * Longest backoff while the database is unavailable, ms: the tick's own guarded writes already retried
+ * (`retryTransient`), and the loop should resume within a few seconds of the database coming back.
+ */
 const OUTAGE_MAX_BACKOFF_MS = 5_000;
 
 /**
@@ -58,9 +64,8 @@ export async function runLoop(options: RunLoopOptions): Promise<void> {
     } catch (err) {
       failures += 1;
       const outage = isOutage(err);
-      const baseMs = Math.min(outage ? Math.min(maxBackoffMs, OUTAGE_MAX_BACKOFF_MS) : maxBackoffMs, 250 * 2 ** Math.min(failures, 10));
-      delayMs = baseMs / 2 + Math.random() * (baseMs / 2);
-      const fields = { err, loop: name, failures, retry_in_ms: Math.round(delayMs) };
+      delayMs = backoffDelayMs(failures, { firstMs: FIRST_BACKOFF_MS, maxMs: outage ? Math.min(maxBackoffMs, OUTAGE_MAX_BACKOFF_MS) : maxBackoffMs });
+      const fields = { err, loop: name, failures, retry_in_ms: delayMs };
       if (!outage) {
         logger.error(fields, `loop ${name}: tick failed`);
       } else if (outageSinceMs === null) {
