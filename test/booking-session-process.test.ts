@@ -56,6 +56,17 @@ function standBeforeRelease(date: string, time: string, inMs: number): number {
   return releaseAtMs;
 }
 
+/** Queues a reservation of `date time`, courts 2 then 1, for the client `email` (created once). */
+async function queue(email: string, date: string, time: string): Promise<number> {
+  await sql`
+    INSERT INTO booking_users (first_name, last_name, email, phone)
+    SELECT 'Sesi', 'Tester', ${email}, '+502 5555 0505' WHERE NOT EXISTS (SELECT 1 FROM booking_users WHERE email = ${email})`.execute(database.db);
+  const { rows } = await sql<{ id: string }>`
+    INSERT INTO reservations (user_id, venue, target_date, target_time, courts)
+    SELECT id, 'la-villa', ${date}, ${time}, '{2,1}' FROM booking_users WHERE email = ${email} ORDER BY id LIMIT 1 RETURNING id`.execute(database.db);
+  return Number(rows[0]!.id);
+}
+
 async function startDaemon(): Promise<DaemonProcess> {
   const daemon = await spawnDaemon({ configPath, databaseUrl: database.url, clockOffsetMs: offsetMs });
   daemons.push(daemon);
@@ -117,14 +128,7 @@ describe('a lease stolen on the way to the submit', () => {
     const date = '2027-09-08';
     const time = '10:00';
     const releaseAtMs = standBeforeRelease(date, time, 15_000);
-    const { rows: users } = await sql<{ id: string }>`
-      INSERT INTO booking_users (first_name, last_name, email, phone) VALUES ('Sesi', 'Tester', ${EMAIL}, '+502 5555 0505')
-      ON CONFLICT DO NOTHING RETURNING id`.execute(database.db);
-    const userId = users[0]?.id ?? (await sql<{ id: string }>`SELECT id FROM booking_users WHERE email = ${EMAIL}`.execute(database.db)).rows[0]!.id;
-    const { rows } = await sql<{ id: string }>`
-      INSERT INTO reservations (user_id, venue, target_date, target_time, courts)
-      VALUES (${userId}, 'la-villa', ${date}, ${time}, '{2,1}') RETURNING id`.execute(database.db);
-    const id = Number(rows[0]!.id);
+    const id = await queue(EMAIL, date, time);
     const daemon = await startDaemon();
     await waitFor('the first attempt to be opened (page prepared)', async () => (await attemptsOf(id)).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 20 });
     // From now on every page answers 4 s late: the fire's GET of the slot page is on its way when we steal.
@@ -163,11 +167,7 @@ describe('a daemon paused between its intent and its POST', () => {
       END $$`.execute(database.db);
     await sql`CREATE OR REPLACE TRIGGER test_slow_intent BEFORE UPDATE ON booking_attempts FOR EACH ROW EXECUTE FUNCTION test_slow_intent()`.execute(database.db);
     try {
-      const { rows: users } = await sql<{ id: string }>`
-        INSERT INTO booking_users (first_name, last_name, email, phone) VALUES ('Pau', 'Sado', ${email}, '+502 5555 0606') RETURNING id`.execute(database.db);
-      const { rows } = await sql<{ id: string }>`
-        INSERT INTO reservations (user_id, venue, target_date, target_time, courts) VALUES (${users[0]!.id}, 'la-villa', ${date}, ${time}, '{2,1}') RETURNING id`.execute(database.db);
-      const id = Number(rows[0]!.id);
+      const id = await queue(email, date, time);
       const first = await startDaemon();
       const second = await startDaemon();
       await waitFor('the intent to be on its way', async () => {
