@@ -117,7 +117,7 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
   const abort = new AbortController();
   void onceStopSignal().then(() => abort.abort());
   try {
-    const { reservationId, result } = await bookNow({
+    const { reservationId, result, recorded } = await bookNow({
       db: services.database.db,
       config,
       clock,
@@ -134,7 +134,8 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
         courts: options.courts,
       },
     });
-    const summary = { reservation_id: reservationId, status: result.status, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, errors: result.errors };
+    // `recorded: false`: the row changed under the booking (cancelled, taken over); the row says what to check.
+    const summary = { reservation_id: reservationId, status: result.status, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, errors: result.errors, recorded };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return result.status === 'success' ? EXIT_OK : EXIT_BOOKING_FAILED;
   } finally {

@@ -104,7 +104,7 @@ describe('book-now beside a running daemon', () => {
       args: ['--venue', 'la-villa', '--date', date, '--time', time, '--courts', '2', '--first-name', 'Sesi', '--last-name', 'Tester', '--email', EMAIL, '--phone', '+502 5555 0505'],
     });
     expect(run.code, run.output.slice(-3_000)).toBe(0);
-    expect(run.summary).toMatchObject({ status: 'success', outcome: 'booked', court: 2 });
+    expect(run.summary).toMatchObject({ status: 'success', outcome: 'booked', court: 2, recorded: true });
     const id = Number(run.summary!.reservation_id);
 
     const submits = submitsOf(date, time);

@@ -99,7 +99,11 @@ describe('markAttemptReconciled', () => {
 
 describe('flagLateBooking', () => {
   it('keeps a booking the site took after the user cancelled visible as needs_attention with its code', async () => {
-    const id = await insertReservation(database.db, { userId, venue: 'la-villa', targetDate: '2027-07-23', targetTime: '09:00', courts: [2], status: 'cancelled' });
+    // A person's cancel (plain UPDATE of the status) leaves the daemon's lease on the row.
+    const id = await bookingRow(at(30_000));
+    await sql`UPDATE reservations SET status = 'cancelled', lease_owner = 'd1' WHERE id = ${id}`.execute(database.db);
+    const other = await bookingRow(at(30_000));
+    await sql`UPDATE reservations SET status = 'cancelled', lease_owner = 'd2' WHERE id = ${other}`.execute(database.db);
     const result = parseJsonResult({
       status: 'success',
       outcome: 'booked',
@@ -112,22 +116,25 @@ describe('flagLateBooking', () => {
       errors: [],
       metadata: { target_date: '2027-07-23', target_time: '09:00', executor: 'd1', flow: 'acuity', browser_id: 'chromium-1', attempt: 1, reservation_id: id },
     });
-    expect(await flagLateBooking(database.db, { id, result, now: NOW })).toBe('cancelled');
+    expect(await flagLateBooking(database.db, { id, owner: 'd1', result, now: NOW })).toBe('cancelled');
     expect(await getReservation(database.db, id)).toMatchObject({
       status: 'needs_attention',
       booked_court: 2,
       confirmation_code: 'ZSYIFUCU',
       reason: 'cancelled while the booking was being submitted; the site holds booking ZSYIFUCU on court 2: cancel it on the site',
     });
+    // Another daemon's lease on the row: left to it.
+    expect(await flagLateBooking(database.db, { id: other, owner: 'd1', result, now: NOW })).toBeNull();
+    expect((await getReservation(database.db, other))?.status).toBe('cancelled');
     // A row another daemon settled as failed meanwhile: flagged too, naming what it had become.
     await sql`UPDATE reservations SET status = 'failed', reason = 'x', confirmation_code = NULL, booked_court = NULL WHERE id = ${id}`.execute(database.db);
-    expect(await flagLateBooking(database.db, { id, result, now: NOW })).toBe('failed');
+    expect(await flagLateBooking(database.db, { id, owner: 'd1', result, now: NOW })).toBe('failed');
     expect((await getReservation(database.db, id))?.reason).toBe(
       'the site holds booking ZSYIFUCU on court 2, made by a submit whose answer came after the row had become failed: check the row, and cancel any second booking of this reservation on the site',
     );
     // Never over a succeeded row (its own booking stays), nor a held one.
     await sql`UPDATE reservations SET status = 'succeeded', confirmation_code = 'FIRSTONE', booked_court = 1 WHERE id = ${id}`.execute(database.db);
-    expect(await flagLateBooking(database.db, { id, result, now: NOW })).toBeNull();
+    expect(await flagLateBooking(database.db, { id, owner: 'd1', result, now: NOW })).toBeNull();
     expect(await getReservation(database.db, id)).toMatchObject({ status: 'succeeded', confirmation_code: 'FIRSTONE' });
   });
 

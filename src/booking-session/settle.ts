@@ -69,7 +69,7 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
   );
   if (!recorded && final.status === 'success') {
     // The site took it, but the row is no longer ours: never lose the code.
-    const was = await flagLateBooking(ctx.deps.db, { id, result: final, now });
+    const was = await flagLateBooking(ctx.deps.db, { id, owner: ctx.deps.daemonId, result: final, now });
     const fields = { court: final.court, confirmation_code: final.confirmationCode };
     if (was) log.error(fields, `reservation ${id}: booked on the site after the row had become ${was}; needs attention (booking ${final.confirmationCode} on court ${final.court})`);
     else log.error(fields, `reservation ${id}: booked on the site (booking ${final.confirmationCode} on court ${final.court}) but not recorded: ${await describeChange(ctx)}; if the row has another booking, cancel one on the site`);

@@ -16,12 +16,13 @@ const LATE_BOOKING_STATES = ['cancelled', 'needs_attention', 'failed', 'expired'
  * The site took a booking whose answer came after the row stopped being ours: a user cancelled during the
  * submit, or another daemon took the row over and settled it (`needs_attention`, `failed`, `expired`). The row
  * becomes `needs_attention` with the booking's court and code, so a person sees it and cancels what is
- * extra on the site. Guarded by the status read just before (a row that changed again is left alone);
- * `succeeded` rows are never overwritten (the caller reports two bookings).
+ * extra on the site. Guarded by the status read just before (a row that changed again is left alone) and by
+ * the lease (none, or `owner`'s: a row another daemon holds is left to it); `succeeded` rows are never
+ * overwritten (the caller reports two bookings).
  *
  * @returns the status the row had when flagged, or null when nothing was written.
  */
-export async function flagLateBooking(db: Kysely<Database>, args: { id: number; result: BookingResult; now: Date }): Promise<ReservationStatus | null> {
+export async function flagLateBooking(db: Kysely<Database>, args: { id: number; owner: string; result: BookingResult; now: Date }): Promise<ReservationStatus | null> {
   const { result } = args;
   const current = await db.selectFrom('reservations').select('status').where('id', '=', String(args.id)).executeTakeFirst();
   const status = current?.status;
@@ -47,7 +48,9 @@ export async function flagLateBooking(db: Kysely<Database>, args: { id: number; 
     })
     .where('id', '=', String(args.id))
     .where('status', '=', status)
-    .where('lease_owner', 'is', null)
+    // A person's cancel leaves our lease on the row; a daemon that settled it cleared its own. A row another
+    // daemon still holds is left to it.
+    .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', args.owner)]))
     .executeTakeFirst();
   return changedRow(update) ? status : null;
 }
