@@ -1,5 +1,6 @@
 import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
-import { DEFINITIVE_NOT_BOOKED, type AttemptRow, type HeldBooking } from '../reservations/index.js';
+import { DEFINITIVE_NOT_BOOKED } from '../contracts/index.js';
+import type { AttemptRow, HeldBooking } from '../reservations/index.js';
 
 /**
  * The pure rules of crash reconciliation (docs/architecture.md "Reconciliation": an attempt with an intent

@@ -93,8 +93,6 @@ export interface BookingSessions {
    * Never throws for a row no longer held.
    */
   recoverCrashed(id: number, err: unknown): Promise<void>;
-  /** Ids of the rows held by running sessions. */
-  held(): ReadonlySet<number>;
 }
 
 /** Creates the booking sessions of one owner (`deps.daemonId`). */
@@ -164,8 +162,6 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       // Not in `booking` under our lease: still `claimed` (nothing fired) goes back; anything else is not ours.
       if (reconciled.decision === 'not_held') await releaseClaim(db, { id, owner, now: now() });
     },
-
-    held: () => running,
   };
 }
 

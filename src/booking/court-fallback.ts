@@ -1,4 +1,4 @@
-import type { BookingOutcome } from '../contracts/index.js';
+import { DEFINITIVE_NOT_BOOKED, type BookingOutcome } from '../contracts/index.js';
 
 /**
  * The court-fallback rule (docs/architecture.md "Where each rule lives"): after one attempt on one court,
@@ -17,7 +17,7 @@ import type { BookingOutcome } from '../contracts/index.js';
 export type NextStep = 'booked' | 'next_court' | 'stop_failed' | 'stop_interrupted' | 'stop_unknown';
 
 /** After a submit, only these answers prove the site took no booking (its "no"). */
-export const DEFINITIVE_NO: ReadonlySet<BookingOutcome> = new Set(['slot_taken', 'not_open_yet']);
+const DEFINITIVE_NO: ReadonlySet<BookingOutcome> = new Set(DEFINITIVE_NOT_BOOKED);
 
 /** Outcomes, with nothing submitted, after which the next preferred court is tried. */
 const NEXT_COURT: ReadonlySet<BookingOutcome> = new Set(['slot_taken', 'not_open_yet', 'site_changed', 'timeout', 'error']);

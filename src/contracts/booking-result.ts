@@ -20,6 +20,13 @@ const bookingOutcomeSchema = z.enum(
 /** See {@link bookingOutcomeSchema}. */
 export type BookingOutcome = z.infer<typeof bookingOutcomeSchema>;
 
+/**
+ * The site's definitive "no": after a submit, only these outcomes prove the site took no booking. Every other
+ * outcome of a submitted attempt (`timeout`, `error`, `unknown`, none, ...) may hide one. The court fallback
+ * and crash reconciliation both decide from this one list.
+ */
+export const DEFINITIVE_NOT_BOOKED = ['slot_taken', 'not_open_yet'] as const satisfies readonly BookingOutcome[];
+
 /** Every outcome except `booked`: what a failure may carry. */
 export type FailureOutcome = Exclude<BookingOutcome, 'booked'>;
 

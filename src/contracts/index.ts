@@ -35,6 +35,7 @@ export {
 } from './metadata.js';
 export {
   BookingResult,
+  DEFINITIVE_NOT_BOOKED,
   notificationTone,
   persistencePath,
   type BookingFailureArgs,

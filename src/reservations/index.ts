@@ -29,7 +29,6 @@ export {
   getHeldBooking,
   markAttemptReconciled,
   closeUnsubmittedAttempts,
-  DEFINITIVE_NOT_BOOKED,
   type HeldBooking,
   type ReconciledAttemptArgs,
 } from './recovery.js';

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { toJsonResult, type BookingResult } from '../contracts/index.js';
+import { DEFINITIVE_NOT_BOOKED, toJsonResult, type BookingResult } from '../contracts/index.js';
 import type { Database, ReservationStatus } from '../db/types.js';
 import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
@@ -88,11 +88,6 @@ export async function rejectHeld(db: Kysely<Database>, args: { id: number; owner
   return changedRow(update);
 }
 
-/**
- * Outcomes that are a definitive "the site did not book it" (the site refused the submit). Every other outcome
- * of a submitted attempt (none, `timeout`, `error`, `interrupted`, ...) may hide a booking.
- */
-export const DEFINITIVE_NOT_BOOKED = ['slot_taken', 'not_open_yet'] as const;
 
 /** A reservation this daemon holds in `booking` (its lease), with its user's contact columns. */
 export type HeldBooking = ClaimedReservation & {
