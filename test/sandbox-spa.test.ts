@@ -333,6 +333,58 @@ describe('booking', () => {
   });
 });
 
+describe('faults and switches', () => {
+  it('slows booking answers only (committed at arrival), delays the captcha mint, expires tokens after 120 s', async () => {
+    const body = await bookBody(`${DAY}T06:00:00-06:00`);
+    site.state.setSwitches({ slowSubmitMs: 2000 });
+    const pending = post(body);
+    while (clock.pendingSleeps() < 1) await new Promise((r) => setImmediate(r));
+    expect(await controls('bookings')).toEqual([expect.objectContaining({ time: '06:00', arrivedAt: '2027-07-21T14:30:00Z' })]);
+    expect((await times(DAY)).status).toBe(200); // a GET is not slowed by slowSubmitMs
+    clock.advance(2000);
+    expect((await pending).status).toBe(200);
+
+    const next = await bookBody(`${DAY}T07:00:00-06:00`);
+    site.state.setSwitches({ slowSubmitMs: 0, captchaLatencyMs: 300 });
+    const minting = token();
+    while (clock.pendingSleeps() < 1) await new Promise((r) => setImmediate(r));
+    clock.advance(300);
+    const late = await minting;
+    clock.advance(120_001);
+    const expired = await post({ ...next, recaptchaToken: late });
+    expect(expired.status).toBe(422);
+    expect(expired.json.message).toBe(ALERT_ES);
+  });
+
+  it('refuses an invalid switch patch and resets to the defaults', async () => {
+    const bad = await fetch(`${url}/__sandbox/switches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"offsetFormat":"x"}' });
+    expect(bad.status).toBe(400);
+    await controls('switches', { language: 'en', captchaVerdict: { kind: 'fail' } });
+    await controls('reset', {});
+    expect(await controls('switches')).toEqual({
+      offsetFormat: 'colon',
+      language: 'es',
+      captchaVerdict: { kind: 'pass' },
+      captchaLatencyMs: 0,
+      limiter: { enabled: true, perSecond: 10, concurrent: 20 },
+      slowMs: 0,
+      slowSubmitMs: 0,
+      loseAnswerAfterCommit: 'off',
+      skewMs: 0,
+      unofferedSlotPage: 'calendar',
+      unreleasedPost: 'time_unavailable',
+      notOffered: { status: 422, error: 'time_unavailable' },
+      taken: { status: 409, error: 'double_booked' },
+      invalid: { status: 400, error: 'bad_request' },
+    });
+    expect(await controls('release?ownerKey=' + OWNER + '&court=1&date=' + DAY + '&time=09:00')).toEqual({
+      startAt: '2027-07-23T15:00:00Z',
+      releaseAt: '2027-07-21T15:00:00Z',
+      offered: false,
+    });
+  });
+});
+
 describe('limiter', () => {
   it('defaults to 10 req/s and 20 concurrent per address, answering 429 with Retry-After', async () => {
     site.reset();
