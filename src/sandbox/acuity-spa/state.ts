@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock.js';
+import { createCaptchaTokens, type CaptchaCheck } from './captcha.js';
+import { createSpaLimiter, type LimitDecision } from './limiter.js';
 import { applySpaSwitches, defaultSpaSwitches, type SpaSwitches, type SpaSwitchesPatch } from './switches.js';
 import { spaReleaseAtMs, type SpaSlot } from './venues.js';
 
 /**
- * The look-alike's memory: bookings (one per court-slot), the booking XHR log, captcha tokens, the limiter
- * and the switches. No HTTP here; every time is read from the SITE's clock (injected clock + `skewMs`).
+ * The look-alike's memory: bookings (one per court-slot), the booking XHR log, captcha tokens (`captcha.ts`),
+ * the limiter (`limiter.ts`) and the switches. No HTTP here; times are read from the SITE's clock (injected
+ * clock + `skewMs`), except the limiter's, which counts on the injected clock.
  */
 
 /** Who made a booking. */
@@ -46,11 +49,9 @@ export interface SpaXhr {
   body: unknown;
 }
 
-/** A captcha verdict on one token. */
-export type CaptchaCheck = 'pass' | 'fail';
-
-/** What the limiter says about a new request. */
-export type LimitDecision = { ok: true; release: () => void } | { ok: false; retryAfterS: number };
+export type { CaptchaCheck } from './captcha.js';
+export { TOKEN_TTL_MS } from './captcha.js';
+export type { LimitDecision } from './limiter.js';
 
 /** The site's state. */
 export interface SpaState {
@@ -85,21 +86,17 @@ export interface SpaState {
   reset(): void;
 }
 
-/** How long a minted token stays valid, ms (reCAPTCHA tokens expire after two minutes). */
-export const TOKEN_TTL_MS = 120_000;
-
 /** Creates the state of one look-alike site. */
 export function createSpaState(clock: Clock, initial: SpaSwitchesPatch = {}): SpaState {
   let switches = applySpaSwitches(defaultSpaSwitches(), initial);
   let bookings = new Map<string, SpaBooking>();
   let xhrs: SpaXhr[] = [];
-  let tokens = new Map<string, { mintedAtMs: number; spent: boolean }>();
-  let checks = 0;
-  let limits = new Map<string, { arrivalsMs: number[]; inFlight: number }>();
   let nextId = 1_240_000_001;
 
   const siteNow = (): number => clock.now() + switches.skewMs;
   const key = (slot: SpaSlot): string => `${slot.court.calendarId}|${slot.startMs}`;
+  const tokens = createCaptchaTokens(siteNow, () => switches.captchaVerdict);
+  const limiter = createSpaLimiter(clock, () => switches.limiter);
 
   return {
     switches: () => switches,
@@ -123,45 +120,9 @@ export function createSpaState(clock: Clock, initial: SpaSwitchesPatch = {}): Sp
     bookings: () => [...bookings.values()].sort((a, b) => a.arrivedAtMs - b.arrivedAtMs || a.id - b.id),
     recordXhr: (xhr) => void xhrs.push(xhr),
     xhrs: () => [...xhrs],
-    mintToken(siteKey) {
-      const token = `${siteKey.slice(0, 8)}.${randomBytes(24).toString('base64url')}`;
-      tokens.set(token, { mintedAtMs: siteNow(), spent: false });
-      return token;
-    },
-    checkToken(token) {
-      checks += 1;
-      const entry = typeof token === 'string' ? tokens.get(token) : undefined;
-      if (!entry || entry.spent || siteNow() - entry.mintedAtMs > TOKEN_TTL_MS) return 'fail';
-      entry.spent = true;
-      const v = switches.captchaVerdict;
-      if (v.kind === 'fail') return 'fail';
-      if (v.kind === 'failAfter' && checks > v.passes) return 'fail';
-      return 'pass';
-    },
-    admit(clientAddress) {
-      const { enabled, perSecond, concurrent } = switches.limiter;
-      if (!enabled) return { ok: true, release: () => {} };
-      const nowMs = clock.now();
-      const entry = limits.get(clientAddress) ?? { arrivalsMs: [], inFlight: 0 };
-      limits.set(clientAddress, entry);
-      entry.arrivalsMs = entry.arrivalsMs.filter((t) => t > nowMs - 1000);
-      if (entry.arrivalsMs.length >= perSecond || entry.inFlight >= concurrent) {
-        const oldest = entry.arrivalsMs[0];
-        const retryAfterS = entry.arrivalsMs.length >= perSecond && oldest !== undefined ? Math.max(1, Math.ceil((oldest + 1000 - nowMs) / 1000)) : 1;
-        return { ok: false, retryAfterS };
-      }
-      entry.arrivalsMs.push(nowMs);
-      entry.inFlight += 1;
-      let released = false;
-      return {
-        ok: true,
-        release: () => {
-          if (released) return;
-          released = true;
-          entry.inFlight -= 1;
-        },
-      };
-    },
+    mintToken: (siteKey) => tokens.mint(siteKey),
+    checkToken: (token) => tokens.check(token),
+    admit: (clientAddress) => limiter.admit(clientAddress),
     takeLoseAnswer() {
       if (switches.loseAnswerAfterCommit === 'off') return false;
       if (switches.loseAnswerAfterCommit === 'once') switches = { ...switches, loseAnswerAfterCommit: 'off' };
@@ -171,9 +132,8 @@ export function createSpaState(clock: Clock, initial: SpaSwitchesPatch = {}): Sp
       switches = applySpaSwitches(defaultSpaSwitches(), initial);
       bookings = new Map();
       xhrs = [];
-      tokens = new Map();
-      checks = 0;
-      limits = new Map();
+      tokens.reset();
+      limiter.reset();
     },
   };
 }
