@@ -1,0 +1,21 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { notActivePage, placeholderApp, shellPage } from './pages.js';
+import type { SpaSiteContext } from './site-context.js';
+
+/**
+ * The HTML routes: as on the real single-page app, every scheduler URL of a known business answers the same
+ * shell (the app routes on the client); an unknown business gets "This page is not active". Plus the app
+ * bundle, which carries the app's settings (never the HTML).
+ */
+export function registerPageRoutes(app: FastifyInstance, ctx: SpaSiteContext): void {
+  const page = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const venue = ctx.catalog.venue((request.params as { ownerKey: string }).ownerKey);
+    const html = venue ? shellPage(venue, ctx.state.switches().language) : notActivePage();
+    return reply.code(venue ? 200 : 404).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+  };
+  app.get('/schedule/:ownerKey', page);
+  app.get('/schedule/:ownerKey/*', page);
+  app.get('/app.js', async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(placeholderApp({ unofferedSlotPage: ctx.state.switches().unofferedSlotPage })),
+  );
+}

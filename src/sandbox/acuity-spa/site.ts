@@ -1,0 +1,100 @@
+import { setMaxListeners } from 'node:events';
+import type { Clock } from '../../clock.js';
+import { silentLogger, type SandboxLogger } from '../sandbox-logger.js';
+import { createSpaCompetitors } from './competitors.js';
+import { SPA_CONTROL_CLIENT } from './fixed-clients.js';
+import type { SpaSiteContext } from './site-context.js';
+import { buildSpaServer } from './spa-server.js';
+import { createSpaState, type SpaBooking, type SpaClient, type SpaState } from './state.js';
+import type { SpaSwitchesPatch } from './switches.js';
+import { createSpaVenueCatalog, type SpaSlotRef } from './venue-catalog.js';
+import { validateSpaVenues, type SpaSlot, type SpaVenue } from './venues.js';
+
+/**
+ * The server side of the Acuity look-alike (docs/acuity-site.md): a single-page-app shell on every scheduler
+ * route, the JSON availability / appointment routes, a local fake reCAPTCHA, a per-address 429 limiter and
+ * the `/__sandbox/*` test controls. Binds 127.0.0.1 only. Time only from the injected clock (plus skew).
+ * This file wires the pieces; each route group lives in its own `*-routes.ts`.
+ */
+
+export { SPA_COMPETITOR_CLIENT } from './fixed-clients.js';
+export type { SpaSlotRef } from './venue-catalog.js';
+
+/** Options of {@link createAcuitySpaSite}. */
+export interface AcuitySpaSiteOptions {
+  clock: Clock;
+  venues: SpaVenue[];
+  /** Switches at start and after every reset (defaults: {@link defaultSpaSwitches}). */
+  switches?: SpaSwitchesPatch;
+  logger?: SandboxLogger;
+  /**
+   * Origin of `confirmationPage` links (`<origin>/schedule.php?owner=…`). Default
+   * `https://app.acuityscheduling.com`, as on the real site; tests pass their loopback origin.
+   */
+  confirmationOrigin?: string;
+}
+
+/** A running (or startable) look-alike site. */
+export interface AcuitySpaSite {
+  /** Listens on 127.0.0.1:`port` (0 = a free port); resolves to the base URL `http://127.0.0.1:<port>`. */
+  start(port: number): Promise<string>;
+  /** Cancels competitors and slow answers, closes every connection and the listener. */
+  stop(): Promise<void>;
+  state: SpaState;
+  /** The slot named by `ref`, or undefined when venue, court or time is not on the site. */
+  slot(ref: SpaSlotRef): SpaSlot | undefined;
+  /** Books `ref` as the control client (marks it taken); undefined when unknown or already taken. */
+  book(ref: SpaSlotRef, client?: SpaClient): SpaBooking | undefined;
+  /** Schedules a competitor that books `ref` at its release + `delayAfterReleaseMs` (site clock); returns the fire instant, epoch ms. */
+  scheduleCompetitor(ref: SpaSlotRef, delayAfterReleaseMs: number): number | undefined;
+  /** Resolves when every competitor scheduled so far has fired or been cancelled. */
+  competitorsSettled(): Promise<void>;
+  /** Resets state and switches and cancels waiting competitors. */
+  reset(): void;
+}
+
+/** Creates (does not start) a look-alike site. @throws Error when `venues` is invalid. */
+export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSite {
+  const { clock, venues } = options;
+  const logger = options.logger ?? silentLogger;
+  const confirmationOrigin = (options.confirmationOrigin ?? 'https://app.acuityscheduling.com').replace(/\/$/, '');
+  validateSpaVenues(venues);
+  const state = createSpaState(clock, options.switches ?? {});
+  const catalog = createSpaVenueCatalog(venues);
+  let stopping = new AbortController();
+  setMaxListeners(0, stopping.signal);
+  const ctx: SpaSiteContext = { clock, logger, state, catalog, confirmationOrigin, stopSignal: () => stopping.signal };
+  const competitors = createSpaCompetitors(ctx);
+  const reset = (): void => {
+    competitors.cancelAll();
+    state.reset();
+  };
+  const server = buildSpaServer(ctx, { scheduleCompetitor: competitors.schedule, reset });
+
+  return {
+    async start(port) {
+      stopping = new AbortController();
+      // Every slow answer in flight listens on this signal (up to the concurrent limit and more).
+      setMaxListeners(0, stopping.signal);
+      await server.listen({ host: '127.0.0.1', port });
+      const address = server.server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      logger.info({ port: bound, venues: venues.map((v) => v.ownerKey) }, 'acuity-spa: listening');
+      return `http://127.0.0.1:${bound}`;
+    },
+    async stop() {
+      competitors.stop();
+      stopping.abort();
+      await server.close();
+    },
+    state,
+    slot: catalog.slot,
+    book(r, client = SPA_CONTROL_CLIENT) {
+      const target = catalog.slot(r);
+      return target ? state.book(target, client, target.venue.timeZone, 'control', state.siteNow()) : undefined;
+    },
+    scheduleCompetitor: competitors.schedule,
+    competitorsSettled: competitors.settled,
+    reset,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * The look-alike's switches: every behaviour of the real page that is not captured yet, plus the test
+ * faults. Each has a default that the tests pin; docs/acuity-site.md says why each default was chosen.
+ */
+
+/** An error answer of the scheduling API: HTTP status and the `error` code of its envelope. */
+export interface SpaErrorAnswer {
+  status: number;
+  error: string;
+}
+
+/** Verdict of the fake reCAPTCHA on submitted tokens. */
+export type CaptchaVerdict = { kind: 'pass' } | { kind: 'fail' } | { kind: 'failAfter'; passes: number };
+
+/** All switches of one look-alike site. */
+export interface SpaSwitches {
+  /**
+   * Offset in availability `time` values and in appointment `datetime`s: `colon` → `-06:00`, `compact` →
+   * `-0600`. Default `colon`: the real app's own direct-slot URLs carry `-06:00` (captured), and the two
+   * third-party accounts of the XHR disagree.
+   */
+  offsetFormat: 'colon' | 'compact';
+  /** Language of the shell's `BUSINESS.language` and of the irregular-usage alert. Default `es` (the club's page). */
+  language: 'es' | 'en';
+  /** Verdict on captcha tokens. Default `pass`. */
+  captchaVerdict: CaptchaVerdict;
+  /** Delay before `/__recaptcha/token` answers (the captcha's mint time), ms on the injected clock. Default 0. */
+  captchaLatencyMs: number;
+  /** Per-client-address limiter of the public routes. Default on, 10 requests/s and 20 concurrent (the official API's limit). */
+  limiter: { enabled: boolean; perSecond: number; concurrent: number };
+  /** Delay added to every public answer (after the work is done), ms. Default 0. */
+  slowMs: number;
+  /** Extra delay added to booking POST answers only (after the commit), ms. Default 0. */
+  slowSubmitMs: number;
+  /** Commit the booking, then destroy the socket instead of answering: `off`, `once` (next commit only), `always`. Default `off`. */
+  loseAnswerAfterCommit: 'off' | 'once' | 'always';
+  /** Added to the injected clock to make the site's clock, ms. Default 0. */
+  skewMs: number;
+  /**
+   * A direct-slot URL for a time that is on the grid but not offered yet: the server always answers the
+   * shell (as every page route does); `page` tells the app what to show there (`calendar`: the time picker
+   * without that time; `form`: the details form for it). Default `calendar`, the conservative case: a flow
+   * that works against it does not depend on an early form the real page may not show.
+   */
+  unofferedSlotPage: 'calendar' | 'form';
+  /**
+   * What a booking POST for an on-grid time that is not released yet answers: `time_unavailable` (the
+   * `notOffered` answer) or `book` (accepted as if released). Default `time_unavailable`.
+   */
+  unreleasedPost: 'time_unavailable' | 'book';
+  /** Answer to a POST for a time that is not offered (off-grid, unreleased, started). Default 422 `time_unavailable`. */
+  notOffered: SpaErrorAnswer;
+  /** Answer to a POST for a slot someone else booked. Default 409 `double_booked`. */
+  taken: SpaErrorAnswer;
+  /** Answer to a POST with invalid data. Default 400 `bad_request`. */
+  invalid: SpaErrorAnswer;
+}
+
+/** Fresh default switches (a new object each call). */
+export function defaultSpaSwitches(): SpaSwitches {
+  return {
+    offsetFormat: 'colon',
+    language: 'es',
+    captchaVerdict: { kind: 'pass' },
+    captchaLatencyMs: 0,
+    limiter: { enabled: true, perSecond: 10, concurrent: 20 },
+    slowMs: 0,
+    slowSubmitMs: 0,
+    loseAnswerAfterCommit: 'off',
+    skewMs: 0,
+    unofferedSlotPage: 'calendar',
+    unreleasedPost: 'time_unavailable',
+    notOffered: { status: 422, error: 'time_unavailable' },
+    taken: { status: 409, error: 'double_booked' },
+    invalid: { status: 400, error: 'bad_request' },
+  };
+}
+
+/** A partial update of the switches; `limiter` may be partial too. */
+export type SpaSwitchesPatch = Partial<Omit<SpaSwitches, 'limiter'>> & { limiter?: Partial<SpaSwitches['limiter']> };
+
+const isNonNegative = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+const isAnswer = (a: unknown): a is SpaErrorAnswer =>
+  typeof a === 'object' && a !== null && Number.isInteger((a as SpaErrorAnswer).status) && typeof (a as SpaErrorAnswer).error === 'string';
+
+/**
+ * Applies `patch` to `current` (returns a new object).
+ *
+ * @throws Error naming the first invalid field (nothing is applied then).
+ */
+export function applySpaSwitches(current: SpaSwitches, patch: SpaSwitchesPatch): SpaSwitches {
+  const next: SpaSwitches = { ...current, ...patch, limiter: { ...current.limiter, ...(patch.limiter ?? {}) } } as SpaSwitches;
+  const bad = (field: string): never => {
+    throw new Error(`acuity-spa: invalid switch ${field}`);
+  };
+  if (next.offsetFormat !== 'colon' && next.offsetFormat !== 'compact') bad('offsetFormat');
+  if (next.language !== 'es' && next.language !== 'en') bad('language');
+  const v = next.captchaVerdict as CaptchaVerdict | undefined;
+  if (!v || !(['pass', 'fail', 'failAfter'] as const).includes(v.kind) || (v.kind === 'failAfter' && !(Number.isInteger(v.passes) && v.passes >= 0))) {
+    bad('captchaVerdict');
+  }
+  for (const f of ['captchaLatencyMs', 'slowMs', 'slowSubmitMs'] as const) if (!isNonNegative(next[f])) bad(f);
+  if (typeof next.skewMs !== 'number' || !Number.isFinite(next.skewMs)) bad('skewMs');
+  if (typeof next.limiter.enabled !== 'boolean' || !(next.limiter.perSecond >= 1) || !(next.limiter.concurrent >= 1)) bad('limiter');
+  if (!['off', 'once', 'always'].includes(next.loseAnswerAfterCommit)) bad('loseAnswerAfterCommit');
+  if (next.unofferedSlotPage !== 'calendar' && next.unofferedSlotPage !== 'form') bad('unofferedSlotPage');
+  if (next.unreleasedPost !== 'time_unavailable' && next.unreleasedPost !== 'book') bad('unreleasedPost');
+  for (const f of ['notOffered', 'taken', 'invalid'] as const) if (!isAnswer(next[f])) bad(f);
+  return next;
+}
