@@ -153,7 +153,7 @@ describe('page shell', () => {
     expect(business.calendars).toEqual(CLUB.courts.map((c) => ({ id: c.calendarId, name: c.name, timezone: 'America/Guatemala' })));
   });
 
-  it('switches the language; an unknown owner key is "not active"; serves the local captcha and the placeholder app', async () => {
+  it('switches the language; an unknown owner key is "not active"; serves the local captcha and the app', async () => {
     site.state.setSwitches({ language: 'en' });
     expect((await get(`/schedule/${OWNER}`)).body).toContain('"language":"en"');
     const unknown = await get('/schedule/deadbeef/appointment/1/calendar/2');
@@ -165,7 +165,8 @@ describe('page shell', () => {
     expect(captcha.body).toContain("fetch('/__recaptcha/token'");
     expect(captcha.body).not.toContain('google');
     const app = await get('/app.js');
-    expect(app.body).toContain('PLACEHOLDER');
+    expect(app.res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(app.body).toMatch(/^const C = \{"app":"css-[0-9a-z]{7}"/m);
     expect(app.body).toContain('export const SPA_APP_SETTINGS = {"unofferedSlotPage":"calendar"};');
   });
 });

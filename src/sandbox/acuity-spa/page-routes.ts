@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { notActivePage, placeholderApp, shellPage } from './pages.js';
+import { appScript } from './app-script.js';
+import { notActivePage, shellPage } from './pages.js';
 import type { SpaSiteContext } from './site-context.js';
 
 /**
  * The HTML routes: as on the real single-page app, every scheduler URL of a known business answers the same
  * shell (the app routes on the client); an unknown business gets "This page is not active". Plus the app
- * bundle, which carries the app's settings (never the HTML).
+ * bundle, which carries the app's settings (never the HTML) and this run's generated class names.
  */
 export function registerPageRoutes(app: FastifyInstance, ctx: SpaSiteContext): void {
   const page = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -16,6 +17,9 @@ export function registerPageRoutes(app: FastifyInstance, ctx: SpaSiteContext): v
   app.get('/schedule/:ownerKey', page);
   app.get('/schedule/:ownerKey/*', page);
   app.get('/app.js', async (_request, reply) =>
-    reply.type('text/javascript; charset=utf-8').send(placeholderApp({ unofferedSlotPage: ctx.state.switches().unofferedSlotPage })),
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(appScript({ unofferedSlotPage: ctx.state.switches().unofferedSlotPage }, ctx.appClassNames())),
   );
 }

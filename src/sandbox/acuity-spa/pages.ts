@@ -4,7 +4,7 @@ import type { SpaVenue } from './venues.js';
 /**
  * The few things the look-alike serves as files: the page shell (the same for every scheduler route, as on
  * the real page: globals, a captcha script, an empty app container, the app script; no form, no token),
- * the "not active" page, the local fake reCAPTCHA script and, for now, a placeholder app.
+ * the "not active" page and the local fake reCAPTCHA script. The app itself is `app-script.ts`.
  */
 
 /** The alert the app shows under the submit button when the captcha flags a submit, by language. */
@@ -18,7 +18,7 @@ export const SPA_RECAPTCHA_SITE_KEY = '6LsandboxSpaLookAlikeKey0000000000000000'
 
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** JSON safe inside a `<script>` element. */
-const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+export const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
 /** The `BUSINESS` global of a venue, in the shape of the real page's (the fields the app and a flow read). */
 export function businessGlobal(venue: SpaVenue, language: SpaSwitches['language']): Record<string, unknown> {
@@ -105,17 +105,5 @@ export function recaptchaScript(): string {
   window.grecaptcha = window.grecaptcha || {};
   window.grecaptcha.enterprise = { ready: ready, execute: execute };
 })();
-`;
-}
-
-/**
- * Placeholder for the look-alike's browser app (a later piece builds it). It carries the app's settings
- * the page's HTML must not show (the `unofferedSlotPage` switch), as the real app's bundle carries its own.
- */
-export function placeholderApp(settings: { unofferedSlotPage: SpaSwitches['unofferedSlotPage'] }): string {
-  return `// PLACEHOLDER: the look-alike's browser app is not built yet; this file only says so.
-// App settings (read by the app once it exists):
-export const SPA_APP_SETTINGS = ${scriptJson(settings)};
-console.warn('acuity-spa: placeholder app, nothing is rendered into #secondo-container yet');
 `;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { SandboxLogger } from '../sandbox-logger.js';
+import type { SpaClassNames } from './app/class-names.js';
 import type { SpaState } from './state.js';
 import type { SpaVenueCatalog } from './venue-catalog.js';
 
@@ -13,4 +14,6 @@ export interface SpaSiteContext {
   confirmationOrigin: string;
   /** The current run's signal, aborted by `stop()`: every wait inside an answer ends with it. */
   stopSignal(): AbortSignal;
+  /** The app's generated class names of the current run (drawn again at each start). */
+  appClassNames(): SpaClassNames;
 }

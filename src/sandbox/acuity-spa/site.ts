@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock.js';
 import { silentLogger, type SandboxLogger } from '../sandbox-logger.js';
+import { randomClassNames } from './app/class-names.js';
 import { createSpaCompetitors } from './competitors.js';
 import { SPA_CONTROL_CLIENT } from './fixed-clients.js';
 import type { SpaSiteContext } from './site-context.js';
@@ -63,7 +64,10 @@ export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSit
   const catalog = createSpaVenueCatalog(venues);
   let stopping = new AbortController();
   setMaxListeners(0, stopping.signal);
-  const ctx: SpaSiteContext = { clock, logger, state, catalog, confirmationOrigin, stopSignal: () => stopping.signal };
+  let classNames = randomClassNames();
+  const ctx: SpaSiteContext = {
+    clock, logger, state, catalog, confirmationOrigin, stopSignal: () => stopping.signal, appClassNames: () => classNames,
+  };
   const competitors = createSpaCompetitors(ctx);
   const reset = (): void => {
     competitors.cancelAll();
@@ -74,6 +78,7 @@ export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSit
   return {
     async start(port) {
       stopping = new AbortController();
+      classNames = randomClassNames();
       // Every slow answer in flight listens on this signal (up to the concurrent limit and more).
       setMaxListeners(0, stopping.signal);
       await server.listen({ host: '127.0.0.1', port });
