@@ -1,0 +1,138 @@
+import type { Page, Request } from 'playwright-core';
+import type { AcuityClient } from './acuity-handle.js';
+import type { SpaAnswer } from './acuity-spa-outcome.js';
+import { dayColumnOf, type AcuitySpaTarget } from './acuity-spa-target.js';
+
+/**
+ * What the SPA flow does in the page, through the real page's stable hooks only (class names are build
+ * hashes): wait for the app, pick a time by day column and text, fill the form with real input events, and
+ * wait for the answer to the page's own booking XHR.
+ */
+
+/** The stable hooks of the Acuity client page the flow relies on. */
+export const SPA_HOOKS = {
+  container: '#secondo-container',
+  time: 'button.time-selection',
+  moreTimes: 'button[aria-label="Más horas"], button[aria-label="More times"]',
+  form: '#your-information-form-container',
+  firstName: 'input[id="client.firstName"]',
+  lastName: 'input[id="client.lastName"]',
+  phone: 'input[id="client.phone"]',
+  email: 'input[id="client.email"]',
+  confirm: '#your-information-form-container button.btn',
+  alert: 'p[role="alert"]',
+} as const;
+
+/** The booking XHR's path. */
+export const APPOINTMENTS_PATH = '/api/scheduling/v1/appointments';
+
+/** What the app rendered: the details form, the time picker, or neither (hooks missing). */
+export type SpaView = 'form' | 'calendar' | 'missing';
+
+/**
+ * Checks `#secondo-container` once the document is parsed (it is in the server's shell, so its absence is
+ * known at once), then waits at most `hookTimeoutMs` for the form, a time button or the "more times" pager
+ * (a calendar with no time offered still has it). Never waits for a page `load`.
+ */
+export async function waitForApp(page: Page, hookTimeoutMs: number): Promise<SpaView> {
+  const ok = (selector: string): Promise<boolean> =>
+    page.locator(selector).first().waitFor({ state: 'attached', timeout: hookTimeoutMs }).then(() => true, () => false);
+  await page.waitForLoadState('domcontentloaded', { timeout: hookTimeoutMs }).catch(() => undefined);
+  if ((await page.locator(SPA_HOOKS.container).count()) === 0) return 'missing';
+  if (!(await ok(`${SPA_HOOKS.form}, ${SPA_HOOKS.time}, ${SPA_HOOKS.moreTimes}`))) return 'missing';
+  return (await page.locator(SPA_HOOKS.form).count()) > 0 ? 'form' : 'calendar';
+}
+
+/** The time buttons as the page lays them out: day labels (in order) and each button's text and grid column. */
+interface CalendarLayout {
+  labels: string[];
+  buttons: { text: string; column: number }[];
+}
+
+function readLayout(page: Page): Promise<CalendarLayout> {
+  return page.locator(SPA_HOOKS.time).evaluateAll((nodes) => {
+    const buttons = nodes.map((b) => ({
+      text: (b.querySelector('p')?.textContent ?? '').trim(),
+      column: Number.parseInt(getComputedStyle(b).gridColumnStart, 10),
+    }));
+    const labelBox = nodes[0]?.parentElement?.previousElementSibling;
+    const labels = labelBox ? Array.from(labelBox.children).map((d) => (d as HTMLElement).innerText.replace(/\s+/g, ' ').trim()) : [];
+    return { labels, buttons };
+  });
+}
+
+/**
+ * Clicks the time button of the target's date AND time (day column from the labels, then the
+ * `button.time-selection > p` text in that grid column). Returns false when the time is not on the page.
+ */
+export async function clickTargetTime(page: Page, target: AcuitySpaTarget, timeoutMs: number): Promise<boolean> {
+  const layout = await readLayout(page);
+  const day = dayColumnOf(layout.labels, target.date);
+  if (day < 0) return false;
+  const index = layout.buttons.findIndex((b) => b.column === day + 1 && b.text === target.time);
+  if (index < 0) return false;
+  await page.locator(SPA_HOOKS.time).nth(index).click({ timeout: timeoutMs });
+  return true;
+}
+
+/** Whether the form already holds `user` (names and phone as typed, the e-mail committed as a chip). */
+export async function formHolds(page: Page, user: AcuityClient): Promise<boolean> {
+  const [first, last, phone, draft, text] = await Promise.all([
+    page.locator(SPA_HOOKS.firstName).inputValue(), page.locator(SPA_HOOKS.lastName).inputValue(),
+    page.locator(SPA_HOOKS.phone).inputValue(), page.locator(SPA_HOOKS.email).inputValue(),
+    page.locator(SPA_HOOKS.form).innerText(),
+  ]);
+  const digits = (t: string): string => t.replace(/\D/g, '');
+  return first === user.firstName && last === user.lastName && digits(phone).endsWith(digits(user.phone)) &&
+    draft === '' && text.includes(user.email);
+}
+
+/**
+ * Fills the form as a person does: names and phone through `fill` (which fires `input` events), the phone
+ * after the prefilled dial code unless it carries its own `+`; the e-mail typed key by key and committed as
+ * a chip with Enter. Each step waits at most `timeoutMs`.
+ */
+export async function fillForm(page: Page, user: AcuityClient, timeoutMs: number): Promise<void> {
+  const opts = { timeout: timeoutMs };
+  await page.locator(SPA_HOOKS.firstName).fill(user.firstName, opts);
+  await page.locator(SPA_HOOKS.lastName).fill(user.lastName, opts);
+  const phone = page.locator(SPA_HOOKS.phone);
+  const dial = (await phone.inputValue(opts)).trim();
+  const wanted = user.phone.startsWith('+') || dial === '' ? user.phone : `${dial} ${user.phone}`;
+  await phone.fill(wanted, opts);
+  if (await page.locator(SPA_HOOKS.form).innerText(opts).then((t) => t.includes(user.email))) return;
+  await page.locator(SPA_HOOKS.email).click(opts);
+  await page.keyboard.type(user.email);
+  await page.keyboard.press('Enter');
+}
+
+/** The first of `waits` to resolve, or null when all reject. */
+function firstResolved<T>(waits: Promise<T>[]): Promise<T | null> {
+  return new Promise((resolve) => {
+    let left = waits.length;
+    for (const w of waits) w.then(resolve, () => { if (--left === 0) resolve(null); });
+  });
+}
+
+/**
+ * Starts waiting for the outcome of a click on "Confirmar cita" (call BEFORE clicking): the answer to the
+ * page's booking POST, its failure (socket lost), or a `p[role=alert]` shown without any POST (e.g. the
+ * captcha script failed). Resolves null when nothing came within `timeoutMs`.
+ */
+export function awaitBookingAnswer(page: Page, timeoutMs: number): Promise<SpaAnswer | null> {
+  const isPost = (r: Request): boolean => r.method() === 'POST' && new URL(r.url()).pathname === APPOINTMENTS_PATH;
+  let posted = false;
+  const onRequest = (r: Request): void => { if (isPost(r)) posted = true; };
+  page.on('request', onRequest);
+  const response = page.waitForResponse((r) => isPost(r.request()), { timeout: timeoutMs })
+    .then(async (r): Promise<SpaAnswer> => ({ kind: 'response', status: r.status(), body: await r.json().catch(() => null) }));
+  const failed = page.waitForEvent('requestfailed', { predicate: isPost, timeout: timeoutMs })
+    .then((r): SpaAnswer => ({ kind: 'lost', reason: r.failure()?.errorText ?? 'request failed' }));
+  const alert = page.locator(SPA_HOOKS.alert).first().waitFor({ state: 'visible', timeout: timeoutMs })
+    .then(async (): Promise<SpaAnswer> => {
+      // The app shows the alert after the POST's answer: when a POST went out, its answer decides.
+      if (posted) return firstResolved([response, failed]).then((a) => a ?? Promise.reject(new Error('no answer')));
+      return { kind: 'alert', text: ((await page.locator(SPA_HOOKS.alert).first().textContent()) ?? '').trim() };
+    });
+  return firstResolved([response, failed, alert]).finally(() => page.off('request', onRequest));
+}

@@ -1,0 +1,163 @@
+import type { Page } from 'playwright-core';
+import { systemClock, type Clock } from '../../clock.js';
+import type { FlowResult, PageLease, SlotFlow } from '../flow.js';
+import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-handle.js';
+import { outcomeOfAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
+import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
+import { acuitySpaCalendarUrl, acuitySpaSlotUrl, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
+import { mapFlowError } from './map-flow-error.js';
+
+/**
+ * The Acuity single-page-app flow: books through the real page as one person does. The server's HTML is an
+ * empty shell; the app renders the calendar or the form from XHRs, and the page's own scripts (captcha
+ * included) send the booking. No stealth, no forged XHRs: the flow only navigates, clicks and types.
+ */
+
+export type { AcuitySpaTarget } from './acuity-spa-target.js';
+
+/** A prepared attempt: the lease's page sits on the court's direct-slot URL (form or calendar). */
+export interface AcuitySpaHandle {
+  readonly lease: PageLease;
+  readonly target: AcuitySpaTarget;
+  /** The direct-slot URL (raw colons). */
+  readonly url: string;
+  /** The court's calendar route, reloaded at submit when the form is not shown. */
+  readonly calendarUrl: string;
+  /** What the page showed after prepare (`missing`: hooks absent), or null when navigation failed. */
+  readonly preparedView: SpaView | null;
+  /** Why prepare failed (submit navigates again), else null. */
+  readonly prepareError: string | null;
+  /** `prepare_ms`. */
+  readonly timingsMs: Readonly<Record<string, number>>;
+}
+
+/** Options of {@link createAcuitySpaFlow}. */
+export interface AcuitySpaFlowOptions {
+  /** Clock of the phase timings and time budgets (default the system clock). */
+  clock?: Clock;
+  /** How long each stable hook may take to appear before the page counts as changed (default 3000 ms). */
+  hookTimeoutMs?: number;
+  /** Budget of one navigation to the direct-slot URL, until its response starts (default 15000 ms). */
+  navigationTimeoutMs?: number;
+  /** Who to pre-fill the form with when it shows at prepare time (submit fills with its own user anyway). */
+  prefillUser?: AcuityClient;
+}
+
+/** The SPA flow: a {@link SlotFlow} whose `prepare` takes an {@link AcuitySpaTarget}. */
+export type AcuitySpaFlow = Omit<SlotFlow<AcuitySpaHandle>, 'prepare'> & {
+  prepare(lease: PageLease, target: AcuitySpaTarget): Promise<AcuitySpaHandle>;
+};
+
+/** Navigates `page` to `url` (waiting only for the response to start) and waits for the app's hooks. */
+async function openSlot(page: Page, url: string, navigationTimeoutMs: number, hookTimeoutMs: number): Promise<SpaView> {
+  await page.goto(url, { waitUntil: 'commit', timeout: navigationTimeoutMs });
+  return waitForApp(page, hookTimeoutMs);
+}
+
+const siteChanged = (what: string): SpaOutcome => ({ outcome: 'site_changed', confirmationCode: null, message: `site changed: ${what}` });
+
+/**
+ * Brings the form up for `handle`: keeps it when shown, else loads the court's calendar route (a fresh times
+ * XHR) and clicks the time by day column and text; a page that shows the form straight away is taken too.
+ * Returns an outcome when there is nothing to submit (`not_open_yet`, `site_changed`), else null.
+ */
+async function bringUpForm(page: Page, handle: AcuitySpaHandle, opts: Required<Omit<AcuitySpaFlowOptions, 'prefillUser'>>): Promise<SpaOutcome | null> {
+  if ((await page.locator(SPA_HOOKS.form).count()) > 0) return null;
+  const view = await openSlot(page, handle.calendarUrl, opts.navigationTimeoutMs, opts.hookTimeoutMs);
+  if (view === 'missing') return siteChanged(`no ${SPA_HOOKS.container} with a time picker or form at ${handle.calendarUrl}`);
+  if (view === 'form') return null;
+  const { date, time } = handle.target;
+  if (!(await clickTargetTime(page, handle.target, opts.hookTimeoutMs))) {
+    return { outcome: 'not_open_yet', confirmationCode: null, message: `${date} ${time} is not offered on the calendar yet` };
+  }
+  const shown = await page.locator(SPA_HOOKS.form).waitFor({ state: 'attached', timeout: opts.hookTimeoutMs }).then(() => true, () => false);
+  return shown ? null : siteChanged(`clicking ${date} ${time} did not show ${SPA_HOOKS.form}`);
+}
+
+/** The outcome after a 200: also the confirmation route, when the app has moved there, must name the same hash. */
+async function confirmRoute(page: Page, result: SpaOutcome): Promise<SpaOutcome> {
+  if (result.outcome !== 'booked' || result.confirmationCode === null) return result;
+  await page.waitForURL(/\/confirmation\/[0-9a-f]{32}(\?|$)/, { timeout: 2000 }).catch(() => undefined);
+  const routed = /\/confirmation\/([0-9a-f]{32})(\?|$)/.exec(page.url())?.[1];
+  if (routed === undefined || routed === result.confirmationCode) return result;
+  return { ...siteChanged(`the answer's hash ${result.confirmationCode} differs from the route's ${routed}`), confirmationCode: null };
+}
+
+/**
+ * Creates the SPA flow. `prepare` opens the direct-slot URL, waits for the app (never a page `load`) and
+ * pre-fills an early form; it never throws (`preparedView` / `prepareError` say what happened). `submit`
+ * never throws either: see {@link submitAcuitySpa}.
+ */
+export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuitySpaFlow {
+  const opts = {
+    clock: options.clock ?? systemClock,
+    hookTimeoutMs: options.hookTimeoutMs ?? 3000,
+    navigationTimeoutMs: options.navigationTimeoutMs ?? 15_000,
+  };
+  return {
+    name: 'acuity-spa',
+    async prepare(lease, target) {
+      checkAcuitySpaTarget(target);
+      const timer = createTimer(opts.clock);
+      const url = acuitySpaSlotUrl(target);
+      let preparedView: SpaView | null = null;
+      let prepareError: string | null = null;
+      try {
+        const page = await lease.page();
+        preparedView = await openSlot(page, url, opts.navigationTimeoutMs, opts.hookTimeoutMs);
+        if (preparedView === 'form' && options.prefillUser) await fillForm(page, options.prefillUser, opts.hookTimeoutMs);
+      } catch (err) {
+        prepareError = mapFlowError(err).message;
+      }
+      timer.lap('prepare');
+      return { lease, target, url, calendarUrl: acuitySpaCalendarUrl(target), preparedView, prepareError, timingsMs: { ...timer.timingsMs } };
+    },
+    submit: (handle, args) => submitAcuitySpa(handle, args, opts),
+  };
+}
+
+/**
+ * Fills and submits a prepared attempt. A handle whose prepare found the hooks missing → `site_changed` at
+ * once. Without the form on the page it loads the calendar route and clicks the time by date AND time (absent → `not_open_yet`, nothing sent). Fills, AWAITS
+ * `onBeforeSubmit` (false → `interrupted`, a throw → `error`; nothing sent either way), then clicks
+ * "Confirmar cita" with the answer waiters registered before the click, and maps the booking XHR's answer
+ * (`outcomeOfAnswer`). `submitted` is true from the click on; no answer within `timeoutMs` after the click
+ * → `timeout`. Timings: `open_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`, `total_ms`.
+ */
+export async function submitAcuitySpa(
+  handle: AcuitySpaHandle,
+  args: { user: AcuityClient; onBeforeSubmit: () => Promise<boolean>; timeoutMs: number },
+  opts: Required<Omit<AcuitySpaFlowOptions, 'prefillUser'>>,
+): Promise<FlowResult> {
+  const timer = createTimer(opts.clock);
+  let submitted = false;
+  const done = (r: SpaOutcome): FlowResult => ({ ...r, submitted, timingsMs: { ...handle.timingsMs, ...timer.finish() } });
+  // Prepare already spent the hook budget on a page without the app's hooks: no second wait.
+  if (handle.preparedView === 'missing') return done(siteChanged(`no ${SPA_HOOKS.container} with a time picker or form at ${handle.url}`));
+  try {
+    const page = await handle.lease.page();
+    const early = await bringUpForm(page, handle, opts);
+    if (early) return done(early);
+    timer.lap('open');
+    if (!(await formHolds(page, args.user))) {
+      const filled = await fillForm(page, args.user, opts.hookTimeoutMs).then(() => null, (err: unknown) => mapFlowError(err).message);
+      if (filled !== null) return done(siteChanged(`the form could not be filled: ${filled}`));
+    }
+    timer.lap('fill');
+    try {
+      if (!(await args.onBeforeSubmit())) return done({ outcome: 'interrupted', confirmationCode: null, message: NOT_HELD_MESSAGE });
+    } catch (err) {
+      return done({ outcome: 'error', confirmationCode: null, message: `not submitted: onBeforeSubmit failed: ${mapFlowError(err).message}` });
+    }
+    timer.lap('before_submit');
+    const answer = awaitBookingAnswer(page, Math.max(1, args.timeoutMs));
+    submitted = true;
+    await page.locator(SPA_HOOKS.confirm).click({ timeout: opts.hookTimeoutMs });
+    const seen = await answer;
+    timer.lap('submit_to_result');
+    if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
+    return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target)));
+  } catch (err) {
+    return done({ ...mapFlowError(err), confirmationCode: null });
+  }
+}

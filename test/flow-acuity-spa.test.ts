@@ -1,0 +1,214 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createBrowserPool, findChromium, type BrowserLease, type ChromiumPool } from '../src/booking/browser.js';
+import { createAcuitySpaFlow, type AcuitySpaTarget } from '../src/booking/flows/acuity-spa.js';
+import { outcomeOfAnswer } from '../src/booking/flows/acuity-spa-outcome.js';
+import { dayColumnOf } from '../src/booking/flows/acuity-spa-target.js';
+import { createManualClock, systemClock, type ManualClock } from '../src/clock.js';
+import { createAcuitySpaSite, type AcuitySpaSite } from '../src/sandbox/acuity-spa/site.js';
+import type { SpaVenue } from '../src/sandbox/acuity-spa/venues.js';
+
+const OWNER = 'a3f09c1e';
+const CLUB: SpaVenue = {
+  ownerKey: OWNER,
+  businessId: 31337001,
+  name: 'Club de Tenis Sandbox',
+  timeZone: 'America/Guatemala',
+  country: 'GT',
+  courts: [
+    { court: 1, name: 'Cancha 1', appointmentTypeId: 70000101, calendarId: 9000201 },
+    { court: 2, name: 'Cancha 2', appointmentTypeId: 70000102, calendarId: 9000202 },
+  ],
+  grid: { firstSlotTime: '06:00', lastSlotTime: '21:00', slotLengthS: 3600 },
+  release: { kind: 'hoursBefore', hours: 48 },
+};
+/** 2027-07-21 09:00 in Guatemala: 2027-07-23 09:00 is released this instant, 10:00 at 16:00Z. */
+const T0 = Date.parse('2027-07-21T15:00:00Z');
+const ALERT_ES = 'Se detectó un uso irregular del sitio. Comunícate con el negocio para hacer una reserva.';
+const C1 = CLUB.courts[0]!;
+const USER = { firstName: 'Ana', lastName: 'Pérez', email: 'ana@example.test', phone: '+502 5555 1234' };
+const logger = { info: () => undefined, warn: () => undefined };
+
+interface Xhr { method: string; url: string; arrivedAtMs: number; status: number | 'lost' }
+
+let clock: ManualClock;
+let site: AcuitySpaSite;
+let url: string;
+let pool: ChromiumPool;
+let lease: BrowserLease;
+let other: Server;
+let otherUrl: string;
+
+const target = (time: string, over: Partial<AcuitySpaTarget> = {}): AcuitySpaTarget => ({
+  baseUrl: url, ownerKey: OWNER, court: 1, appointmentTypeId: C1.appointmentTypeId, calendarId: C1.calendarId,
+  date: '2027-07-23', time, utcOffset: '-06:00', ...over,
+});
+const posts = (): Xhr[] => (site.state.xhrs() as Xhr[]).filter((x) => x.method === 'POST');
+const flow = createAcuitySpaFlow({ clock: systemClock });
+
+beforeAll(async () => {
+  clock = createManualClock(T0);
+  site = createAcuitySpaSite({ clock, venues: [CLUB], confirmationOrigin: 'http://127.0.0.1:9' });
+  url = await site.start(0);
+  pool = createBrowserPool({ executablePath: findChromium(null), headless: true, logger });
+  // Another page: an empty #secondo-container and no app, as if the site's bundle had changed.
+  other = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><html><body><div id="secondo-container"></div><p>Mantenimiento</p></body></html>');
+  });
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+}, 60_000);
+afterAll(async () => {
+  await pool?.close();
+  await site?.stop();
+  await new Promise((resolve) => other?.close(resolve));
+});
+beforeEach(async () => {
+  clock.set(T0);
+  site.reset();
+  site.state.setSwitches({ limiter: { enabled: false } });
+  lease = await pool.acquire();
+  return async () => { await lease.release(); };
+});
+
+describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
+  it('books an offered slot: the hash is the site\'s booking, names as typed, the intent awaited before the POST', async () => {
+    const handle = await flow.prepare(lease, target('09:00'));
+    expect(handle.preparedView).toBe('form');
+    expect(handle.url).toBe(`${url}/schedule/${OWNER}/appointment/${C1.appointmentTypeId}/calendar/${C1.calendarId}/datetime/2027-07-23T09:00:00-06:00?appointmentTypeIds[]=${C1.appointmentTypeId}`);
+    let intentAtMs = 0;
+    const onBeforeSubmit = async (): Promise<boolean> => {
+      expect(posts()).toEqual([]);
+      await systemClock.sleep(300); // a slow intent write: the flow must still wait for it
+      expect(posts()).toEqual([]);
+      clock.advance(1000);
+      intentAtMs = clock.now();
+      return true;
+    };
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'booked', submitted: true, message: null });
+    const list = site.state.bookings();
+    expect(list).toHaveLength(1);
+    expect(result.confirmationCode).toBe(list[0]!.hash);
+    expect(result.confirmationCode).toMatch(/^[0-9a-f]{32}$/);
+    expect(list[0]!.client).toEqual(USER);
+    expect(list[0]!.source).toBe('client');
+    expect({ date: list[0]!.slot.date, time: list[0]!.slot.time, court: list[0]!.slot.court.court }).toEqual({ date: '2027-07-23', time: '09:00', court: 1 });
+    const sent = posts();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.status).toBe(200);
+    expect(sent[0]!.arrivedAtMs).toBeGreaterThanOrEqual(intentAtMs);
+    expect((await lease.page()).url()).toBe(`${url}/schedule/${OWNER}/confirmation/${list[0]!.hash}`);
+    expect(Object.keys(result.timingsMs)).toEqual(expect.arrayContaining(['prepare_ms', 'fill_ms', 'before_submit_ms', 'submit_to_result_ms', 'total_ms']));
+  }, 40_000);
+
+  it('prepared before the release (calendar), released at submit: reloads the calendar, picks the day column, books', async () => {
+    const handle = await flow.prepare(lease, target('10:00'));
+    expect(handle.preparedView).toBe('calendar');
+    clock.set(Date.parse('2027-07-21T16:00:00Z'));
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'booked', submitted: true });
+    const list = site.state.bookings();
+    expect(list).toHaveLength(1);
+    // 10:00 is also offered on 07-22 (another column): the booking is the 07-23 one.
+    expect({ hash: list[0]!.hash, date: list[0]!.slot.date, time: list[0]!.slot.time }).toEqual({ hash: result.confirmationCode, date: '2027-07-23', time: '10:00' });
+  }, 40_000);
+
+  it('pre-fills an early form at prepare (prefillUser) and submits it as is', async () => {
+    const prefilled = createAcuitySpaFlow({ clock: systemClock, prefillUser: USER });
+    const handle = await prefilled.prepare(lease, target('09:00'));
+    const page = await lease.page();
+    expect(await page.locator('input[id="client.firstName"]').inputValue()).toBe('Ana');
+    expect(await page.locator('input[id="client.phone"]').inputValue()).toBe('+502 5555 1234');
+    expect(await page.locator('input[id="client.email"]').inputValue()).toBe('');
+    expect(await page.locator('#your-information-form-container').innerText()).toContain('ana@example.test');
+    const result = await prefilled.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+    expect(result.outcome).toBe('booked');
+    expect(site.state.bookings()[0]!.client).toEqual(USER);
+  }, 40_000);
+
+  it('a time still absent at submit → not_open_yet, no POST, the intent never asked', async () => {
+    const handle = await flow.prepare(lease, target('10:00'));
+    let asked = false;
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => (asked = true), timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'not_open_yet', submitted: false, confirmationCode: null });
+    expect(result.message).toContain('2027-07-23 10:00');
+    expect(asked).toBe(false);
+    expect(posts()).toEqual([]);
+    expect(site.state.bookings()).toEqual([]);
+  }, 40_000);
+
+  it('a competitor took the slot after prepare → slot_taken (409)', async () => {
+    const handle = await flow.prepare(lease, target('09:00'));
+    expect(site.book({ ownerKey: OWNER, court: 1, date: '2027-07-23', time: '09:00' })).toBeDefined();
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'slot_taken', submitted: true, confirmationCode: null });
+    expect(posts().map((x) => x.status)).toEqual([409]);
+    expect(site.state.bookings().map((b) => b.source)).toEqual(['control']);
+  }, 40_000);
+
+  it('a failing captcha verdict → site_blocked with the site\'s alert text', async () => {
+    site.state.setSwitches({ captchaVerdict: { kind: 'fail' } });
+    const handle = await flow.prepare(lease, target('09:00'));
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'site_blocked', submitted: true, message: ALERT_ES, confirmationCode: null });
+    expect(posts().map((x) => x.status)).toEqual([422]);
+    expect(await (await lease.page()).locator('p[role="alert"]').textContent()).toBe(ALERT_ES);
+  }, 40_000);
+
+  it('no answer within timeoutMs after the click → timeout, submitted (the site did commit)', async () => {
+    // The slow answer waits on the manual clock, which does not move: the answer never comes.
+    site.state.setSwitches({ slowSubmitMs: 60_000 });
+    const handle = await flow.prepare(lease, target('09:00'));
+    const startMs = systemClock.now();
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 1500 });
+    expect(result).toMatchObject({ outcome: 'timeout', submitted: true, confirmationCode: null });
+    expect(systemClock.now() - startMs).toBeLessThan(5000);
+    expect(site.state.bookings()).toHaveLength(1);
+  }, 40_000);
+
+  it('onBeforeSubmit false → interrupted; a throw → error; no POST either way', async () => {
+    const handle = await flow.prepare(lease, target('09:00'));
+    const no = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => false, timeoutMs: 10_000 });
+    expect(no).toMatchObject({ outcome: 'interrupted', submitted: false, confirmationCode: null });
+    const thrown = await flow.submit(handle, { user: USER, onBeforeSubmit: () => Promise.reject(new Error('db down')), timeoutMs: 10_000 });
+    expect(thrown).toMatchObject({ outcome: 'error', submitted: false });
+    expect(thrown.message).toContain('db down');
+    expect(posts()).toEqual([]);
+    expect(site.state.bookings()).toEqual([]);
+  }, 40_000);
+
+  it('pages without the hooks → site_changed within a few seconds (not-active page; container without the app)', async () => {
+    for (const t of [target('09:00', { ownerKey: 'deadbeef' }), target('09:00', { baseUrl: otherUrl })]) {
+      const startMs = systemClock.now();
+      const handle = await flow.prepare(lease, t);
+      expect(handle.preparedView).toBe('missing');
+      const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+      expect(result).toMatchObject({ outcome: 'site_changed', submitted: false });
+      expect(systemClock.now() - startMs).toBeLessThan(5000);
+    }
+    expect(posts()).toEqual([]);
+  }, 40_000);
+});
+
+describe('answer mapping and day columns (pure)', () => {
+  const t = (): AcuitySpaTarget => ({ ...target('09:00'), baseUrl: 'http://127.0.0.1:1' });
+  it('maps the site\'s answers', () => {
+    const booked = { hash: 'a'.repeat(32), date: '2027-07-23', time: '09:00', appointmentTypeID: C1.appointmentTypeId, calendarID: C1.calendarId };
+    expect(outcomeOfAnswer({ kind: 'response', status: 200, body: booked }, t())).toEqual({ outcome: 'booked', confirmationCode: 'a'.repeat(32), message: null });
+    expect(outcomeOfAnswer({ kind: 'response', status: 200, body: { ...booked, time: '10:00' } }, t()).outcome).toBe('site_changed');
+    expect(outcomeOfAnswer({ kind: 'response', status: 422, body: { error: 'time_unavailable', message: 'gone' } }, t()).outcome).toBe('slot_taken');
+    const limited = outcomeOfAnswer({ kind: 'response', status: 429, body: { message: 'Rate limit reached.' } }, t());
+    expect(limited).toMatchObject({ outcome: 'error', message: 'rate limited (HTTP 429): Rate limit reached.' });
+    expect(outcomeOfAnswer({ kind: 'response', status: 400, body: { error: 'bad_request', message: 'bad phone' } }, t())).toMatchObject({ outcome: 'error', message: 'HTTP 400: bad phone' });
+    expect(outcomeOfAnswer({ kind: 'lost', reason: 'net::ERR_EMPTY_RESPONSE' }, t()).outcome).toBe('unknown');
+  });
+  it('finds the day column by its label', () => {
+    const labels = ['hoy miércoles jul 21', 'mañana jueves jul 22', 'viernes jul 23', 'sábado jul 24', 'domingo jul 25'];
+    expect(dayColumnOf(labels, '2027-07-23')).toBe(2);
+    expect(dayColumnOf(labels, '2027-07-02')).toBe(-1);
+    expect(dayColumnOf(['Fri Jul 23'], '2027-07-23')).toBe(0);
+  });
+});
