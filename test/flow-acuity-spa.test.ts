@@ -7,25 +7,13 @@ import { outcomeOfAnswer } from '../src/booking/flows/acuity-spa-outcome.js';
 import { dayColumnOf } from '../src/booking/flows/acuity-spa-target.js';
 import { createManualClock, systemClock, type ManualClock } from '../src/clock.js';
 import { createAcuitySpaSite, type AcuitySpaSite } from '../src/sandbox/acuity-spa/site.js';
-import type { SpaVenue } from '../src/sandbox/acuity-spa/venues.js';
+import { SPA_ALERT_ES, SPA_OWNER, spaClub } from './helpers/acuity-spa.js';
 
-const OWNER = 'a3f09c1e';
-const CLUB: SpaVenue = {
-  ownerKey: OWNER,
-  businessId: 31337001,
-  name: 'Club de Tenis Sandbox',
-  timeZone: 'America/Guatemala',
-  country: 'GT',
-  courts: [
-    { court: 1, name: 'Cancha 1', appointmentTypeId: 70000101, calendarId: 9000201 },
-    { court: 2, name: 'Cancha 2', appointmentTypeId: 70000102, calendarId: 9000202 },
-  ],
-  grid: { firstSlotTime: '06:00', lastSlotTime: '21:00', slotLengthS: 3600 },
-  release: { kind: 'hoursBefore', hours: 48 },
-};
+const OWNER = SPA_OWNER;
+const CLUB = spaClub(2);
 /** 2027-07-21 09:00 in Guatemala: 2027-07-23 09:00 is released this instant, 10:00 at 16:00Z. */
 const T0 = Date.parse('2027-07-21T15:00:00Z');
-const ALERT_ES = 'Se detectó un uso irregular del sitio. Comunícate con el negocio para hacer una reserva.';
+const ALERT_ES = SPA_ALERT_ES;
 const C1 = CLUB.courts[0]!;
 const USER = { firstName: 'Ana', lastName: 'Pérez', email: 'ana@example.test', phone: '+502 5555 1234' };
 const logger = { info: () => undefined, warn: () => undefined };

@@ -3,26 +3,14 @@ import { createManualClock, type ManualClock } from '../src/clock.js';
 import { SPA_RECAPTCHA_SITE_KEY } from '../src/sandbox/acuity-spa/pages.js';
 import { createAcuitySpaSite, type AcuitySpaSite } from '../src/sandbox/acuity-spa/site.js';
 import { localInstantMs, spaDaySlotTimes, spaReleaseAtMs, type SpaVenue } from '../src/sandbox/acuity-spa/venues.js';
+import { SPA_ALERT_ES, SPA_OWNER, spaClub } from './helpers/acuity-spa.js';
 
-const OWNER = 'a3f09c1e';
-const CLUB: SpaVenue = {
-  ownerKey: OWNER,
-  businessId: 31337001,
-  name: 'Club de Tenis Sandbox',
-  timeZone: 'America/Guatemala',
-  country: 'GT',
-  courts: [
-    { court: 1, name: 'Cancha 1', appointmentTypeId: 70000101, calendarId: 9000201 },
-    { court: 2, name: 'Cancha 2', appointmentTypeId: 70000102, calendarId: 9000202 },
-    { court: 3, name: 'Cancha 3', appointmentTypeId: 70000103, calendarId: 9000203 },
-  ],
-  grid: { firstSlotTime: '06:00', lastSlotTime: '21:00', slotLengthS: 3600 },
-  release: { kind: 'hoursBefore', hours: 48 },
-};
+const OWNER = SPA_OWNER;
+const CLUB = spaClub(3);
 /** 2027-07-21 08:30 in Guatemala (UTC-6). */
 const T0 = Date.parse('2027-07-21T14:30:00Z');
 const DAY = '2027-07-23';
-const ALERT_ES = 'Se detectó un uso irregular del sitio. Comunícate con el negocio para hacer una reserva.';
+const ALERT_ES = SPA_ALERT_ES;
 
 let clock: ManualClock;
 let site: AcuitySpaSite;
