@@ -10,7 +10,7 @@ import type { BookingUser } from '../contracts/index.js';
 /**
  * A browser context lent by a {@link BrowserPool}; `release()` closes it. Its page is opened only when asked
  * for: a page is a renderer process (50 contexts with a page each take 25–40 s to open on 2 cores, 50
- * without a page under 1 s), and the request flow never needs one.
+ * without a page under 1 s): a lease opens it only when a flow needs it.
  */
 export interface PageLease {
   /** HTTP through the context (its cookies, user agent and connections); no renderer. */
@@ -52,6 +52,8 @@ export interface SlotTarget {
   court: number;
   targetDate: string;
   targetTime: string;
+  /** Who will be booked: a flow may pre-fill a form the site shows before the release. */
+  user?: BookingUser;
 }
 
 /** The steps that book one slot on one site (docs/architecture.md "Booking"). */

@@ -35,7 +35,7 @@ async function prepareCourt(pool: BrowserPool, flow: SlotFlow, session: BookingS
   const lease = await pool.acquire();
   try {
     const { request } = session;
-    const handle = await flow.prepare(lease, { venue: session.venue, court, targetDate: request.targetDate, targetTime: request.targetTime });
+    const handle = await flow.prepare(lease, { venue: session.venue, court, targetDate: request.targetDate, targetTime: request.targetTime, user: request.user });
     return { court, lease, handle };
   } catch (err) {
     await lease.release().catch(() => undefined);

@@ -60,17 +60,38 @@ const releaseRuleSchema = z.union([
 ], { error: 'must be either { "hoursBefore": N }, { "daysBefore": N, "at": "HH:MM" } or { "cron": "0 7 * * *", "horizonDays": N }' });
 export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
 
-/** The booking site of a venue. Only the Acuity Scheduling adapter exists today. */
+/**
+ * The booking site of a venue: an Acuity Scheduling client page (docs/acuity-site.md). Its business is
+ * addressed by the 8-hex owner key of `<baseUrl>/schedule/<ownerKey>/…` (the page's `OWNER_KEY` global).
+ */
 const siteSchema = z.strictObject({
   /** Which flow books this site. */
   adapter: z.literal('acuity').default('acuity'),
   /** Site origin, e.g. `https://example.as.me` or the sandbox's `http://127.0.0.1:8080`. No trailing slash. */
   baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as "https://example.as.me"' }).transform((u) => u.replace(/\/+$/, '')),
-  /** The scheduling page's owner slug in `/schedule/<slug>/...` paths. */
-  slug: z.string().regex(/^[A-Za-z0-9_-]+$/),
-  /** Acuity appointment type id used by every court of this venue. */
-  appointmentTypeId: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  /** The business's owner key: 8 hex characters, as in `/schedule/<ownerKey>/…` and the page's `OWNER_KEY`. */
+  ownerKey: z.string().regex(/^[0-9a-f]{8}$/, 'must be the 8 lower-case hex characters of the scheduler URL, e.g. "a3f09c1e"'),
+  /**
+   * The business's numeric id (the `owner=` of its `schedule.php` change/cancel links), when known. Optional:
+   * only the sandbox needs it to serve such links.
+   */
+  businessId: z.number().int().positive().optional(),
 });
+
+/** Positive integer id of the site (appointment type, calendar). */
+const siteIdSchema = z.number().int().positive();
+
+/**
+ * One court on the site: on an Acuity club page every court is its own appointment type AND its own calendar
+ * (docs/acuity-site.md), both numeric ids from the scheduler's URLs.
+ */
+const courtSchema = z.strictObject({
+  appointmentTypeId: siteIdSchema,
+  calendarId: siteIdSchema,
+  /** Display name of the court on the site (the sandbox shows it; default "Court N"). */
+  name: z.string().min(1).optional(),
+});
+export type CourtConfig = z.infer<typeof courtSchema>;
 
 /** One venue: a booking site account/location, with its zone, release rule, courts and site adapter. */
 const venueSchema = z.strictObject({
@@ -80,11 +101,12 @@ const venueSchema = z.strictObject({
   timeZone: timeZoneSchema,
   releaseRule: releaseRuleSchema,
   site: siteSchema,
-  /** Court number → the site's calendar id for that court. At least one court. */
+  /** Court number → the court's appointment type and calendar on the site. At least one court. */
   courts: z
-    .record(z.string().regex(/^[1-9]\d*$/, 'court numbers are positive integers'), z.string().regex(/^[A-Za-z0-9_-]+$/))
+    .record(z.string().regex(/^[1-9]\d*$/, 'court numbers are positive integers'), courtSchema)
     .refine((m) => Object.keys(m).length > 0, { message: 'a venue needs at least one court' })
-    .refine((m) => new Set(Object.values(m)).size === Object.keys(m).length, { message: 'two courts map to the same calendar id' }),
+    .refine((m) => new Set(Object.values(m).map((c) => c.appointmentTypeId)).size === Object.keys(m).length, { message: 'two courts share an appointmentTypeId' })
+    .refine((m) => new Set(Object.values(m).map((c) => c.calendarId)).size === Object.keys(m).length, { message: 'two courts share a calendarId' }),
   /** Slot length in seconds (default one hour). */
   slotLengthS: z.number().int().min(300).max(4 * 3600).default(3600),
   /** First slot start of a day, venue-local `HH:MM`. */

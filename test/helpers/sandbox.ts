@@ -15,13 +15,20 @@ export const T0 = Date.parse('2027-07-21T15:00:00.000Z');
 /** A venue as written in a config file, minus `site.baseUrl` (filled in with the sandbox's URL). */
 export type TestVenueInput = Record<string, unknown> & { site: Record<string, unknown> };
 
-/** The `la-villa` test venue: America/Guatemala (−06:00, no DST), hoursBefore 48, courts 1–3. */
+/**
+ * The `la-villa` test venue: America/Guatemala (−06:00, no DST), hoursBefore 48, courts 1–3, each its own
+ * appointment type and calendar on the look-alike (owner key `a3f09c1e`).
+ */
 export const LA_VILLA: TestVenueInput = {
   name: 'La Villa Tennis',
   timeZone: 'America/Guatemala',
   releaseRule: { hoursBefore: 48 },
-  site: { adapter: 'acuity', slug: 'la-villa', appointmentTypeId: '1001' },
-  courts: { '1': '5001', '2': '5002', '3': '5003' },
+  site: { adapter: 'acuity', ownerKey: 'a3f09c1e', businessId: 31337001 },
+  courts: {
+    '1': { appointmentTypeId: 70000101, calendarId: 9000201, name: 'Cancha 1' },
+    '2': { appointmentTypeId: 70000102, calendarId: 9000202, name: 'Cancha 2' },
+    '3': { appointmentTypeId: 70000103, calendarId: 9000203, name: 'Cancha 3' },
+  },
   slotLengthS: 3600,
   firstSlotTime: '07:00',
   lastSlotTime: '21:00',
@@ -68,36 +75,7 @@ export async function startTestSandbox(
   };
 }
 
-/** The `form_token` value in a slot form page, or throws. */
-export function formToken(html: string): string {
-  const token = /name="form_token" value="([^"]+)"/.exec(html)?.[1];
-  if (!token) throw new Error('page has no form_token');
-  return token;
-}
-
-/** POSTs urlencoded `fields` to `url` without following redirects. */
-export function postForm(url: string, fields: Record<string, string>): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-}
-
 /** POSTs JSON to `url`. */
 export function postJson(url: string, body: unknown): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
-
-/** Valid client fields for the booking form (plus a token). */
-export function clientFields(token: string, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    'client.firstName': 'Ana',
-    'client.lastName': 'López',
-    'client.email': 'ana@example.test',
-    'client.phone': '+502 5555 1234',
-    form_token: token,
-    ...overrides,
-  };
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { VenueConfig } from '../../config/schema.js';
-import { appointmentsApiPath } from './acuity-urls.js';
 
 /**
  * Looking up a client's appointments on an Acuity site, for reconciliation after a crash between the
@@ -57,7 +56,7 @@ export function createFetchJson(signal?: AbortSignal): JsonRequest {
  * @throws Error from `request`, or naming the venue when the answer is not a list of appointments.
  */
 export async function lookupAcuityAppointments(request: JsonRequest, venue: VenueConfig, email: string): Promise<AcuityAppointment[]> {
-  const body = await request(`${venue.site.baseUrl}${appointmentsApiPath(venue.site.slug, email)}`);
+  const body = await request(`${venue.site.baseUrl}/api/scheduling/v1/appointments?owner=${venue.site.ownerKey}&email=${encodeURIComponent(email)}`);
   const parsed = z.array(acuityAppointmentSchema).safeParse(body);
   if (!parsed.success) {
     throw new Error(`venue "${venue.name}": appointments lookup returned an unexpected shape: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });

@@ -1,5 +1,5 @@
 import type { Page, Request } from 'playwright-core';
-import type { AcuityClient } from './acuity-handle.js';
+import type { AcuityClient } from './acuity-common.js';
 import type { SpaAnswer } from './acuity-spa-outcome.js';
 import { dayColumnOf, type AcuitySpaTarget } from './acuity-spa-target.js';
 

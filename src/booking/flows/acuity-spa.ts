@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { systemClock, type Clock } from '../../clock.js';
 import type { FlowResult, PageLease, SlotFlow } from '../flow.js';
-import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-handle.js';
+import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-common.js';
 import { outcomeOfAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
 import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
 import { acuitySpaCalendarUrl, acuitySpaSlotUrl, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
@@ -45,7 +45,8 @@ export interface AcuitySpaFlowOptions {
 
 /** The SPA flow: a {@link SlotFlow} whose `prepare` takes an {@link AcuitySpaTarget}. */
 export type AcuitySpaFlow = Omit<SlotFlow<AcuitySpaHandle>, 'prepare'> & {
-  prepare(lease: PageLease, target: AcuitySpaTarget): Promise<AcuitySpaHandle>;
+  /** `prefill`: who to pre-fill an early form with (default the `prefillUser` option). */
+  prepare(lease: PageLease, target: AcuitySpaTarget, prefill?: AcuityClient): Promise<AcuitySpaHandle>;
 };
 
 /** Navigates `page` to `url` (waiting only for the response to start) and waits for the app's hooks. */
@@ -96,7 +97,7 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
   };
   return {
     name: 'acuity-spa',
-    async prepare(lease, target) {
+    async prepare(lease, target, prefill = options.prefillUser) {
       checkAcuitySpaTarget(target);
       const timer = createTimer(opts.clock);
       const url = acuitySpaSlotUrl(target);
@@ -105,7 +106,7 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
       try {
         const page = await lease.page();
         preparedView = await openSlot(page, url, opts.navigationTimeoutMs, opts.hookTimeoutMs);
-        if (preparedView === 'form' && options.prefillUser) await fillForm(page, options.prefillUser, opts.hookTimeoutMs);
+        if (preparedView === 'form' && prefill) await fillForm(page, prefill, opts.hookTimeoutMs);
       } catch (err) {
         prepareError = mapFlowError(err).message;
       }

@@ -1,76 +1,57 @@
-import type { Clock } from '../../clock.js';
-import type { FlowResult, SlotFlow } from '../flow.js';
-import { DEFAULT_PREPARE_TIMEOUT_MS, prepareAcuityAttempt, warmRequestContext, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
-import { submitAcuityRendered } from './acuity-rendered.js';
-import { submitAcuityRequest, type AcuityRequestOptions } from './acuity-request.js';
+import { ReservdError } from '../../errors.js';
+import type { SlotFlow, SlotTarget } from '../flow.js';
+import { createAcuitySpaFlow, type AcuitySpaFlowOptions, type AcuitySpaHandle, type AcuitySpaTarget } from './acuity-spa.js';
+import { slotUtcOffset } from './acuity-urls.js';
 
 /**
- * The Acuity Scheduling flow for ONE court attempt: open the slot's direct link (C10) ahead of time, then at
- * the fire instant submit in one of two modes:
- * - `request` (default): the booking is one or two HTTP requests through the page's request context
- *   (`acuity-request.ts`, ≈ 10 ms here);
- * - `rendered`: fill and click in the page (`acuity-rendered.ts`, ≈ 500 ms here), the fallback for a site
- *   whose form only exists after scripts ran.
- * In request mode `prepare` renders nothing: it GETs the slot through the page's request context.
- * Both await the caller's intent write before anything is sent. Expected outcomes are values, not
- * exceptions; an unexpected exception goes through `mapFlowError`.
+ * The Acuity Scheduling flow as the executor uses it: the venue's config mapped onto the single-page-app
+ * flow (`acuity-spa.ts`, docs/acuity-site.md). It books through the page as one person does — navigate,
+ * click the time, type the details, press "Confirmar cita" — and reads the outcome from the page's own
+ * booking XHR. There is no HTTP fast path: the booking request and its captcha token only ever come from
+ * the page's own scripts.
  */
 
-export { prepareAcuityAttempt, type AcuityHandle, type AcuityMode, type AcuitySubmitArgs } from './acuity-handle.js';
-export { CONFIRMATION_READ_MIN_MS, submitAcuityRequest, type AcuityRequestOptions } from './acuity-request.js';
+export type { AcuitySpaHandle as AcuityHandle } from './acuity-spa.js';
+
+/** Options of {@link createAcuityFlow}: those of the SPA flow (clock, hook and navigation budgets). */
+export type AcuityFlowOptions = Omit<AcuitySpaFlowOptions, 'prefillUser'>;
 
 /**
- * Submits a prepared attempt in `args.mode` (default `request`). Never throws; see
- * {@link submitAcuityRequest} and {@link submitAcuityRendered}.
+ * The SPA target of one court-slot of a configured venue.
+ *
+ * @throws ReservdError (code `unknown_court`) when the venue has no such court (the scheduler rejects such a
+ *   row before any booking; a flow maps any exception to an outcome); RangeError for a slot in a DST gap.
  */
-export function submitAcuityAttempt(handle: AcuityHandle, args: AcuitySubmitArgs & AcuityRequestOptions & { mode?: AcuityMode }): Promise<FlowResult> {
-  return (args.mode ?? 'request') === 'request' ? submitAcuityRequest(handle, args) : submitAcuityRendered(handle, args);
-}
-
-/** Options of {@link createAcuityFlow}. */
-export interface AcuityFlowOptions extends AcuityRequestOptions {
-  /** Times prepare and submit (`timingsMs`) and measures the submit budget. */
-  clock: Clock;
-  /** How submit talks to the site. Default `request`. */
-  mode?: AcuityMode;
-  /** Budget of prepare's navigation, ms. Default 30 000. */
-  prepareTimeoutMs?: number;
-}
-
-/** The Acuity {@link SlotFlow} plus an optional warm-up the executor may call before the fire instant. */
-export interface AcuityFlow extends SlotFlow<AcuityHandle> {
-  /**
-   * Request mode: refreshes `page.request`'s keep-alive connection to the site (servers drop idle ones
-   * after ~60–75 s) and, when the slot is already open, keeps a fresh form. Call it ~1–5 s before the fire
-   * instant when the wait after `prepare` is long. Never throws; a no-op in rendered mode.
-   * @param warmTimeoutMs budget of the GET, ms (default 5 000).
-   */
-  warm(handle: AcuityHandle, warmTimeoutMs?: number): Promise<void>;
+export function acuityTargetOf(target: SlotTarget): AcuitySpaTarget {
+  const { venue, court } = target;
+  const ids = venue.courts[String(court)];
+  if (ids === undefined) {
+    throw new ReservdError('unknown_court', `venue "${venue.name}": court ${court} is not configured (courts: ${Object.keys(venue.courts).join(', ')})`);
+  }
+  return {
+    baseUrl: venue.site.baseUrl,
+    ownerKey: venue.site.ownerKey,
+    court,
+    appointmentTypeId: ids.appointmentTypeId,
+    calendarId: ids.calendarId,
+    date: target.targetDate,
+    time: target.targetTime,
+    utcOffset: slotUtcOffset(target.targetDate, target.targetTime, venue.timeZone),
+  };
 }
 
 /**
- * The Acuity flow as a {@link SlotFlow} (name `acuity` in both modes: the site is the same). Timings
- * (`timingsMs`, ms): `prepare_ms`, `total_ms`, and per mode `warm_ms`, `get_ms`, `before_submit_ms`,
- * `post_ms`, `confirm_ms` (request) or `reload_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`
- * (rendered).
+ * The Acuity {@link SlotFlow} (name `acuity`). `prepare` opens the court's direct-slot page before the
+ * release and pre-fills the form with `target.user` when the page shows it that early; `submit` brings the
+ * form up (clicking the time that has just appeared when needed), fills it, awaits the intent and clicks.
+ * Timings (`timingsMs`, ms): `prepare_ms`, `open_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`,
+ * `total_ms`. Neither throws for expected outcomes.
  */
-export function createAcuityFlow(options: AcuityFlowOptions): AcuityFlow {
-  const mode = options.mode ?? 'request';
-  const showConfirmation = options.showConfirmation ?? false;
-  const timeoutMs = options.prepareTimeoutMs ?? DEFAULT_PREPARE_TIMEOUT_MS;
+export function createAcuityFlow(options: AcuityFlowOptions = {}): SlotFlow<AcuitySpaHandle> {
+  const spa = createAcuitySpaFlow(options);
   return {
     name: 'acuity',
-    // Request mode: no render before the release, only a GET through the page's request context.
-    prepare: (page, target) => prepareAcuityAttempt(page, target, { clock: options.clock, timeoutMs, warmRequest: mode === 'request', render: mode === 'rendered' }),
-    submit: (handle, args) => submitAcuityAttempt(handle, { ...args, clock: options.clock, mode, showConfirmation }),
-    async warm(handle, warmTimeoutMs = 5_000) {
-      if (mode !== 'request') return;
-      try {
-        const served = await warmRequestContext(handle.browser.request, handle.url, warmTimeoutMs);
-        if (served.state === 'form') handle.prepared.form = served.form;
-      } catch {
-        // Only a warm-up: the submit makes its own request and reports what goes wrong there.
-      }
-    },
+    prepare: async (lease, target) => spa.prepare(lease, acuityTargetOf(target), target.user),
+    submit: (handle, args) => spa.submit(handle, args),
   };
 }

@@ -30,7 +30,8 @@ export interface AcuitySpaSiteOptions {
   logger?: SandboxLogger;
   /**
    * Origin of `confirmationPage` links (`<origin>/schedule.php?owner=…`). Default
-   * `https://app.acuityscheduling.com`, as on the real site; tests pass their loopback origin.
+   * `https://app.acuityscheduling.com`, as on the real site; `self`: the site's own origin once started
+   * (the sandbox's); tests may pass any origin.
    */
   confirmationOrigin?: string;
 }
@@ -58,7 +59,8 @@ export interface AcuitySpaSite {
 export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSite {
   const { clock, venues } = options;
   const logger = options.logger ?? silentLogger;
-  const confirmationOrigin = (options.confirmationOrigin ?? 'https://app.acuityscheduling.com').replace(/\/$/, '');
+  const selfOrigin = options.confirmationOrigin === 'self';
+  const confirmationOrigin = (selfOrigin ? 'http://127.0.0.1' : (options.confirmationOrigin ?? 'https://app.acuityscheduling.com')).replace(/\/$/, '');
   validateSpaVenues(venues);
   const state = createSpaState(clock, options.switches ?? {});
   const catalog = createSpaVenueCatalog(venues);
@@ -85,6 +87,7 @@ export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSit
       const address = server.server.address();
       const bound = typeof address === 'object' && address !== null ? address.port : port;
       logger.info({ port: bound, venues: venues.map((v) => v.ownerKey) }, 'acuity-spa: listening');
+      if (selfOrigin) ctx.confirmationOrigin = `http://127.0.0.1:${bound}`;
       return `http://127.0.0.1:${bound}`;
     },
     async stop() {

@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { Temporal } from 'temporal-polyfill';
 
 /**
@@ -23,7 +24,14 @@ export interface SpaCourt {
  * When a slot becomes bookable. `hoursBefore`: a sliding window, the slot's start minus `hours`.
  * `daysBefore`: at local `at` (HH:MM, venue zone) on the venue-local date `days` before the slot's date.
  */
-export type SpaReleaseRule = { kind: 'hoursBefore'; hours: number } | { kind: 'daysBefore'; days: number; at: string };
+export type SpaReleaseRule =
+  | { kind: 'hoursBefore'; hours: number }
+  | { kind: 'daysBefore'; days: number; at: string }
+  /**
+   * `cron`: at each run of `pattern` (croner syntax, venue zone) the days up to `horizonDays` ahead open; a
+   * slot opens at the first run on or after local midnight of its date minus `horizonDays`.
+   */
+  | { kind: 'cron'; pattern: string; horizonDays: number };
 
 /** The bookable start times of every day: `firstSlotTime`, then every `slotLengthS`, up to `lastSlotTime` (local HH:MM). */
 export interface SpaSlotGrid {
@@ -101,6 +109,10 @@ export function validateSpaVenues(venues: readonly SpaVenue[]): void {
       throw new Error(`acuity-spa: ${v.ownerKey} slotLengthS must be whole minutes, at least 300`);
     }
     if (v.release.kind === 'hoursBefore' && !(v.release.hours >= 0)) throw new Error(`acuity-spa: ${v.ownerKey} hoursBefore must be >= 0`);
+    if (v.release.kind === 'cron') {
+      if (!Number.isInteger(v.release.horizonDays) || v.release.horizonDays < 0) throw new Error(`acuity-spa: ${v.ownerKey} horizonDays must be a whole number >= 0`);
+      new Cron(v.release.pattern, { timezone: v.timeZone, paused: true });
+    }
     if (v.release.kind === 'daysBefore') {
       if (!Number.isInteger(v.release.days) || v.release.days < 0) throw new Error(`acuity-spa: ${v.ownerKey} daysBefore must be a whole number >= 0`);
       minutesOf(v.release.at);
@@ -157,6 +169,7 @@ export function spaCourtSlots(venue: SpaVenue, court: SpaCourt, date: string): S
 export function spaReleaseAtMs(slot: Pick<SpaSlot, 'venue' | 'date' | 'startMs'>): number {
   const rule = slot.venue.release;
   if (rule.kind === 'hoursBefore') return slot.startMs - rule.hours * 3_600_000;
+  if (rule.kind === 'cron') return cronReleaseAtMs(slot.venue.timeZone, rule, slot.date);
   const releaseDate = Temporal.PlainDate.from(slot.date).subtract({ days: rule.days }).toString();
   // A release hour skipped by DST opens at the jump itself (the first instant after the gap).
   const exact = localInstantMs(slot.venue.timeZone, releaseDate, rule.at);
@@ -167,6 +180,18 @@ export function spaReleaseAtMs(slot: Pick<SpaSlot, 'venue' | 'date' | 'startMs'>
     { disambiguation: 'earlier' },
   );
   return (before.getTimeZoneTransition('next') ?? before).epochMilliseconds;
+}
+
+/**
+ * First run of `rule.pattern` at or after local midnight of `date` − `horizonDays` (croner reads the pattern
+ * in `timeZone`). Never before the slot itself opens on the real page's terms: a run on a later day is fine.
+ */
+function cronReleaseAtMs(timeZone: string, rule: { pattern: string; horizonDays: number }, date: string): number {
+  const releaseDate = Temporal.PlainDate.from(date).subtract({ days: rule.horizonDays });
+  const midnightMs = releaseDate.toZonedDateTime({ timeZone }).epochMilliseconds;
+  const next = new Cron(rule.pattern, { timezone: timeZone, paused: true }).nextRun(new Date(midnightMs - 1));
+  if (!next) throw new Error(`acuity-spa: cron "${rule.pattern}" has no run after ${releaseDate.toString()}`);
+  return next.getTime();
 }
 
 function plainParts(date: string): { year: number; month: number; day: number } {
