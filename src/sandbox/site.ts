@@ -4,6 +4,7 @@ import { createAcuitySpaSite, type AcuitySpaSite } from './acuity-spa/site.js';
 import type { SpaBooking, SpaClient, SpaXhr } from './acuity-spa/state.js';
 import type { SpaSwitches, SpaSwitchesPatch } from './acuity-spa/switches.js';
 import type { SpaSlotRef } from './acuity-spa/venue-catalog.js';
+import { spaReleaseAtMs } from './acuity-spa/venues.js';
 import { spaVenuesOf } from './from-config.js';
 import { silentLogger, type SandboxLogger } from './sandbox-logger.js';
 
@@ -56,8 +57,30 @@ export interface SandboxBooking {
   phone: string;
   /** `client`: booked through the page; `competitor` / `control`: by the sandbox itself. */
   source: SpaBooking['source'];
-  /** Arrival of its booking request, epoch ms on the site clock. */
+  /** Arrival of its booking request, epoch ms and ISO instant on the site clock. */
   arrivedAtMs: number;
+  arrivedAt: string;
+  /** ISO instant the slot opened under the site's own release rule. */
+  releaseAt: string;
+}
+
+/** What a booking POST got: `lost` = committed, then the answer was dropped on purpose. */
+export type SandboxSubmitResult = 'booked' | 'lost' | 'slot_taken' | 'not_offered' | 'blocked' | 'invalid' | 'rate_limited' | 'other';
+
+/** One booking POST that reached the site, accepted or not, with what it asked for. */
+export interface SandboxSubmit {
+  /** Arrival, epoch ms and ISO instant on the SITE's clock. */
+  arrivedAtMs: number;
+  arrivedAt: string;
+  /** Venue id, court and venue-local slot posted (null when the POST did not name a known court). */
+  venue: string | null;
+  court: number | null;
+  date: string | null;
+  time: string | null;
+  /** The posted e-mail, or null. */
+  email: string | null;
+  status: number | 'lost';
+  result: SandboxSubmitResult;
 }
 
 /** A running (or startable) sandbox site. */
@@ -79,8 +102,8 @@ export interface SandboxSite {
   setSwitches(patch: SpaSwitchesPatch): SpaSwitches;
   /** Bookings the site holds, in arrival order. */
   bookings(): SandboxBooking[];
-  /** Every booking POST that arrived (appointments XHRs with method POST), in order. */
-  submits(): SpaXhr[];
+  /** Every booking POST that arrived, in order. */
+  submits(): SandboxSubmit[];
   /** Every booking XHR (POSTs and lookups), in order. */
   xhrs(): SpaXhr[];
   /**
@@ -96,6 +119,18 @@ export interface SandboxSite {
   reset(): void;
   /** The look-alike underneath (its state and slot rules). */
   readonly spa: AcuitySpaSite;
+}
+
+/** How a booking POST was answered, from its status and error code. */
+function submitResult(x: SpaXhr): SandboxSubmitResult {
+  if (x.status === 'lost') return 'lost';
+  const error = (x.body as { error?: unknown } | null)?.error;
+  if (x.status === 200) return 'booked';
+  if (x.status === 409) return 'slot_taken';
+  if (x.status === 429) return 'rate_limited';
+  if (x.status === 422) return error === 'irregular_usage' ? 'blocked' : 'not_offered';
+  if (x.status === 400) return 'invalid';
+  return 'other';
 }
 
 /** Creates (without I/O) the sandbox site for `options.config`'s venues. @throws Error when two venues share an owner key. */
@@ -130,7 +165,25 @@ export function createSandboxSite(options: SandboxSiteOptions): SandboxSite {
     ...b.client,
     source: b.source,
     arrivedAtMs: b.arrivedAtMs,
+    arrivedAt: new Date(b.arrivedAtMs).toISOString(),
+    releaseAt: new Date(spaReleaseAtMs(b.slot)).toISOString(),
   });
+  const submitOf = (x: SpaXhr): SandboxSubmit => {
+    const posted = (typeof x.request === 'object' && x.request !== null ? x.request : {}) as Record<string, unknown>;
+    const found = spa.courtOf(Number(posted.appointmentTypeID));
+    const datetime = typeof posted.datetime === 'string' ? /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(posted.datetime) : null;
+    return {
+      arrivedAtMs: x.arrivedAtMs,
+      arrivedAt: new Date(x.arrivedAtMs).toISOString(),
+      venue: found ? (venueIdOf.get(found.venue.ownerKey) ?? null) : null,
+      court: found?.court.court ?? null,
+      date: datetime?.[1] ?? null,
+      time: datetime?.[2] ?? null,
+      email: typeof posted.email === 'string' ? posted.email : null,
+      status: x.status,
+      result: submitResult(x),
+    };
+  };
   const listen = async (port: number): Promise<{ url: string; port: number }> => {
     const url = await spa.start(port);
     address = { url, port: Number(new URL(url).port) };
@@ -157,7 +210,7 @@ export function createSandboxSite(options: SandboxSiteOptions): SandboxSite {
     siteNow: () => spa.state.siteNow(),
     setSwitches: (patch) => spa.state.setSwitches(patch),
     bookings: () => spa.state.bookings().map(view),
-    submits: () => spa.state.xhrs().filter(isBookingXhr),
+    submits: () => spa.state.xhrs().filter(isBookingXhr).map(submitOf),
     xhrs: () => spa.state.xhrs(),
     book(name, client) {
       const booking = spa.book(refOf(name), client);

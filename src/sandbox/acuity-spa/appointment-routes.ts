@@ -53,7 +53,7 @@ async function postAppointment(ctx: SpaSiteContext, request: FastifyRequest, rep
   const arrivedAtMs = state.siteNow();
   const sw = state.switches();
   const answer = ({ status, body }: Answer): FastifyReply => {
-    state.recordXhr({ method: 'POST', url: request.url, arrivedAtMs, status, body });
+    state.recordXhr({ method: 'POST', url: request.url, arrivedAtMs, status, body, request: request.body });
     return reply.code(status).send(body);
   };
   const parsed = readBookingRequest(ctx, request.body, sw);
@@ -65,7 +65,7 @@ async function postAppointment(ctx: SpaSiteContext, request: FastifyRequest, rep
   if (!booking) return answer(fail(sw.taken, 'The time you have selected is already booked.'));
   const json = appointmentJson(booking, state.switches().offsetFormat, ctx.confirmationOrigin);
   if (!state.takeLoseAnswer()) return answer({ status: 200, body: json });
-  state.recordXhr({ method: 'POST', url: request.url, arrivedAtMs, status: 'lost', body: json });
+  state.recordXhr({ method: 'POST', url: request.url, arrivedAtMs, status: 'lost', body: json, request: request.body });
   ctx.logger.info({ hash: booking.hash }, 'acuity-spa: booking committed, answer lost on purpose');
   reply.hijack();
   request.raw.socket.destroy();

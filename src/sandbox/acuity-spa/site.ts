@@ -8,7 +8,7 @@ import type { SpaSiteContext } from './site-context.js';
 import { buildSpaServer } from './spa-server.js';
 import { createSpaState, type SpaBooking, type SpaClient, type SpaState } from './state.js';
 import type { SpaSwitchesPatch } from './switches.js';
-import { createSpaVenueCatalog, type SpaSlotRef } from './venue-catalog.js';
+import { createSpaVenueCatalog, type SpaSlotRef, type SpaVenueCourt } from './venue-catalog.js';
 import { validateSpaVenues, type SpaSlot, type SpaVenue } from './venues.js';
 
 /**
@@ -45,6 +45,8 @@ export interface AcuitySpaSite {
   state: SpaState;
   /** The slot named by `ref`, or undefined when venue, court or time is not on the site. */
   slot(ref: SpaSlotRef): SpaSlot | undefined;
+  /** The court (and its venue) of an appointment type id, if any. */
+  courtOf(appointmentTypeId: number): SpaVenueCourt | undefined;
   /** Books `ref` as the control client (marks it taken); undefined when unknown or already taken. */
   book(ref: SpaSlotRef, client?: SpaClient): SpaBooking | undefined;
   /** Schedules a competitor that books `ref` at its release + `delayAfterReleaseMs` (site clock); returns the fire instant, epoch ms. */
@@ -97,6 +99,7 @@ export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSit
     },
     state,
     slot: catalog.slot,
+    courtOf: catalog.court,
     book(r, client = SPA_CONTROL_CLIENT) {
       const target = catalog.slot(r);
       return target ? state.book(target, client, target.venue.timeZone, 'control', state.siteNow()) : undefined;

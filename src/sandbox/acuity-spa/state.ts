@@ -47,6 +47,8 @@ export interface SpaXhr {
   status: number | 'lost';
   /** The JSON answered (or that would have been answered when lost). */
   body: unknown;
+  /** The JSON body posted (booking POSTs only). */
+  request?: unknown;
 }
 
 export type { CaptchaCheck } from './captcha.js';
