@@ -38,6 +38,8 @@ interface AttemptRecord {
   confirmationCode?: string | null;
   error?: string | null;
   metadata?: JsonObject;
+  /** The hash handed over the moment the booking answer arrived (the attempt port's `recordAnswer`). */
+  answeredHash?: string;
 }
 
 /**
@@ -66,6 +68,9 @@ function recordingSession(time: string, courts: number[], fireAtMs = clock.now()
         recordIntent: async () => {
           record.intents += 1;
           return true;
+        },
+        recordAnswer: async (hash) => {
+          record.answeredHash = hash;
         },
         finish: async ({ outcome, confirmationCode, error, metadata }) => {
           Object.assign(record, { outcome, confirmationCode, error, metadata });
