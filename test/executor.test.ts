@@ -13,15 +13,23 @@ import { waitFor } from './helpers/wait.js';
 /**
  * The executor's court loop with a scripted flow and pool on a manual clock (no browser, no database):
  * every preferred court up to COURTS_PREPARED_AHEAD is prepared BEFORE the fire instant, so a fallback
- * court fires at once when the first is taken (issue 3: "anything that can be done before the release
- * done before it"); long waits warm the prepared pages once, 3 s before the fire; every page is released.
+ * court fires at once when the first is taken (anything that can be done before the release is done
+ * before it); long waits warm the prepared pages once, 3 s before the fire; every page is released.
  */
 
 const T0 = Date.parse('2027-07-21T14:59:00.000Z');
 const FIRE_AT = Date.parse('2027-07-21T15:00:00.000Z');
 /** The hash the scripted site answers a booking with. */
 const ANSWER_HASH = '0123456789abcdef0123456789abcdef';
-const venue = parseConfig({ venues: { club: { ...LA_VILLA, courts: { '1': '5001', '2': '5002', '3': '5003', '4': '5004', '5': '5005' }, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.club!;
+/** Five courts, each its own appointment type and calendar. */
+const COURTS = {
+  '1': { appointmentTypeId: 70000101, calendarId: 9000201 },
+  '2': { appointmentTypeId: 70000102, calendarId: 9000202 },
+  '3': { appointmentTypeId: 70000103, calendarId: 9000203 },
+  '4': { appointmentTypeId: 70000104, calendarId: 9000204 },
+  '5': { appointmentTypeId: 70000105, calendarId: 9000205 },
+};
+const venue = parseConfig({ venues: { club: { ...LA_VILLA, courts: COURTS, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.club!;
 
 interface Event {
   what: 'acquire' | 'release' | 'prepare' | 'warm' | 'submit';

@@ -54,9 +54,9 @@ export interface TestSandbox {
 }
 
 /**
- * Starts a sandbox on a free port; `clock` defaults to a manual clock at {@link T0}. `switches` are the site's
- * switches at start and after every reset (e.g. `{ limiter: { enabled: false } }` for a test that is not about
- * the limiter).
+ * Starts a sandbox on a free port; `clock` defaults to a manual clock at {@link T0}. `switches` are the
+ * site's switches at start and after every reset (e.g. `{ limiter: { enabled: false } }` for a test that
+ * is not about the 429 limiter but sends many requests from 127.0.0.1).
  */
 export async function startTestSandbox(
   options: { venues?: Record<string, TestVenueInput>; clock?: Clock; clockSkewMs?: number; switches?: SandboxSwitchesPatch } = {},
