@@ -70,7 +70,7 @@ beforeAll(async () => {
   site = createAcuitySpaSite({ clock, venues: [CLUB], confirmationOrigin: 'http://127.0.0.1:9' });
   url = await site.start(0);
   siteLookup = lookupAt(url);
-  config = testConfig(url, { 'la-villa': { ...LA_VILLA, site: { adapter: 'acuity', slug: SPA_OWNER, appointmentTypeId: '70000101' }, courts: { '1': '9000201', '2': '9000202', '3': '9000203' }, firstSlotTime: '06:00' } });
+  config = testConfig(url, { 'la-villa': { ...LA_VILLA, site: { adapter: 'acuity', ownerKey: SPA_OWNER }, courts: Object.fromEntries(CLUB.courts.map((c) => [String(c.court), { appointmentTypeId: c.appointmentTypeId, calendarId: c.calendarId }])), firstSlotTime: '06:00' } });
 });
 beforeEach(async () => {
   await database.truncate();
