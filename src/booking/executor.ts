@@ -256,15 +256,17 @@ function describeOutcome(outcome: BookingOutcome, message: string | null): strin
     booked: 'booked',
     slot_taken: 'slot already taken',
     not_open_yet: 'slot still not open after the retry budget',
-    site_blocked: 'the site showed a block page',
+    site_blocked: 'the site blocked the booking',
     site_changed: 'the page did not look as expected (site changed?)',
     timeout: 'timed out',
     interrupted: 'interrupted before the submit',
     invalid_request: 'invalid request',
     error: 'unexpected error',
     unknown: "submitted, but the site's answer is unknown",
+    rate_limited: 'the site rate limited the booking (HTTP 429) past the retry budget',
+    form_rejected: 'the site rejected the booking form',
   };
   if (!message || outcome === 'slot_taken') return text[outcome];
-  // Flows often say it already ("the site showed a block page ..."): do not repeat it.
+  // Flows often say it already ("the site blocked the booking ..."): do not repeat it.
   return message.includes(text[outcome]) ? message : `${text[outcome]}: ${message}`;
 }
