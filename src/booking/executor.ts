@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
 import { BookingResult, createBookingMetadata, type BookingMetadata, type BookingOutcome, type FailureOutcome } from '../contracts/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { nextStep, type NextStep } from './court-fallback.js';
+import { nextStep, sameCourtRetryMs, type NextStep } from './court-fallback.js';
 import type { BrowserPool, FlowResult, SlotFlow } from './flow.js';
 import { mapFlowError } from './flows/map-flow-error.js';
+import { createKeyedMutex, type KeyedMutex, type Release } from './keyed-mutex.js';
 import { createPreparedPages, type PreparedPages } from './prepared-pages.js';
 import type { AttemptPort, BookingExecutor, BookingSessionPort, Execution } from './session-port.js';
 
@@ -29,6 +30,16 @@ export interface ExecutorOptions {
   notOpenRetryBudgetMs: number;
   /** Pause between "not open yet" retries, ms. */
   notOpenRetryIntervalMs: number;
+  /**
+   * One holder per client account (venue + e-mail) for the span from the intent to the flow's answer, shared
+   * by every booking this executor runs (default: one of its own).
+   */
+  accountLocks?: KeyedMutex;
+}
+
+/** {@link ExecutorOptions} with the defaults filled in. */
+interface ExecutorRuntime extends ExecutorOptions {
+  accountLocks: KeyedMutex;
 }
 
 /** With a wait longer than this after `prepare`, the flow's `warm` runs {@link WARM_BEFORE_FIRE_MS} before the fire. */
@@ -71,11 +82,20 @@ function flowResultFromError(err: unknown, submitted: boolean): FlowResult {
  * and never throws for expected outcomes.
  */
 export function createExecutor(options: ExecutorOptions): BookingExecutor {
-  return { execute: (session) => executeBooking(options, session) };
+  const o = { ...options, accountLocks: options.accountLocks ?? createKeyedMutex() };
+  return { execute: (session) => executeBooking(o, session) };
+}
+
+/**
+ * The key of a client account on a site: venue and e-mail (trimmed, lower case). Never logged: it holds the
+ * e-mail.
+ */
+export function accountKey(request: { venue: string; user: { email: string } }): string {
+  return `${request.venue}\n${request.user.email.trim().toLowerCase()}`;
 }
 
 /** The court loop: each preferred court in order, as {@link nextStep} says. */
-async function executeBooking(o: ExecutorOptions, session: BookingSessionPort): Promise<Execution> {
+async function executeBooking(o: ExecutorRuntime, session: BookingSessionPort): Promise<Execution> {
   const { request } = session;
   const courts = request.courtPreference.asList();
   const run: RunState = { errors: [], courtsTried: [], browserId: 'none', attempt: 0, anySubmitted: false, firedAtMs: null, lastFailOutcome: 'slot_taken', fireBegun: false };
@@ -110,7 +130,7 @@ async function executeBooking(o: ExecutorOptions, session: BookingSessionPort): 
 }
 
 /** One attempt on the court at `index`: open it, fire, close it with its outcome, and say what comes next. */
-async function tryCourt(o: ExecutorOptions, session: BookingSessionPort, pages: PreparedPages, index: number, run: RunState, log: Logger): Promise<CourtTried> {
+async function tryCourt(o: ExecutorRuntime, session: BookingSessionPort, pages: PreparedPages, index: number, run: RunState, log: Logger): Promise<CourtTried> {
   const court = session.request.courtPreference.asList()[index]!;
   run.courtsTried.push(court);
   run.browserId = await pages
@@ -149,7 +169,7 @@ async function tryCourt(o: ExecutorOptions, session: BookingSessionPort, pages: 
  * submits nothing.
  */
 async function fireCourt(
-  o: ExecutorOptions,
+  o: ExecutorRuntime,
   session: BookingSessionPort,
   pages: PreparedPages,
   index: number,
@@ -172,6 +192,12 @@ async function fireCourt(
         return notFired('reservation changed before firing (cancelled or taken over); nothing submitted');
       }
       run.fireBegun = true;
+      // The venue's site flagged this daemon's bookings: nothing is submitted until its cool-off ends.
+      const blocked = (await session.siteBlock?.()) ?? null;
+      if (blocked !== null) {
+        log.warn('the venue is in its site_blocked cool-off; not submitting');
+        return { result: { outcome: 'site_blocked', confirmationCode: null, message: blocked, submitted: false, timingsMs: {} }, stoppedBeforeFire: false, firedAtMs: null };
+      }
     }
     const { handle } = await pages.live(index);
     const firedAtMs = o.clock.now();
@@ -186,7 +212,7 @@ async function fireCourt(
  * Waits for the fire instant (abortable); a long wait is cut once, {@link WARM_BEFORE_FIRE_MS} before the
  * fire, to revive and warm every page prepared so far. Returns false when stopped.
  */
-async function waitForFire(o: ExecutorOptions, session: BookingSessionPort, pages: PreparedPages, log: Logger): Promise<boolean> {
+async function waitForFire(o: ExecutorRuntime, session: BookingSessionPort, pages: PreparedPages, log: Logger): Promise<boolean> {
   const signal = AbortSignal.any([session.signal, session.stopWaiting]);
   const waitMs = session.fireAt.getTime() - o.clock.now();
   if (waitMs <= 0) return !signal.aborted;
@@ -202,15 +228,20 @@ async function waitForFire(o: ExecutorOptions, session: BookingSessionPort, page
 }
 
 /**
- * Submits, retrying "not open yet" every `notOpenRetryIntervalMs` until `notOpenRetryBudgetMs` after the fire
- * instant. Before each submit the attempt's intent is recorded through the session; when the session refuses
- * it (the row is no longer held), the flow sends nothing.
+ * Submits the same court while {@link sameCourtRetryMs} says so: "not open yet" every
+ * `notOpenRetryIntervalMs`, a 429 once its `Retry-After` has passed, both until `notOpenRetryBudgetMs` after
+ * the fire instant. Before each submit the attempt's intent is recorded through the session; when the session
+ * refuses it (the row is no longer held), the flow sends nothing. From the intent to the flow's answer the
+ * client account's lock is held ({@link accountKey}): another booking of the same account waits.
  */
-async function submitUntilOpen(o: ExecutorOptions, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger): Promise<FlowResult> {
+async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger): Promise<FlowResult> {
   const deadlineMs = session.fireAt.getTime() + o.notOpenRetryBudgetMs;
   let submitted = false;
+  let release: Release | null = null;
   const onBeforeSubmit = async (): Promise<boolean> => {
     if (session.signal.aborted) return false;
+    release = await lockAccount(o.accountLocks, session, log);
+    if (release === null) return false;
     const held = await attempt.recordIntent();
     if (!held) log.warn('the reservation is no longer held by this daemon (cancelled or taken over): not submitting');
     submitted ||= held;
@@ -222,16 +253,33 @@ async function submitUntilOpen(o: ExecutorOptions, handle: unknown, session: Boo
       result = await o.flow.submit(handle, { user: session.request.user, timeoutMs: o.attemptTimeoutMs, onBeforeSubmit });
     } catch (err) {
       result = flowResultFromError(err, submitted);
+    } finally {
+      (release as Release | null)?.();
+      release = null;
     }
-    if (result.outcome !== 'not_open_yet' || o.clock.now() >= deadlineMs || session.signal.aborted) return result;
-    // One info line, then debug: retries come every notOpenRetryIntervalMs.
-    log[tries === 1 ? 'info' : 'debug']({ tries, budget_ms: o.notOpenRetryBudgetMs }, 'slot not open yet; retrying');
-    await o.clock.sleep(o.notOpenRetryIntervalMs, session.signal);
+    const waitMs = sameCourtRetryMs({ outcome: result.outcome, retryAfterMs: result.retryAfterMs, nowMs: o.clock.now(), deadlineMs, retryIntervalMs: o.notOpenRetryIntervalMs });
+    if (waitMs === null || session.signal.aborted) return result;
+    // One info line, then debug: "not open yet" retries come every notOpenRetryIntervalMs.
+    const why = result.outcome === 'rate_limited' ? 'rate limited by the site; retrying after its Retry-After' : 'slot not open yet; retrying';
+    log[tries === 1 || result.outcome === 'rate_limited' ? 'info' : 'debug']({ tries, wait_ms: waitMs, budget_ms: o.notOpenRetryBudgetMs }, why);
+    await o.clock.sleep(waitMs, session.signal);
+    // Stopped while waiting: the last answer stands (nothing more is sent).
+    if (session.signal.aborted) return result;
   }
 }
 
+/**
+ * Takes the client account's lock for one submit, waiting (abortable by the booking's signal) while another
+ * booking of the same account has its submit in flight. Null when stopped while waiting.
+ */
+async function lockAccount(locks: KeyedMutex, session: BookingSessionPort, log: Logger): Promise<Release | null> {
+  const release = await locks.acquire(accountKey(session.request), session.signal);
+  if (release === null) log.info('stopped while another booking of the same client account was submitting: not submitting');
+  return release;
+}
+
 /** The metadata of a result or attempt (docs/metadata.md), from what the run has done so far. */
-function metadataFor(o: ExecutorOptions, session: BookingSessionPort, run: RunState, court: number, extra: Record<string, unknown> = {}): BookingMetadata {
+function metadataFor(o: ExecutorRuntime, session: BookingSessionPort, run: RunState, court: number, extra: Record<string, unknown> = {}): BookingMetadata {
   return createBookingMetadata(session.request, {
     executor: o.executorId,
     flow: o.flow.name,
