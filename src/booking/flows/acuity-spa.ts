@@ -156,7 +156,7 @@ export async function submitAcuitySpa(
     const seen = await answer;
     timer.lap('submit_to_result');
     if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
-    return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target)));
+    return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target, opts.clock.now())));
   } catch (err) {
     return done({ ...mapFlowError(err), confirmationCode: null });
   }
