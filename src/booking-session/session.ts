@@ -22,6 +22,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
 import { CLAIM_RETRY_MS, FIRE_RETRY_MS, OUTCOME_RETRY_MS } from './retry-budgets.js';
 import { settleExecution, type SessionEnd } from './settle.js';
+import { activeSiteBlock, noteSiteBlock } from './site-block.js';
 
 /**
  * The booking session: the ONE owner of a held reservation, from its claim to its end (docs/architecture.md
@@ -39,6 +40,8 @@ import { settleExecution, type SessionEnd } from './settle.js';
 /** What the sessions need (wired by the composition root). */
 export interface SessionDeps extends ReconcileDeps {
   executor: BookingExecutor;
+  /** `daemon.siteBlockedCoolOffMs`: how long a venue whose site flagged a booking gets none, ms (default 6 h). */
+  siteBlockedCoolOffMs?: number;
 }
 
 /** When and how a held row is booked ({@link BookingSession.run}). */
@@ -116,9 +119,12 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
         ran = true;
         const log = logger.child({ reservation_id: id, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime });
         try {
-          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost });
+          const gate = { refused: false };
+          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost, gate });
           const execution = await deps.executor.execute(port);
           beat.ending();
+          // The site's own "irregular usage" (not our cool-off refusing the fire): the venue cools off.
+          if (execution.result.outcome === 'site_blocked' && !gate.refused) await noteSiteBlock(deps, request.venue, execution.result, log);
           return await settleExecution({ deps, id, source, request, signal: args.signal, logger: log }, execution);
         } finally {
           beat.ending();
@@ -233,7 +239,7 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
  */
 function createPort(
   deps: SessionDeps,
-  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal },
+  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal; gate: { refused: boolean } },
 ): BookingSessionPort {
   const { db, clock, logger, daemonId: owner } = deps;
   const { id, args } = held;
@@ -252,6 +258,11 @@ function createPort(
     signal,
     stopWaiting: args.stopWaiting ?? new AbortController().signal,
     beginFire: () => onFirePath('beginning the fire', () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs })),
+    async siteBlock() {
+      const blocked = await onFirePath('checking the venue\'s site block', () => activeSiteBlock(deps, held.request.venue));
+      held.gate.refused ||= blocked !== null;
+      return blocked;
+    },
     stillHeld: () => onFirePath('checking the hold', () => isHeld(db, { id, owner })),
     async startAttempt({ court, browserId, flow }) {
       const start = { reservationId: id, court, daemonId: owner, browserId, flow, now: now() };

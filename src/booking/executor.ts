@@ -185,19 +185,21 @@ async function fireCourt(
   try {
     if (index === 0 && !(await waitForFire(o, session, pages, log))) return notFired('stopped before the release instant');
     if (session.signal.aborted) return notFired('stopped before the release instant');
-    // Once per booking, before its first submit (whichever court that is): claimed → booking.
+    // Once per booking, before its first submit (whichever court that is): claimed → booking, then the
+    // venue's site block is checked.
     if (!run.fireBegun) {
-      if (!(await session.beginFire())) {
+      // Both at once: the block check costs the fire no round trip of its own.
+      const [begun, blocked] = await Promise.all([session.beginFire(), session.siteBlock?.() ?? null]);
+      if (!begun) {
         log.info('the reservation is no longer held by this daemon (cancelled or taken over); not submitting');
         return notFired('reservation changed before firing (cancelled or taken over); nothing submitted');
       }
-      run.fireBegun = true;
       // The venue's site flagged this daemon's bookings: nothing is submitted until its cool-off ends.
-      const blocked = (await session.siteBlock?.()) ?? null;
       if (blocked !== null) {
         log.warn('the venue is in its site_blocked cool-off; not submitting');
         return { result: { outcome: 'site_blocked', confirmationCode: null, message: blocked, submitted: false, timingsMs: {} }, stoppedBeforeFire: false, firedAtMs: null };
       }
+      run.fireBegun = true;
     }
     const { handle } = await pages.live(index);
     const firedAtMs = o.clock.now();

@@ -53,6 +53,7 @@ export async function bookNow(args: {
     daemonId: args.owner,
     venues: config.venues,
     leaseMs: config.daemon.leaseMs,
+    siteBlockedCoolOffMs: config.daemon.siteBlockedCoolOffMs,
     executor: args.executor,
     ...(args.lookup ? { lookup: args.lookup } : {}),
   });

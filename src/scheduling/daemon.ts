@@ -71,6 +71,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     daemonId: options.daemonId,
     venues: config.venues,
     leaseMs: config.daemon.leaseMs,
+    siteBlockedCoolOffMs: config.daemon.siteBlockedCoolOffMs,
     executor: options.executor,
     ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.isDeadOwner ? { isDeadOwner: options.isDeadOwner } : {}),
