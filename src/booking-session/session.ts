@@ -124,7 +124,7 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
           const execution = await deps.executor.execute(port);
           beat.ending();
           // The site's own "irregular usage" (not our cool-off refusing the fire): the venue cools off.
-          if (execution.result.outcome === 'site_blocked' && !gate.refused) await noteSiteBlock(deps, request.venue, execution.result, log);
+          if (execution.result.outcome === 'site_blocked' && !gate.refused) await noteSiteBlock(deps, request.venue, execution.result, log, args.signal);
           return await settleExecution({ deps, id, source, request, signal: args.signal, logger: log }, execution);
         } finally {
           beat.ending();

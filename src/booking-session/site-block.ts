@@ -38,15 +38,15 @@ export async function activeSiteBlock(deps: SiteBlockDeps, venue: string): Promi
 
 /**
  * Records the block of `venue` after the site answered `result` (`site_blocked`), retried through a dropped
- * connection, and logs one error line (`alert: 'site_blocked'`). A failure to record it is logged, not thrown:
- * the booking's own result is settled anyway.
+ * connection (until `signal`, the stop's grace, aborts), and logs one error line (`alert: 'site_blocked'`). A
+ * failure to record it is logged, not thrown: the booking's own result is settled anyway.
  */
-export async function noteSiteBlock(deps: SiteBlockDeps, venue: string, result: BookingResult, log: Logger): Promise<void> {
+export async function noteSiteBlock(deps: SiteBlockDeps, venue: string, result: BookingResult, log: Logger, signal?: AbortSignal): Promise<void> {
   const coolOffMs = deps.siteBlockedCoolOffMs ?? DEFAULT_SITE_BLOCKED_COOL_OFF_MS;
   const reason = result.errors.join('; ') || result.message || result.outcome;
   const record = (): Promise<SiteBlockRow> => recordSiteBlock(deps.db, { venue, now: new Date(deps.clock.now()), coolOffMs, reason });
   try {
-    const row = await retryTransient(record, { what: `venue ${venue}: recording the site block`, logger: log, budgetMs: OUTCOME_RETRY_MS });
+    const row = await retryTransient(record, { what: `venue ${venue}: recording the site block`, logger: log, budgetMs: OUTCOME_RETRY_MS, ...(signal ? { signal } : {}) });
     const until = row.blocked_until.toISOString();
     log.error({ alert: 'site_blocked', venue, until }, `venue ${venue}: the site flagged this daemon's bookings as irregular usage; no booking is attempted there until ${until}; ask the club`);
   } catch (err) {
