@@ -242,7 +242,8 @@ async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: Boo
   let release: Release | null = null;
   const onBeforeSubmit = async (): Promise<boolean> => {
     if (session.signal.aborted) return false;
-    release = await lockAccount(o.accountLocks, session, log);
+    // Taken once per submit (a flow asking twice in one submit does not wait for itself).
+    release ??= await lockAccount(o.accountLocks, session, log);
     if (release === null) return false;
     const held = await attempt.recordIntent();
     if (!held) log.warn('the reservation is no longer held by this daemon (cancelled or taken over): not submitting');
