@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_unknown_outcome.js';
+import * as m0003 from './0003_site_outcomes.js';
 
 /**
  * Every migration, by name, in the order Kysely's `Migrator` applies them (names sort alphabetically).
@@ -10,4 +11,5 @@ import * as m0002 from './0002_unknown_outcome.js';
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_unknown_outcome': m0002,
+  '0003_site_outcomes': m0003,
 };

@@ -97,6 +97,7 @@ describe('parseConfig defaults', () => {
         notOpenRetryBudgetMs: 10_000,
         notOpenRetryIntervalMs: 250,
         maxConcurrentBookings: 8,
+        siteBlockedCoolOffMs: 21_600_000,
         stopGraceMs: 30_000,
         browserExecutable: null,
         headless: true,

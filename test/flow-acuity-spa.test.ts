@@ -146,6 +146,22 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
     expect(await (await lease.page()).locator('p[role="alert"]').textContent()).toBe(ALERT_ES);
   }, 40_000);
 
+  it('a 429 on the booking POST → rate_limited with the Retry-After of the answer\'s headers, nothing booked', async () => {
+    const handle = await flow.prepare(lease, target('09:00'));
+    const onBeforeSubmit = async (): Promise<boolean> => {
+      // One request per second from this address, and this fetch takes the second's one place.
+      site.state.setSwitches({ limiter: { enabled: true, perSecond: 1, concurrent: 20 } });
+      expect((await fetch(`${url}/app.js`)).status).toBe(200);
+      return true;
+    };
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit, timeoutMs: 10_000 });
+    // The manual clock stands still: the oldest arrival leaves the window in 1000 ms → "Retry-After: 1".
+    expect(result).toMatchObject({ outcome: 'rate_limited', submitted: true, confirmationCode: null, retryAfterMs: 1000 });
+    expect(result.message).toBe('rate limited (HTTP 429, Retry-After 1000 ms): Rate limit reached. Limit 1req/s and 20 concurrent connections');
+    expect(posts().map((x) => x.status)).toEqual([429]);
+    expect(site.state.bookings()).toEqual([]);
+  }, 40_000);
+
   it('no answer within timeoutMs after the click → timeout, submitted (the site did commit)', async () => {
     // The slow answer waits on the manual clock, which does not move: the answer never comes.
     site.state.setSwitches({ slowSubmitMs: 60_000 });
@@ -228,8 +244,8 @@ describe('answer mapping and day columns (pure)', () => {
     expect(outcomeOfAnswer({ kind: 'response', status: 200, body: { ...booked, time: '10:00' } }, t()).outcome).toBe('site_changed');
     expect(outcomeOfAnswer({ kind: 'response', status: 422, body: { error: 'time_unavailable', message: 'gone' } }, t()).outcome).toBe('slot_taken');
     const limited = outcomeOfAnswer({ kind: 'response', status: 429, body: { message: 'Rate limit reached.' } }, t());
-    expect(limited).toMatchObject({ outcome: 'error', message: 'rate limited (HTTP 429): Rate limit reached.' });
-    expect(outcomeOfAnswer({ kind: 'response', status: 400, body: { error: 'bad_request', message: 'bad phone' } }, t())).toMatchObject({ outcome: 'error', message: 'HTTP 400: bad phone' });
+    expect(limited).toEqual({ outcome: 'rate_limited', confirmationCode: null, message: 'rate limited (HTTP 429, no Retry-After): Rate limit reached.' });
+    expect(outcomeOfAnswer({ kind: 'response', status: 400, body: { error: 'bad_request', message: 'bad phone' } }, t())).toEqual({ outcome: 'form_rejected', confirmationCode: null, message: 'the site refused the form (HTTP 400): bad phone' });
     expect(outcomeOfAnswer({ kind: 'lost', reason: 'net::ERR_EMPTY_RESPONSE' }, t()).outcome).toBe('unknown');
   });
   it('finds the day column by its label', () => {

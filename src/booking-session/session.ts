@@ -23,6 +23,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
 import { CLAIM_RETRY_MS, FIRE_RETRY_MS, OUTCOME_RETRY_MS } from './retry-budgets.js';
 import { settleExecution, type SessionEnd } from './settle.js';
+import { activeSiteBlock, noteSiteBlock } from './site-block.js';
 
 /**
  * The booking session: the ONE owner of a held reservation, from its claim to its end (docs/architecture.md
@@ -40,6 +41,8 @@ import { settleExecution, type SessionEnd } from './settle.js';
 /** What the sessions need (wired by the composition root). */
 export interface SessionDeps extends ReconcileDeps {
   executor: BookingExecutor;
+  /** `daemon.siteBlockedCoolOffMs`: how long a venue whose site flagged a booking gets none, ms (default 6 h). */
+  siteBlockedCoolOffMs?: number;
 }
 
 /** When and how a held row is booked ({@link BookingSession.run}). */
@@ -117,9 +120,15 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
         ran = true;
         const log = logger.child({ reservation_id: id, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime });
         try {
-          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost });
+          const gate = { refused: false };
+          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost, gate });
           const execution = await deps.executor.execute(port);
           beat.ending();
+          // The site's own "irregular usage" (not our cool-off refusing the fire): the venue cools off.
+          // After a submit the flag leaves the outcome unknown (reconciliation looks), and the venue cools off all the same.
+          const flagged = execution.result.outcome === 'site_blocked' && !gate.refused ? execution.result : null;
+          const flaggedAfterSubmit = execution.kind === 'unknown' && execution.siteFlagged !== undefined ? execution.result : null;
+          if (flagged ?? flaggedAfterSubmit) await noteSiteBlock(deps, request.venue, (flagged ?? flaggedAfterSubmit)!, log, args.signal);
           return await settleExecution({ deps, id, source, request, signal: args.signal, logger: log }, execution);
         } finally {
           beat.ending();
@@ -234,7 +243,7 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
  */
 function createPort(
   deps: SessionDeps,
-  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal },
+  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal; gate: { refused: boolean } },
 ): BookingSessionPort {
   const { db, clock, logger, daemonId: owner } = deps;
   const { id, args } = held;
@@ -253,6 +262,11 @@ function createPort(
     signal,
     stopWaiting: args.stopWaiting ?? new AbortController().signal,
     beginFire: () => onFirePath('beginning the fire', () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs })),
+    async siteBlock() {
+      const blocked = await onFirePath('checking the venue\'s site block', () => activeSiteBlock(deps, held.request.venue));
+      held.gate.refused ||= blocked !== null;
+      return blocked;
+    },
     stillHeld: () => onFirePath('checking the hold', () => isHeld(db, { id, owner })),
     async startAttempt({ court, browserId, flow }) {
       const start = { reservationId: id, court, daemonId: owner, browserId, flow, now: now() };

@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
 import { BookingResult, createBookingMetadata, type BookingMetadata, type BookingOutcome, type FailureOutcome } from '../contracts/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { nextStep, type NextStep } from './court-fallback.js';
+import { nextStep, sameCourtRetryMs, type NextStep } from './court-fallback.js';
 import type { BrowserPool, FlowResult, SlotFlow } from './flow.js';
 import { mapFlowError } from './flows/map-flow-error.js';
+import { createKeyedMutex, type KeyedMutex, type Release } from './keyed-mutex.js';
 import { createPreparedPages, type PreparedPages } from './prepared-pages.js';
 import type { AttemptPort, BookingExecutor, BookingSessionPort, Execution } from './session-port.js';
 
@@ -29,6 +30,16 @@ export interface ExecutorOptions {
   notOpenRetryBudgetMs: number;
   /** Pause between "not open yet" retries, ms. */
   notOpenRetryIntervalMs: number;
+  /**
+   * One holder per client account (venue + e-mail) for the span from the intent to the flow's answer, shared
+   * by every booking this executor runs (default: one of its own).
+   */
+  accountLocks?: KeyedMutex;
+}
+
+/** {@link ExecutorOptions} with the defaults filled in. */
+interface ExecutorRuntime extends ExecutorOptions {
+  accountLocks: KeyedMutex;
 }
 
 /** With a wait longer than this after `prepare`, the flow's `warm` runs {@link WARM_BEFORE_FIRE_MS} before the fire. */
@@ -59,6 +70,8 @@ interface CourtTried {
   outcome: BookingOutcome;
   confirmationCode: string | null;
   metadata: BookingMetadata;
+  /** What the flow answered, before an answer that may hide a booking was recorded `unknown`. */
+  flow: { outcome: BookingOutcome; message: string | null };
 }
 
 /** A {@link FlowResult} for an unexpected exception (the mapping itself is `mapFlowError`'s). */
@@ -71,11 +84,20 @@ function flowResultFromError(err: unknown, submitted: boolean): FlowResult {
  * and never throws for expected outcomes.
  */
 export function createExecutor(options: ExecutorOptions): BookingExecutor {
-  return { execute: (session) => executeBooking(options, session) };
+  const o = { ...options, accountLocks: options.accountLocks ?? createKeyedMutex() };
+  return { execute: (session) => executeBooking(o, session) };
+}
+
+/**
+ * The key of a client account on a site: venue and e-mail (trimmed, lower case). Never logged: it holds the
+ * e-mail.
+ */
+export function accountKey(request: { venue: string; user: { email: string } }): string {
+  return `${request.venue}\n${request.user.email.trim().toLowerCase()}`;
 }
 
 /** The court loop: each preferred court in order, as {@link nextStep} says. */
-async function executeBooking(o: ExecutorOptions, session: BookingSessionPort): Promise<Execution> {
+async function executeBooking(o: ExecutorRuntime, session: BookingSessionPort): Promise<Execution> {
   const { request } = session;
   const courts = request.courtPreference.asList();
   const run: RunState = { errors: [], courtsTried: [], browserId: 'none', attempt: 0, anySubmitted: false, firedAtMs: null, lastFailOutcome: 'slot_taken', fireBegun: false };
@@ -96,7 +118,10 @@ async function executeBooking(o: ExecutorOptions, session: BookingSessionPort): 
       }
       const outcome = tried.outcome as FailureOutcome;
       run.lastFailOutcome = outcome;
-      if (tried.step === 'stop_unknown') return { kind: 'unknown', result: failure('unknown', tried.metadata) };
+      if (tried.step === 'stop_unknown') {
+        const flagged = tried.flow.outcome === 'site_blocked' ? { siteFlagged: tried.flow.message ?? 'irregular usage' } : {};
+        return { kind: 'unknown', result: failure('unknown', tried.metadata), ...flagged };
+      }
       if (tried.step === 'stop_interrupted') return { kind: 'interrupted', result: failure(outcome, tried.metadata) };
       if (tried.step === 'stop_failed') return { kind: 'settled', result: failure(outcome, tried.metadata) };
       // The next court has its own page (prepared ahead); this one may sit on an error page.
@@ -110,7 +135,7 @@ async function executeBooking(o: ExecutorOptions, session: BookingSessionPort): 
 }
 
 /** One attempt on the court at `index`: open it, fire, close it with its outcome, and say what comes next. */
-async function tryCourt(o: ExecutorOptions, session: BookingSessionPort, pages: PreparedPages, index: number, run: RunState, log: Logger): Promise<CourtTried> {
+async function tryCourt(o: ExecutorRuntime, session: BookingSessionPort, pages: PreparedPages, index: number, run: RunState, log: Logger): Promise<CourtTried> {
   const court = session.request.courtPreference.asList()[index]!;
   run.courtsTried.push(court);
   run.browserId = await pages
@@ -140,7 +165,7 @@ async function tryCourt(o: ExecutorOptions, session: BookingSessionPort, pages: 
   await attempt.finish({ outcome: recorded, confirmationCode, error: recorded === 'booked' ? null : (result.message ?? recorded), metadata });
   attemptLog.info({ outcome: recorded, submitted: result.submitted }, `attempt finished: ${recorded}`);
   if (step !== 'booked') run.errors.push(`court ${court}: ${described}`);
-  return { step, court, outcome: recorded, confirmationCode, metadata };
+  return { step, court, outcome: recorded, confirmationCode, metadata, flow: { outcome, message: result.message } };
 }
 
 /**
@@ -149,7 +174,7 @@ async function tryCourt(o: ExecutorOptions, session: BookingSessionPort, pages: 
  * submits nothing.
  */
 async function fireCourt(
-  o: ExecutorOptions,
+  o: ExecutorRuntime,
   session: BookingSessionPort,
   pages: PreparedPages,
   index: number,
@@ -165,11 +190,19 @@ async function fireCourt(
   try {
     if (index === 0 && !(await waitForFire(o, session, pages, log))) return notFired('stopped before the release instant');
     if (session.signal.aborted) return notFired('stopped before the release instant');
-    // Once per booking, before its first submit (whichever court that is): claimed → booking.
+    // Once per booking, before its first submit (whichever court that is): claimed → booking, then the
+    // venue's site block is checked.
     if (!run.fireBegun) {
-      if (!(await session.beginFire())) {
+      // Both at once: the block check costs the fire no round trip of its own.
+      const [begun, blocked] = await Promise.all([session.beginFire(), session.siteBlock?.() ?? null]);
+      if (!begun) {
         log.info('the reservation is no longer held by this daemon (cancelled or taken over); not submitting');
         return notFired('reservation changed before firing (cancelled or taken over); nothing submitted');
+      }
+      // The venue's site flagged this daemon's bookings: nothing is submitted until its cool-off ends.
+      if (blocked !== null) {
+        log.warn('the venue is in its site_blocked cool-off; not submitting');
+        return { result: { outcome: 'site_blocked', confirmationCode: null, message: blocked, submitted: false, timingsMs: {} }, stoppedBeforeFire: false, firedAtMs: null };
       }
       run.fireBegun = true;
     }
@@ -186,7 +219,7 @@ async function fireCourt(
  * Waits for the fire instant (abortable); a long wait is cut once, {@link WARM_BEFORE_FIRE_MS} before the
  * fire, to revive and warm every page prepared so far. Returns false when stopped.
  */
-async function waitForFire(o: ExecutorOptions, session: BookingSessionPort, pages: PreparedPages, log: Logger): Promise<boolean> {
+async function waitForFire(o: ExecutorRuntime, session: BookingSessionPort, pages: PreparedPages, log: Logger): Promise<boolean> {
   const signal = AbortSignal.any([session.signal, session.stopWaiting]);
   const waitMs = session.fireAt.getTime() - o.clock.now();
   if (waitMs <= 0) return !signal.aborted;
@@ -202,16 +235,22 @@ async function waitForFire(o: ExecutorOptions, session: BookingSessionPort, page
 }
 
 /**
- * Submits, retrying "not open yet" every `notOpenRetryIntervalMs` until `notOpenRetryBudgetMs` after the fire
- * instant. Before each submit the attempt's intent is recorded through the session; when the session refuses
- * it (the row is no longer held), the flow sends nothing. A hash the site answers with is stored on the
- * attempt at once (`recordAnswer`).
+ * Submits the same court while {@link sameCourtRetryMs} says so: "not open yet" every
+ * `notOpenRetryIntervalMs`, a 429 once its `Retry-After` has passed, both until `notOpenRetryBudgetMs` after
+ * the fire instant. Before each submit the attempt's intent is recorded through the session; when the session
+ * refuses it (the row is no longer held), the flow sends nothing. From the intent to the flow's answer the
+ * client account's lock is held ({@link accountKey}): another booking of the same account waits. A hash the
+ * site answers with is stored on the attempt at once (`recordAnswer`).
  */
-async function submitUntilOpen(o: ExecutorOptions, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger): Promise<FlowResult> {
+async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger): Promise<FlowResult> {
   const deadlineMs = session.fireAt.getTime() + o.notOpenRetryBudgetMs;
   let submitted = false;
+  let release: Release | null = null;
   const onBeforeSubmit = async (): Promise<boolean> => {
     if (session.signal.aborted) return false;
+    // Taken once per submit (a flow asking twice in one submit does not wait for itself).
+    release ??= await lockAccount(o.accountLocks, session, log);
+    if (release === null) return false;
     const held = await attempt.recordIntent();
     if (!held) log.warn('the reservation is no longer held by this daemon (cancelled or taken over): not submitting');
     submitted ||= held;
@@ -225,16 +264,33 @@ async function submitUntilOpen(o: ExecutorOptions, handle: unknown, session: Boo
       result = await o.flow.submit(handle, { user: session.request.user, timeoutMs: o.attemptTimeoutMs, onBeforeSubmit, onAnswer });
     } catch (err) {
       result = flowResultFromError(err, submitted);
+    } finally {
+      (release as Release | null)?.();
+      release = null;
     }
-    if (result.outcome !== 'not_open_yet' || o.clock.now() >= deadlineMs || session.signal.aborted) return result;
-    // One info line, then debug: retries come every notOpenRetryIntervalMs.
-    log[tries === 1 ? 'info' : 'debug']({ tries, budget_ms: o.notOpenRetryBudgetMs }, 'slot not open yet; retrying');
-    await o.clock.sleep(o.notOpenRetryIntervalMs, session.signal);
+    const waitMs = sameCourtRetryMs({ outcome: result.outcome, retryAfterMs: result.retryAfterMs, nowMs: o.clock.now(), deadlineMs, retryIntervalMs: o.notOpenRetryIntervalMs });
+    if (waitMs === null || session.signal.aborted) return result;
+    // One info line, then debug: "not open yet" retries come every notOpenRetryIntervalMs.
+    const why = result.outcome === 'rate_limited' ? 'rate limited by the site; retrying after its Retry-After' : 'slot not open yet; retrying';
+    log[tries === 1 || result.outcome === 'rate_limited' ? 'info' : 'debug']({ tries, wait_ms: waitMs, budget_ms: o.notOpenRetryBudgetMs }, why);
+    await o.clock.sleep(waitMs, session.signal);
+    // Stopped while waiting: the last answer stands (nothing more is sent).
+    if (session.signal.aborted) return result;
   }
 }
 
+/**
+ * Takes the client account's lock for one submit, waiting (abortable by the booking's signal) while another
+ * booking of the same account has its submit in flight. Null when stopped while waiting.
+ */
+async function lockAccount(locks: KeyedMutex, session: BookingSessionPort, log: Logger): Promise<Release | null> {
+  const release = await locks.acquire(accountKey(session.request), session.signal);
+  if (release === null) log.info('stopped while another booking of the same client account was submitting: not submitting');
+  return release;
+}
+
 /** The metadata of a result or attempt (docs/metadata.md), from what the run has done so far. */
-function metadataFor(o: ExecutorOptions, session: BookingSessionPort, run: RunState, court: number, extra: Record<string, unknown> = {}): BookingMetadata {
+function metadataFor(o: ExecutorRuntime, session: BookingSessionPort, run: RunState, court: number, extra: Record<string, unknown> = {}): BookingMetadata {
   return createBookingMetadata(session.request, {
     executor: o.executorId,
     flow: o.flow.name,
@@ -259,15 +315,17 @@ function describeOutcome(outcome: BookingOutcome, message: string | null): strin
     booked: 'booked',
     slot_taken: 'slot already taken',
     not_open_yet: 'slot still not open after the retry budget',
-    site_blocked: 'the site showed a block page',
+    site_blocked: 'the site blocked the booking',
     site_changed: 'the page did not look as expected (site changed?)',
     timeout: 'timed out',
     interrupted: 'interrupted before the submit',
     invalid_request: 'invalid request',
     error: 'unexpected error',
     unknown: "submitted, but the site's answer is unknown",
+    rate_limited: 'the site rate limited the booking (HTTP 429) past the retry budget',
+    form_rejected: 'the site rejected the booking form',
   };
   if (!message || outcome === 'slot_taken') return text[outcome];
-  // Flows often say it already ("the site showed a block page ..."): do not repeat it.
+  // Flows often say it already ("the site blocked the booking ..."): do not repeat it.
   return message.includes(text[outcome]) ? message : `${text[outcome]}: ${message}`;
 }

@@ -37,8 +37,14 @@ export interface FlowResult {
    * submitted and the answer is lost. The executor treats any other non-definitive answer after a submit as
    * `unknown` too (`nextStep` in `court-fallback.ts`).
    */
-  outcome: 'booked' | 'slot_taken' | 'not_open_yet' | 'site_blocked' | 'site_changed' | 'timeout' | 'error' | 'interrupted' | 'unknown';
+  outcome: 'booked' | 'slot_taken' | 'not_open_yet' | 'site_blocked' | 'site_changed' | 'timeout' | 'error' | 'interrupted' | 'unknown' | 'rate_limited' | 'form_rejected';
   confirmationCode: string | null;
+  /**
+   * With `rate_limited` only: how long the site asked to wait before the next request (its `Retry-After`
+   * header, seconds or an HTTP-date, as ms from the answer); absent when the site gave none. The executor
+   * never retries sooner (`sameCourtRetryMs` in `court-fallback.ts`).
+   */
+  retryAfterMs?: number;
   message: string | null;
   /** True when the booking form was submitted (the site may have taken the booking). */
   submitted: boolean;

@@ -33,6 +33,13 @@ export interface BookingSessionPort {
    * expired, taken over): submit nothing.
    */
   beginFire(): Promise<boolean>;
+  /**
+   * Right after a successful {@link beginFire}: null when the venue may be booked, else why not (its site
+   * flagged this daemon's bookings as irregular usage and the venue's cool-off runs): then nothing is
+   * submitted and the booking ends `failed` with outcome `site_blocked` and this text. Optional: a port
+   * without it is never blocked.
+   */
+  siteBlock?(): Promise<string | null>;
   /** Before each further court: is the row still held by this owner? */
   stillHeld(): Promise<boolean>;
   /** Opens an attempt (`booking_attempts` row) for `court`; numbering continues across runs. */
@@ -107,7 +114,8 @@ export interface SiteLookup {
 export type Execution =
   | { kind: 'settled'; result: BookingResult }
   | { kind: 'interrupted'; result: BookingResult }
-  | { kind: 'unknown'; result: BookingResult };
+  /** `siteFlagged`: the site's irregular-usage text, when the submit's answer was that flag. */
+  | { kind: 'unknown'; result: BookingResult; siteFlagged?: string };
 
 /** Something that books one held reservation: the executor (tests may pass their own). */
 export interface BookingExecutor {

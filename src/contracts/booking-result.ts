@@ -10,10 +10,12 @@ import { badValue, parseField } from './parse-field.js';
 /**
  * How a booking ended (expected results are values, not exceptions). Also the values of
  * `booking_attempts.outcome`. `booked` is the only success outcome; `unknown` is a submit whose answer was
- * lost (the site may hold the booking: it is looked up, never submitted again blindly).
+ * lost (the site may hold the booking: it is looked up, never submitted again blindly). `rate_limited` (the
+ * site answered 429) and `form_rejected` (the site refused a field of the form) are refusals made before any
+ * booking, like `site_blocked` (the site flagged the bookings as irregular usage).
  */
 const bookingOutcomeSchema = z.enum(
-  ['booked', 'slot_taken', 'not_open_yet', 'site_blocked', 'site_changed', 'timeout', 'interrupted', 'invalid_request', 'error', 'unknown'],
+  ['booked', 'slot_taken', 'not_open_yet', 'site_blocked', 'site_changed', 'timeout', 'interrupted', 'invalid_request', 'error', 'unknown', 'rate_limited', 'form_rejected'],
   { error: badValue('is not a booking outcome') },
 );
 
@@ -21,11 +23,14 @@ const bookingOutcomeSchema = z.enum(
 export type BookingOutcome = z.infer<typeof bookingOutcomeSchema>;
 
 /**
- * The site's definitive "no": after a submit, only these outcomes prove the site took no booking. Every other
- * outcome of a submitted attempt (`timeout`, `error`, `unknown`, none, ...) may hide one. The court fallback
- * and crash reconciliation both decide from this one list.
+ * The site's definitive "no": after a submit, only these outcomes prove the site took no booking (it refused
+ * the request before making one: the slot is taken or not open, the client is rate limited, or it rejected the
+ * form). Every other outcome of a submitted attempt (`timeout`, `error`, `unknown`, none, ...) may hide one —
+ * `site_blocked` too: Chromium re-sends a booking POST whose reused connection died without an answer, and
+ * the re-sent POST (its captcha token spent) is the one flagged, while the first may have booked
+ * (docs/acuity-site.md). The court fallback and crash reconciliation both decide from this one list.
  */
-export const DEFINITIVE_NOT_BOOKED = ['slot_taken', 'not_open_yet'] as const satisfies readonly BookingOutcome[];
+export const DEFINITIVE_NOT_BOOKED = ['slot_taken', 'not_open_yet', 'rate_limited', 'form_rejected'] as const satisfies readonly BookingOutcome[];
 
 /** Every outcome except `booked`: what a failure may carry. */
 export type FailureOutcome = Exclude<BookingOutcome, 'booked'>;

@@ -57,6 +57,8 @@ const ATTEMPT_OUTCOMES = [
   'invalid_request',
   'error',
   'unknown',
+  'rate_limited',
+  'form_rejected',
 ] as const;
 /** How one attempt ended. */
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
@@ -122,9 +124,22 @@ export interface BookingAttemptsTable {
   metadata: ColumnType<{ [key: string]: JsonValue }, string | undefined, string>;
 }
 
+/**
+ * `site_blocks`: a venue whose site flagged this daemon's bookings as irregular usage; no booking is
+ * attempted for it until `blocked_until` (`daemon.siteBlockedCoolOffMs` after the flag).
+ */
+export interface SiteBlocksTable {
+  venue: string;
+  blocked_at: Date;
+  blocked_until: Date;
+  /** The site's words (or the flow's message) when it flagged the booking. */
+  reason: string;
+}
+
 /** The whole database as Kysely sees it. */
 export interface Database {
   booking_users: BookingUsersTable;
   reservations: ReservationsTable;
   booking_attempts: BookingAttemptsTable;
+  site_blocks: SiteBlocksTable;
 }

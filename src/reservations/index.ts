@@ -18,6 +18,7 @@ export {
   type FinishAttemptArgs,
 } from './attempts.js';
 export { recordBookingResult, type RecordBookingResultArgs } from './record-booking-result.js';
+export { recordSiteBlock, findActiveSiteBlock, type RecordSiteBlockArgs, type SiteBlockRow } from './site-blocks.js';
 export { createImmediateReservation, type ImmediateReservationArgs } from './create-immediate-reservation.js';
 export { insertUser, insertReservation, type UserInput, type ReservationInput } from './inserts.js';
 export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';

@@ -52,6 +52,7 @@ export async function bookNow(args: {
     daemonId: args.owner,
     venues: config.venues,
     leaseMs: config.daemon.leaseMs,
+    siteBlockedCoolOffMs: config.daemon.siteBlockedCoolOffMs,
     executor: args.executor,
     ...(args.siteLookup ? { siteLookup: args.siteLookup } : {}),
   });

@@ -70,6 +70,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     daemonId: options.daemonId,
     venues: config.venues,
     leaseMs: config.daemon.leaseMs,
+    siteBlockedCoolOffMs: config.daemon.siteBlockedCoolOffMs,
     executor: options.executor,
     ...(options.siteLookup ? { siteLookup: options.siteLookup } : {}),
     ...(options.isDeadOwner ? { isDeadOwner: options.isDeadOwner } : {}),

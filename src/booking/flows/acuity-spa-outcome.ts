@@ -7,11 +7,14 @@ import { bookedMismatch, type AcuityBookedAnswer, type AcuitySpaTarget } from '.
  */
 
 /** The outcome part of a {@link FlowResult}. */
-export type SpaOutcome = Pick<FlowResult, 'outcome' | 'message' | 'confirmationCode'>;
+export type SpaOutcome = Pick<FlowResult, 'outcome' | 'message' | 'confirmationCode' | 'retryAfterMs'>;
 
-/** What the page showed or answered after "Confirmar cita". */
+/**
+ * What the page showed or answered after "Confirmar cita". A response's `headers` have lower-case names (as
+ * Playwright gives them); only `retry-after` and `date` are read.
+ */
 export type SpaAnswer =
-  | { kind: 'response'; status: number; body: unknown }
+  | { kind: 'response'; status: number; body: unknown; headers?: Readonly<Record<string, string>> }
   | { kind: 'alert'; text: string }
   | { kind: 'lost'; reason: string };
 
@@ -46,13 +49,40 @@ export function answerHash(answer: SpaAnswer): string | null {
 }
 
 /**
+ * A `Retry-After` value as ms from the answer: delay-seconds (`"120"`), or an HTTP-date measured from the
+ * answer's own `Date` header when it has one (the site's clock on both sides), else from `nowMs`. Undefined
+ * when absent or unreadable (or an HTTP-date with nothing to measure it from); a date in the past is 0.
+ */
+export function parseRetryAfterMs(value: string | undefined, dateHeader: string | undefined, nowMs: number | undefined): number | undefined {
+  const text = value?.trim() ?? '';
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Every HTTP-date form starts with the day's name; anything else (`-1`, `2027`) is not one.
+  const atMs = /^[A-Za-z]{3}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(atMs)) return undefined;
+  const sentMs = dateHeader === undefined ? Number.NaN : Date.parse(dateHeader);
+  const fromMs = Number.isNaN(sentMs) ? nowMs : sentMs;
+  return fromMs === undefined ? undefined : Math.max(0, atMs - fromMs);
+}
+
+/** A 429: `rate_limited` with the site's `Retry-After`, when it gave one. */
+function rateLimited(answer: { headers?: Readonly<Record<string, string>> }, said: string, nowMs: number | undefined): SpaOutcome {
+  const headers = answer.headers ?? {};
+  const retryAfterMs = parseRetryAfterMs(headers['retry-after'], headers.date, nowMs);
+  const wait = retryAfterMs === undefined ? 'no Retry-After' : `Retry-After ${retryAfterMs} ms`;
+  return { outcome: 'rate_limited', confirmationCode: null, message: `rate limited (HTTP 429, ${wait}): ${said}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+}
+
+/**
  * Maps an answer. 200 → `booked` (checked against the target); 409 → `slot_taken`; 422 irregular usage →
  * `site_blocked` with the site's text; 422 `time_unavailable` → `slot_taken` (the flow submits only a time
  * the page offered, or a form shown at or after the release, so "not available" then means someone else got
- * it; the calendar check before the click is what yields `not_open_yet`); 429 → `error` "rate limited";
- * 400 and anything else → `error` with the site's message; a lost answer → `unknown`.
+ * it; the calendar check before the click is what yields `not_open_yet`); 429 → `rate_limited` with
+ * `retryAfterMs` from its `Retry-After` ({@link parseRetryAfterMs}; `nowMs` is when the answer came, for an
+ * HTTP-date without a `Date` header); 400 `bad_request`, and any other 4xx but 409/422/429 with a message,
+ * → `form_rejected` with the site's message; anything else → `error`; a lost answer → `unknown`.
  */
-export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget): SpaOutcome {
+export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget, nowMs?: number): SpaOutcome {
   const none = { confirmationCode: null };
   if (answer.kind === 'lost') return { ...none, outcome: 'unknown', message: `submitted, answer lost: ${answer.reason}` };
   if (answer.kind === 'alert') {
@@ -66,6 +96,9 @@ export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget): Spa
   if (status === 409) return { ...none, outcome: 'slot_taken', message: said };
   if (status === 422 && (error === 'irregular_usage' || IRREGULAR_RE.test(message))) return { ...none, outcome: 'site_blocked', message: said };
   if (status === 422 && error === 'time_unavailable') return { ...none, outcome: 'slot_taken', message: `not available after the release: ${said}` };
-  if (status === 429) return { ...none, outcome: 'error', message: `rate limited (HTTP 429): ${said}` };
+  if (status === 429) return rateLimited(answer, said, nowMs);
+  if ((status === 400 && error === 'bad_request') || (status >= 400 && status < 500 && status !== 422 && message !== '')) {
+    return { ...none, outcome: 'form_rejected', message: `the site refused the form (HTTP ${status}): ${said}` };
+  }
   return { ...none, outcome: 'error', message: `HTTP ${status}: ${said}` };
 }

@@ -152,7 +152,7 @@ function firstResolved<T>(waits: Promise<T>[]): Promise<T | null> {
 
 /**
  * Starts waiting for the outcome of a click on "Confirmar cita" (call BEFORE clicking): the answer to the
- * page's booking POST, its failure (socket lost), or a `p[role=alert]` shown without any POST (e.g. the
+ * page's booking POST (status, JSON body and headers, e.g. a 429's `Retry-After`), its failure (socket lost), or a `p[role=alert]` shown without any POST (e.g. the
  * captcha script failed). Resolves null when nothing came within `timeoutMs`.
  */
 export function awaitBookingAnswer(page: Page, timeoutMs: number): Promise<SpaAnswer | null> {
@@ -161,7 +161,7 @@ export function awaitBookingAnswer(page: Page, timeoutMs: number): Promise<SpaAn
   const onRequest = (r: Request): void => { if (isPost(r)) posted = true; };
   page.on('request', onRequest);
   const response = page.waitForResponse((r) => isPost(r.request()), { timeout: timeoutMs })
-    .then(async (r): Promise<SpaAnswer> => ({ kind: 'response', status: r.status(), body: await r.json().catch(() => null) }));
+    .then(async (r): Promise<SpaAnswer> => ({ kind: 'response', status: r.status(), body: await r.json().catch(() => null), headers: r.headers() }));
   const failed = page.waitForEvent('requestfailed', { predicate: isPost, timeout: timeoutMs })
     .then((r): SpaAnswer => ({ kind: 'lost', reason: r.failure()?.errorText ?? 'request failed' }));
   const alert = page.locator(SPA_HOOKS.alert).first().waitFor({ state: 'visible', timeout: timeoutMs })

@@ -174,7 +174,7 @@ export async function submitAcuitySpa(
     timer.lap('submit_to_result');
     if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
     await reportAnswer(seen, args.onAnswer);
-    return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target)));
+    return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target, opts.clock.now())));
   } catch (err) {
     return done({ ...mapFlowError(err), confirmationCode: null });
   }
