@@ -149,3 +149,39 @@ describe('executor: one submit in flight per client account', () => {
     expect(second.attempts).toEqual([{ court: 1, outcome: 'booked', error: null, intents: 1 }]);
   });
 });
+
+describe('executor: a time absent at the fire (taken or not released yet)', () => {
+  it('first pass: court 1 absent → court 2 at once, booked; no not-open retry spent on court 1', async () => {
+    const clock = createManualClock(FIRE_AT);
+    const { executor, submits } = executorFor(clock, (s) => (s.court === 1 ? { outcome: 'not_open_yet' } : { outcome: 'booked' }));
+    const { port, attempts } = scriptedSession(9, FIRE_AT, { courts: [1, 2] });
+    const execution = await executor.execute(port);
+    expect(execution.result).toMatchObject({ status: 'success', court: 2, confirmationCode: 'CODE-9' });
+    expect(submits).toEqual([
+      { reservationId: 9, court: 1, sentAtMs: null },
+      { reservationId: 9, court: 2, sentAtMs: FIRE_AT },
+    ]);
+    expect(attempts).toEqual([
+      { court: 1, outcome: 'not_open_yet', error: 'not_open_yet', intents: 0 },
+      { court: 2, outcome: 'booked', error: null, intents: 1 },
+    ]);
+    expect(clock.now()).toBe(FIRE_AT);
+  });
+
+  it('every court absent in the first pass → a second pass in order, court 1 retried every 250 ms until it opens', async () => {
+    const clock = createManualClock(FIRE_AT);
+    const opensAtMs = FIRE_AT + 500;
+    const { executor, submits } = executorFor(clock, () => (clock.now() < opensAtMs ? { outcome: 'not_open_yet' } : { outcome: 'booked' }));
+    const { port, attempts } = scriptedSession(9, FIRE_AT, { courts: [1, 2] });
+    const running = executor.execute(port);
+    await whenParked(clock, FIRE_AT + 250);
+    await whenParked(clock, FIRE_AT + 500);
+    const execution = await running;
+    expect(execution.result).toMatchObject({ status: 'success', court: 1, confirmationCode: 'CODE-9' });
+    expect(submits.map((s) => [s.court, iso(s.sentAtMs)])).toEqual([
+      [1, null], [2, null], // first pass: one look each
+      [1, null], [1, null], [1, '2027-07-21T15:00:00.500Z'], // second pass: court 1 at +0, +250, +500
+    ]);
+    expect(attempts.map((a) => `${a.court} ${a.outcome}`)).toEqual(['1 not_open_yet', '2 not_open_yet', '1 booked']);
+  });
+});

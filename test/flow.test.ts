@@ -248,7 +248,7 @@ describe('the executor on the real Acuity flow (Chromium, look-alike)', () => {
     // A submitted site_blocked is not among the site's definitive "no" answers (court-fallback.ts): unknown.
     expect(execution.kind).toBe('unknown');
     expect(execution.result).toMatchObject({ status: 'failure', outcome: 'unknown' });
-    expect(execution.result.errors).toEqual([`court 1: submitted, but the site's answer is unknown (the site showed a block page: ${SPA_ALERT_ES})`]);
+    expect(execution.result.errors).toEqual([`court 1: submitted, but the site's answer is unknown (the site blocked the booking: ${SPA_ALERT_ES})`]);
     expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['1 unknown intents 1']);
     expect(attempts[0]!.error).toBe(SPA_ALERT_ES);
     expect(submitsView()).toEqual(['1 09:00 ana@example.test blocked 2027-07-21T15:00:00.000Z']);

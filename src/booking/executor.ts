@@ -61,6 +61,8 @@ interface RunState {
   lastFailOutcome: FailureOutcome;
   /** The session's `beginFire` succeeded (once per booking, before its first submit). */
   fireBegun: boolean;
+  /** Whether "not open yet" is retried on the same court (the second pass, or a single court). */
+  retryNotOpen: boolean;
 }
 
 /** One court tried: what comes next, and what the attempt recorded. */
@@ -96,36 +98,60 @@ export function accountKey(request: { venue: string; user: { email: string } }):
   return `${request.venue}\n${request.user.email.trim().toLowerCase()}`;
 }
 
-/** The court loop: each preferred court in order, as {@link nextStep} says. */
+/**
+ * The court loop: each preferred court in order, as {@link nextStep} says. A time absent at the fire is as
+ * likely taken as not released yet (the page shows neither), so the first pass tries every court once
+ * without "not open yet" retries: a court someone else took before us costs one calendar reload, not the
+ * whole retry budget. Only when every court answered "not open yet" does a second pass retry them in order
+ * (the first until the budget ends, as {@link sameCourtRetryMs} says).
+ */
 async function executeBooking(o: ExecutorRuntime, session: BookingSessionPort): Promise<Execution> {
   const { request } = session;
   const courts = request.courtPreference.asList();
-  const run: RunState = { errors: [], courtsTried: [], browserId: 'none', attempt: 0, anySubmitted: false, firedAtMs: null, lastFailOutcome: 'slot_taken', fireBegun: false };
+  const run: RunState = {
+    errors: [], courtsTried: [], browserId: 'none', attempt: 0, anySubmitted: false, firedAtMs: null, lastFailOutcome: 'slot_taken', fireBegun: false,
+    retryNotOpen: courts.length === 1,
+  };
   const log = o.logger.child({ reservation_id: session.reservationId, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime, flow: o.flow.name });
   const failure = (outcome: FailureOutcome, metadata: BookingMetadata, message?: string) =>
     BookingResult.failure({ request, outcome, errors: run.errors, metadata, ...(message ? { message } : {}) });
   const pages = createPreparedPages({ pool: o.pool, flow: o.flow, logger: log }, session);
+  const notOpen: number[] = [];
+  /** One court of a pass: the execution when the booking ends there, else null (go on). */
+  const courtStep = async (index: number, court: number): Promise<Execution | null> => {
+    if (session.signal.aborted || (run.courtsTried.length > 0 && !(await session.stillHeld()))) {
+      run.errors.push(`court ${court}: not tried (booking stopped)`);
+      return { kind: 'interrupted', result: failure('interrupted', metadataFor(o, session, run, court)) };
+    }
+    const tried = await tryCourt(o, session, pages, index, run, log);
+    if (tried.step === 'booked') {
+      return { kind: 'settled', result: BookingResult.success({ request, court, confirmationCode: tried.confirmationCode!, metadata: tried.metadata, message: `booked court ${court}` }) };
+    }
+    const outcome = tried.outcome as FailureOutcome;
+    run.lastFailOutcome = outcome;
+    if (tried.step === 'stop_unknown') {
+      const flagged = tried.flow.outcome === 'site_blocked' ? { siteFlagged: tried.flow.message ?? 'irregular usage' } : {};
+      return { kind: 'unknown', result: failure('unknown', tried.metadata), ...flagged };
+    }
+    if (tried.step === 'stop_interrupted') return { kind: 'interrupted', result: failure(outcome, tried.metadata) };
+    if (tried.step === 'stop_failed') return { kind: 'settled', result: failure(outcome, tried.metadata) };
+    // A court "not open yet" keeps its page for the second pass; another may sit on an error page.
+    if (outcome === 'not_open_yet' && !run.retryNotOpen) notOpen.push(index);
+    else void pages.release(index);
+    return null;
+  };
   try {
     for (const [index, court] of courts.entries()) {
-      if (session.signal.aborted || (index > 0 && !(await session.stillHeld()))) {
-        run.errors.push(`court ${court}: not tried (booking stopped)`);
-        return { kind: 'interrupted', result: failure('interrupted', metadataFor(o, session, run, court)) };
+      const ended = await courtStep(index, court);
+      if (ended) return ended;
+    }
+    if (notOpen.length === courts.length && courts.length > 1) {
+      run.retryNotOpen = true;
+      log.info({ courts }, 'no preferred court offered the time yet; trying them again in order');
+      for (const index of notOpen) {
+        const ended = await courtStep(index, courts[index]!);
+        if (ended) return ended;
       }
-      const tried = await tryCourt(o, session, pages, index, run, log);
-      if (tried.step === 'booked') {
-        const result = BookingResult.success({ request, court, confirmationCode: tried.confirmationCode!, metadata: tried.metadata, message: `booked court ${court}` });
-        return { kind: 'settled', result };
-      }
-      const outcome = tried.outcome as FailureOutcome;
-      run.lastFailOutcome = outcome;
-      if (tried.step === 'stop_unknown') {
-        const flagged = tried.flow.outcome === 'site_blocked' ? { siteFlagged: tried.flow.message ?? 'irregular usage' } : {};
-        return { kind: 'unknown', result: failure('unknown', tried.metadata), ...flagged };
-      }
-      if (tried.step === 'stop_interrupted') return { kind: 'interrupted', result: failure(outcome, tried.metadata) };
-      if (tried.step === 'stop_failed') return { kind: 'settled', result: failure(outcome, tried.metadata) };
-      // The next court has its own page (prepared ahead); this one may sit on an error page.
-      void pages.release(index);
     }
     const lastCourt = courts[courts.length - 1] ?? 0;
     return { kind: 'settled', result: failure(run.lastFailOutcome, metadataFor(o, session, run, lastCourt), 'no preferred court could be booked') };
@@ -164,7 +190,12 @@ async function tryCourt(o: ExecutorRuntime, session: BookingSessionPort, pages: 
   const confirmationCode = recorded === 'booked' ? result.confirmationCode : null;
   await attempt.finish({ outcome: recorded, confirmationCode, error: recorded === 'booked' ? null : (result.message ?? recorded), metadata });
   attemptLog.info({ outcome: recorded, submitted: result.submitted }, `attempt finished: ${recorded}`);
-  if (step !== 'booked') run.errors.push(`court ${court}: ${described}`);
+  if (step !== 'booked') {
+    // One reason per court: a second pass's word on a court replaces its first.
+    const earlier = run.errors.findIndex((e) => e.startsWith(`court ${court}: `));
+    if (earlier >= 0) run.errors.splice(earlier, 1);
+    run.errors.push(`court ${court}: ${described}`);
+  }
   return { step, court, outcome: recorded, confirmationCode, metadata, flow: { outcome, message: result.message } };
 }
 
@@ -209,7 +240,7 @@ async function fireCourt(
     const { handle } = await pages.live(index);
     const firedAtMs = o.clock.now();
     log.info({ fire_delay_ms: firedAtMs - session.fireAt.getTime() }, 'firing');
-    return { result: await submitUntilOpen(o, handle, session, attempt, log), stoppedBeforeFire: false, firedAtMs };
+    return { result: await submitUntilOpen(o, handle, session, attempt, log, run.retryNotOpen), stoppedBeforeFire: false, firedAtMs };
   } catch (err) {
     return { result: flowResultFromError(err, false), stoppedBeforeFire: false, firedAtMs: null };
   }
@@ -235,14 +266,14 @@ async function waitForFire(o: ExecutorRuntime, session: BookingSessionPort, page
 }
 
 /**
- * Submits the same court while {@link sameCourtRetryMs} says so: "not open yet" every
+ * Submits the same court while {@link sameCourtRetryMs} says so: "not open yet" (only with `retryNotOpen`) every
  * `notOpenRetryIntervalMs`, a 429 once its `Retry-After` has passed, both until `notOpenRetryBudgetMs` after
  * the fire instant. Before each submit the attempt's intent is recorded through the session; when the session
  * refuses it (the row is no longer held), the flow sends nothing. From the intent to the flow's answer the
  * client account's lock is held ({@link accountKey}): another booking of the same account waits. A hash the
  * site answers with is stored on the attempt at once (`recordAnswer`).
  */
-async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger): Promise<FlowResult> {
+async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger, retryNotOpen: boolean): Promise<FlowResult> {
   const deadlineMs = session.fireAt.getTime() + o.notOpenRetryBudgetMs;
   let submitted = false;
   let release: Release | null = null;
@@ -268,6 +299,7 @@ async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: Boo
       (release as Release | null)?.();
       release = null;
     }
+    if (result.outcome === 'not_open_yet' && !retryNotOpen) return result;
     const waitMs = sameCourtRetryMs({ outcome: result.outcome, retryAfterMs: result.retryAfterMs, nowMs: o.clock.now(), deadlineMs, retryIntervalMs: o.notOpenRetryIntervalMs });
     if (waitMs === null || session.signal.aborted) return result;
     // One info line, then debug: "not open yet" retries come every notOpenRetryIntervalMs.
