@@ -150,7 +150,7 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
     const handle = await flow.prepare(lease, target('09:00'));
     const onBeforeSubmit = async (): Promise<boolean> => {
       // One request per second from this address, and this fetch takes the second's one place.
-      site.state.setSwitches({ limiter: { enabled: true, perSecond: 1, concurrent: 20 } });
+      site.state.setSwitches({ limiter: { enabled: true, perSecond: 1, concurrent: 20, scope: 'all' } });
       expect((await fetch(`${url}/app.js`)).status).toBe(200);
       return true;
     };
@@ -160,6 +160,22 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
     expect(result.message).toBe('rate limited (HTTP 429, Retry-After 1000 ms): Rate limit reached. Limit 1req/s and 20 concurrent connections');
     expect(posts().map((x) => x.status)).toEqual([429]);
     expect(site.state.bookings()).toEqual([]);
+  }, 40_000);
+
+  it('a 429 for the times XHR of the calendar reload → rate_limited (not "not open yet"), nothing sent', async () => {
+    const handle = await flow.prepare(lease, target('10:00'));
+    expect(handle.preparedView).toBe('calendar');
+    clock.set(Date.parse('2027-07-21T16:00:00Z'));
+    // One API request per second, taken now: the reload's times XHR is refused.
+    site.state.setSwitches({ limiter: { enabled: true, perSecond: 1, concurrent: 20, scope: 'api' } });
+    const times = `${url}/api/scheduling/v1/availability/times?owner=${OWNER}&appointmentTypeId=${C1.appointmentTypeId}&calendarId=${C1.calendarId}&startDate=2027-07-21&maxDays=1&timezone=America/Guatemala`;
+    expect((await fetch(times)).status).toBe(200);
+    let asked = false;
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => (asked = true), timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'rate_limited', submitted: false, confirmationCode: null, retryAfterMs: 1000 });
+    expect(result.message).toBe('rate limited (HTTP 429, Retry-After 1000 ms): the times XHR');
+    expect(asked).toBe(false);
+    expect(posts()).toEqual([]);
   }, 40_000);
 
   it('no answer within timeoutMs after the click → timeout, submitted (the site did commit)', async () => {

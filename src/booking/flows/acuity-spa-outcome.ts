@@ -65,8 +65,8 @@ export function parseRetryAfterMs(value: string | undefined, dateHeader: string 
   return fromMs === undefined ? undefined : Math.max(0, atMs - fromMs);
 }
 
-/** A 429: `rate_limited` with the site's `Retry-After`, when it gave one. */
-function rateLimited(answer: { headers?: Readonly<Record<string, string>> }, said: string, nowMs: number | undefined): SpaOutcome {
+/** A 429: `rate_limited` with the site's `Retry-After`, when it gave one (the booking XHR's, a page's, a times XHR's). */
+export function rateLimited(answer: { headers?: Readonly<Record<string, string>> }, said: string, nowMs: number | undefined): SpaOutcome {
   const headers = answer.headers ?? {};
   const retryAfterMs = parseRetryAfterMs(headers['retry-after'], headers.date, nowMs);
   const wait = retryAfterMs === undefined ? 'no Retry-After' : `Retry-After ${retryAfterMs} ms`;

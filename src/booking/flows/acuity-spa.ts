@@ -1,8 +1,8 @@
-import type { Page } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import { systemClock, type Clock } from '../../clock.js';
 import type { FlowResult, PageLease, SlotFlow } from '../flow.js';
 import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-common.js';
-import { answerHash, outcomeOfAnswer, type SpaAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
+import { answerHash, outcomeOfAnswer, rateLimited, type SpaAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
 import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
 import { acuitySpaCalendarUrl, acuitySpaSlotUrl, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
 import { mapFlowError } from './map-flow-error.js';
@@ -49,10 +49,34 @@ export type AcuitySpaFlow = Omit<SlotFlow<AcuitySpaHandle>, 'prepare'> & {
   prepare(lease: PageLease, target: AcuitySpaTarget, prefill?: AcuityClient): Promise<AcuitySpaHandle>;
 };
 
-/** Navigates `page` to `url` (waiting only for the response to start) and waits for the app's hooks. */
-async function openSlot(page: Page, url: string, navigationTimeoutMs: number, hookTimeoutMs: number): Promise<SpaView> {
-  await page.goto(url, { waitUntil: 'commit', timeout: navigationTimeoutMs });
-  return waitForApp(page, hookTimeoutMs);
+/** What opening a page gave: the app's view, or the site's 429 (for the page itself or its times XHR). */
+type Opened = { view: SpaView } | { limited: SpaOutcome };
+
+/** The path of the times XHR the calendar loads. */
+const TIMES_PATH = '/api/scheduling/v1/availability/times';
+
+/**
+ * Navigates `page` to `url` (waiting only for the response to start) and waits for the app's hooks. A 429
+ * for the page, or for the first times XHR the app sends while it renders, is the site's rate limit: it is
+ * returned as `rate_limited` with its `Retry-After` (a calendar without its times would read "not open
+ * yet", and retrying that every 250 ms would only hammer a limit).
+ */
+async function openSlot(page: Page, url: string, opts: { navigationTimeoutMs: number; hookTimeoutMs: number; clock: Clock }): Promise<Opened> {
+  let timesLimited: SpaOutcome | null = null;
+  const onResponse = (r: Response): void => {
+    if (timesLimited === null && r.status() === 429 && new URL(r.url()).pathname === TIMES_PATH) {
+      timesLimited = rateLimited({ headers: r.headers() }, 'the times XHR', opts.clock.now());
+    }
+  };
+  page.on('response', onResponse);
+  try {
+    const response = await page.goto(url, { waitUntil: 'commit', timeout: opts.navigationTimeoutMs });
+    if (response?.status() === 429) return { limited: rateLimited({ headers: response.headers() }, `the page ${new URL(url).pathname}`, opts.clock.now()) };
+    const view = await waitForApp(page, opts.hookTimeoutMs);
+    return timesLimited === null ? { view } : { limited: timesLimited };
+  } finally {
+    page.off('response', onResponse);
+  }
 }
 
 const siteChanged = (what: string): SpaOutcome => ({ outcome: 'site_changed', confirmationCode: null, message: `site changed: ${what}` });
@@ -60,11 +84,14 @@ const siteChanged = (what: string): SpaOutcome => ({ outcome: 'site_changed', co
 /**
  * Brings the form up for `handle`: keeps it when shown, else loads the court's calendar route (a fresh times
  * XHR) and clicks the time by day column and text; a page that shows the form straight away is taken too.
- * Returns an outcome when there is nothing to submit (`not_open_yet`, `site_changed`), else null.
+ * Returns an outcome when there is nothing to submit (`not_open_yet`, `rate_limited`, `site_changed`), else
+ * null.
  */
 async function bringUpForm(page: Page, handle: AcuitySpaHandle, opts: Required<Omit<AcuitySpaFlowOptions, 'prefillUser'>>): Promise<SpaOutcome | null> {
   if ((await page.locator(SPA_HOOKS.form).count()) > 0) return null;
-  const view = await openSlot(page, handle.calendarUrl, opts.navigationTimeoutMs, opts.hookTimeoutMs);
+  const opened = await openSlot(page, handle.calendarUrl, opts);
+  if ('limited' in opened) return opened.limited;
+  const { view } = opened;
   if (view === 'missing') return siteChanged(`no ${SPA_HOOKS.container} with a time picker or form at ${handle.calendarUrl}`);
   if (view === 'form') return null;
   const { date, time } = handle.target;
@@ -119,7 +146,10 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
       let prepareError: string | null = null;
       try {
         const page = await lease.page();
-        preparedView = await openSlot(page, url, opts.navigationTimeoutMs, opts.hookTimeoutMs);
+        const opened = await openSlot(page, url, opts);
+        // A 429 at prepare: submit opens the calendar again (and reports the limit if it is still there).
+        preparedView = 'limited' in opened ? null : opened.view;
+        if ('limited' in opened) prepareError = opened.limited.message;
         if (preparedView === 'form' && prefill) await fillForm(page, prefill, opts.hookTimeoutMs);
       } catch (err) {
         prepareError = mapFlowError(err).message;
