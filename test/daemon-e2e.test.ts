@@ -131,6 +131,7 @@ describe('the main job end to end', () => {
     // The reservation's code is the site's 32-hex appointment hash.
     expect(done.confirmation_code).toMatch(/^[0-9a-f]{32}$/);
     expect(done.confirmation_code).toBe(mine[0]!.hash);
+    expect((done.result as { metadata: { confirmation_url?: string } }).metadata.confirmation_url).toBe(`${sandbox.url}/schedule.php?owner=31337001&action=appt&id[]=${mine[0]!.hash}`);
     expect(mine[0]!.releaseAt).toBe('2027-07-21T15:00:00.000Z');
 
     // One booking POST, for court 2, and it reached the site at or after the release instant.

@@ -89,6 +89,8 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
     expect(sent[0]!.status).toBe(200);
     expect(sent[0]!.arrivedAtMs).toBeGreaterThanOrEqual(intentAtMs);
     expect((await lease.page()).url()).toBe(`${url}/schedule/${OWNER}/confirmation/${list[0]!.hash}`);
+    // The change/cancel link of the answer (`confirmationPage`, on the site's confirmation origin).
+    expect(result.confirmationUrl).toBe(`http://127.0.0.1:9/schedule.php?owner=31337001&action=appt&id[]=${list[0]!.hash}`);
     expect(Object.keys(result.timingsMs)).toEqual(expect.arrayContaining(['prepare_ms', 'fill_ms', 'before_submit_ms', 'submit_to_result_ms', 'total_ms']));
   }, 40_000);
 

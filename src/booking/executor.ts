@@ -185,6 +185,7 @@ async function tryCourt(o: ExecutorRuntime, session: BookingSessionPort, pages: 
   const described = step === 'stop_unknown' && outcome !== 'unknown' ? `${describeOutcome('unknown', null)} (${describeOutcome(outcome, result.message)})` : describeOutcome(recorded, result.message);
   const metadata = metadataFor(o, session, run, court, {
     timings_ms: result.timingsMs,
+    ...(outcome === 'booked' && result.confirmationUrl ? { confirmation_url: result.confirmationUrl } : {}),
     ...(fired.firedAtMs === null ? {} : { fired_at: new Date(fired.firedAtMs).toISOString() }),
   });
   const confirmationCode = recorded === 'booked' ? result.confirmationCode : null;

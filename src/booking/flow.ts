@@ -45,6 +45,8 @@ export interface FlowResult {
    * never retries sooner (`sameCourtRetryMs` in `court-fallback.ts`).
    */
   retryAfterMs?: number;
+  /** With `booked` only: the booking's change/cancel link on the site (metadata `confirmation_url`), when it gave one. */
+  confirmationUrl?: string;
   message: string | null;
   /** True when the booking form was submitted (the site may have taken the booking). */
   submitted: boolean;

@@ -32,6 +32,7 @@ export const METADATA_KEYS = [
   'recovered',
   'reconciled_at',
   'idempotency_key',
+  'confirmation_url',
 ] as const;
 
 /** One of {@link METADATA_KEYS}. */
@@ -73,6 +74,8 @@ export const bookingMetadataSchema = z
     recovered: z.boolean({ error: badValue('is not true or false') }).optional(),
     reconciled_at: isoInstant.optional(),
     idempotency_key: nonEmptyText.optional(),
+    /** The booking's change/cancel link on the site (the Acuity answer's `confirmationPage`). */
+    confirmation_url: z.url({ protocol: /^https?$/, error: badValue('is not an http(s) URL') }).optional(),
   })
   .catchall(jsonValueSchema);
 

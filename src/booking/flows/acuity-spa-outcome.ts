@@ -7,7 +7,7 @@ import { bookedMismatch, type AcuityBookedAnswer, type AcuitySpaTarget } from '.
  */
 
 /** The outcome part of a {@link FlowResult}. */
-export type SpaOutcome = Pick<FlowResult, 'outcome' | 'message' | 'confirmationCode' | 'retryAfterMs'>;
+export type SpaOutcome = Pick<FlowResult, 'outcome' | 'message' | 'confirmationCode' | 'retryAfterMs' | 'confirmationUrl'>;
 
 /**
  * What the page showed or answered after "Confirmar cita". A response's `headers` have lower-case names (as
@@ -37,7 +37,10 @@ function bookedOutcome(body: unknown, target: AcuitySpaTarget): SpaOutcome {
   if (!HASH_RE.test(hash)) return { outcome: 'site_changed', confirmationCode: null, message: 'the booking answer carries no 32-hex hash' };
   const mismatch = bookedMismatch(answer, target);
   if (mismatch) return { outcome: 'site_changed', confirmationCode: null, message: `${mismatch}; hash ${hash}` };
-  return { outcome: 'booked', confirmationCode: hash, message: null };
+  // The change/cancel link (`confirmationPage`): kept only as an http(s) URL.
+  const page = textOf((answer as Record<string, unknown>).confirmationPage);
+  const confirmationUrl = /^https?:\/\/[^\s]+$/.test(page) ? page : undefined;
+  return { outcome: 'booked', confirmationCode: hash, message: null, ...(confirmationUrl ? { confirmationUrl } : {}) };
 }
 
 /** The 32-hex hash of a 2xx booking answer, or null (any other answer, or no such hash in it). */
