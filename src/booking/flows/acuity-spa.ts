@@ -4,7 +4,8 @@ import type { FlowResult, PageLease, SlotFlow } from '../flow.js';
 import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-common.js';
 import { answerHash, outcomeOfAnswer, rateLimited, type SpaAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
 import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
-import { acuitySpaCalendarUrl, acuitySpaSlotUrl, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
+import { lookupAppointmentsByHash } from './acuity-spa-lookup.js';
+import { acuitySpaCalendarUrl, acuitySpaSlotUrl, bookedMismatch, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
 import { mapFlowError } from './map-flow-error.js';
 
 /**
@@ -100,6 +101,39 @@ async function bringUpForm(page: Page, handle: AcuitySpaHandle, opts: Required<O
   }
   const shown = await page.locator(SPA_HOOKS.form).waitFor({ state: 'attached', timeout: opts.hookTimeoutMs }).then(() => true, () => false);
   return shown ? null : siteChanged(`clicking ${date} ${time} did not show ${SPA_HOOKS.form}`);
+}
+
+/** Budget of the look-up that checks a booked answer, ms. */
+const CHECK_LOOKUP_MS = 3000;
+
+/**
+ * A booked answer checked as a member can, by looking the hash up (the confirmation page's own look-up):
+ * listed, not cancelled, and the requested date, time, appointment type and calendar → stays `booked`;
+ * anything else → `site_changed` with what the site lists (after a submit the executor records that
+ * `unknown`, and reconciliation looks the hash up again). A look-up that fails or times out keeps `booked`:
+ * the booking answer is the site's own word, already checked against the target.
+ */
+async function checkByLookup(result: SpaOutcome, target: AcuitySpaTarget, opts: { clock: Clock }): Promise<SpaOutcome> {
+  if (result.outcome !== 'booked' || result.confirmationCode === null) return result;
+  const hash = result.confirmationCode;
+  const timedOut = new AbortController();
+  const finished = new AbortController();
+  void opts.clock.sleep(CHECK_LOOKUP_MS, finished.signal).then(() => {
+    if (!finished.signal.aborted) timedOut.abort();
+  }, () => undefined);
+  let listed: Awaited<ReturnType<typeof lookupAppointmentsByHash>>;
+  try {
+    listed = await lookupAppointmentsByHash({ baseUrl: target.baseUrl, ownerKey: target.ownerKey, hashes: [hash] }, timedOut.signal);
+  } catch {
+    return result;
+  } finally {
+    finished.abort();
+  }
+  const found = listed.find((a) => a.hash === hash);
+  if (!found) return { ...siteChanged(`the site does not list the appointment ${hash} it just confirmed`), confirmationCode: null };
+  if (found.canceled) return { ...siteChanged(`the site lists the appointment ${hash} it just confirmed as cancelled`), confirmationCode: null };
+  const mismatch = bookedMismatch(found, target);
+  return mismatch ? { ...siteChanged(`looked up by its hash: ${mismatch}; hash ${hash}`), confirmationCode: null } : result;
 }
 
 /** The outcome after a 200: also the confirmation route, when the app has moved there, must name the same hash. */
@@ -204,7 +238,8 @@ export async function submitAcuitySpa(
     timer.lap('submit_to_result');
     if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
     await reportAnswer(seen, args.onAnswer);
-    return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target, opts.clock.now())));
+    const routed = await confirmRoute(page, outcomeOfAnswer(seen, handle.target, opts.clock.now()));
+    return done(await checkByLookup(routed, handle.target, opts));
   } catch (err) {
     return done({ ...mapFlowError(err), confirmationCode: null });
   }
