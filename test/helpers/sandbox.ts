@@ -1,7 +1,7 @@
 import { createManualClock, type Clock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, VenueConfig } from '../../src/config/schema.js';
-import { createSandboxSite, type SandboxSite } from '../../src/sandbox/site.js';
+import { createSandboxSite, type SandboxSite, type SandboxSwitchesPatch } from '../../src/sandbox/site.js';
 
 /**
  * Starts the sandbox site for a test file and builds a Config whose venues point at it.
@@ -53,12 +53,21 @@ export interface TestSandbox {
   stop(): Promise<void>;
 }
 
-/** Starts a sandbox on a free port; `clock` defaults to a manual clock at {@link T0}. */
+/**
+ * Starts a sandbox on a free port; `clock` defaults to a manual clock at {@link T0}. `switches` are the
+ * site's switches at start and after every reset (e.g. `{ limiter: { enabled: false } }` for a test that
+ * is not about the 429 limiter but sends many requests from 127.0.0.1).
+ */
 export async function startTestSandbox(
-  options: { venues?: Record<string, TestVenueInput>; clock?: Clock; clockSkewMs?: number } = {},
+  options: { venues?: Record<string, TestVenueInput>; clock?: Clock; clockSkewMs?: number; switches?: SandboxSwitchesPatch } = {},
 ): Promise<TestSandbox> {
   const clock = options.clock ?? createManualClock(T0);
-  const site = createSandboxSite({ config: testConfig('http://127.0.0.1:1', options.venues), clock, clockSkewMs: options.clockSkewMs ?? 0 });
+  const site = createSandboxSite({
+    config: testConfig('http://127.0.0.1:1', options.venues),
+    clock,
+    clockSkewMs: options.clockSkewMs ?? 0,
+    ...(options.switches ? { switches: options.switches } : {}),
+  });
   const { url } = await site.start(0);
   const config = testConfig(url, options.venues);
   return {
