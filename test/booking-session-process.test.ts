@@ -71,11 +71,18 @@ async function queue(email: string, date: string, time: string): Promise<number>
   return Number(rows[0]!.id);
 }
 
+/** The slowest daemon start-up seen in this file, real ms: under load a start takes many times its idle ~4 s. */
+let slowestStartMs = 0;
+
 async function startDaemon(): Promise<DaemonProcess> {
   const daemon = await spawnDaemon({ configPath, databaseUrl: database.url, clockOffsetMs: offsetMs });
   daemons.push(daemon);
+  slowestStartMs = Math.max(slowestStartMs, daemon.startupMs);
   return daemon;
 }
+
+/** Real time to stand before a release so that `starts` daemons are up, and have claimed and prepared, before it. */
+const leadFor = (starts: number): number => Math.max(15_000, starts * slowestStartMs + 12_000);
 
 const submitsOf = (date: string, time: string) => sandbox.site.submits().filter((b) => b.email === EMAIL && b.date === date && b.time === time);
 
@@ -131,7 +138,7 @@ describe('a lease stolen on the way to the submit', () => {
   it('refuses the intent: nothing is submitted, the attempt is closed interrupted, the row is left to its new owner', async () => {
     const date = '2027-09-08';
     const time = '10:00';
-    const releaseAtMs = standBeforeRelease(date, time, 15_000);
+    const releaseAtMs = standBeforeRelease(date, time, leadFor(1));
     const id = await queue(EMAIL, date, time);
     const daemon = await startDaemon();
     await waitFor('the first attempt to be opened (page prepared)', async () => (await attemptsOf(id)).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 20 });
@@ -160,7 +167,7 @@ describe('a daemon paused between its intent and its POST', () => {
     const date = '2027-09-08';
     const time = '12:00';
     const email = 'paused-session@example.test';
-    standBeforeRelease(date, time, 15_000);
+    standBeforeRelease(date, time, leadFor(2));
     // A test fixture, not reservd's schema: the intent of this client's attempts takes 3 s to write, so the
     // daemon that writes it can be stopped in between (as a GC pause, a swap storm or SIGSTOP would).
     await sql`
