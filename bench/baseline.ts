@@ -23,6 +23,7 @@ export async function runBaseline(settings: BenchSettings): Promise<SequentialLa
     {
       venues: { [SEQUENTIAL_VENUE_ID]: SEQUENTIAL_VENUE },
       skewMs: settings.baselineSkewMs,
+      siteLimiter: settings.siteLimiter,
       daemon: { mode: 'polling-baseline', pollIntervalMs: BASELINE_POLL_MS },
       // Well before the first release: every round then moves the clock forward.
       startAtMs: slots.peek().releaseMs - 60_000,

@@ -1,13 +1,14 @@
 import { sql } from 'kysely';
-import type { SandboxBooking, SandboxSubmit } from '../src/sandbox/site-state.js';
+import type { SandboxBooking, SandboxSubmit } from '../src/sandbox/site.js';
 import { systemClock } from '../src/clock.js';
 import type { BenchHarness } from './harness.js';
 import type { ReleaseSlot } from './venues.js';
 
 /**
  * The one path every part books through: insert reservation rows with SQL (as a person or tool would), wait
- * for their outcomes, then read what the SITE saw (submit arrivals and bookings on its clock) and what the
- * daemon recorded (`booking_attempts.metadata`: `fired_at`, `site_clock_offset_ms`, `timings_ms`).
+ * for their outcomes, then read what the SITE saw (`submits()`: every booking POST with its arrival on the
+ * site's clock; `bookings()`: who holds each slot, by hash) and what the daemon recorded
+ * (`booking_attempts.metadata`: `fired_at`, `site_clock_offset_ms`, `timings_ms`).
  */
 
 /** Reservation statuses after which the daemon no longer touches a row. */
@@ -27,7 +28,7 @@ export interface AttemptInfo {
   firedAtMs: number | null;
   /** The site-clock offset the fire instant used, ms; null when none was used. */
   siteClockOffsetMs: number | null;
-  /** The flow's phase timings (`prepare_ms`, `warm_ms`, `get_ms`, `before_submit_ms`, `post_ms`, ...). */
+  /** The flow's phase timings (`prepare_ms`, `open_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`, `total_ms`). */
   timingsMs: Record<string, number>;
 }
 
@@ -36,15 +37,16 @@ export interface WishOutcome {
   wish: Wish;
   reservationId: number;
   status: string;
-  /** The site's active booking of the slot (anyone's), if any. */
+  /** The site's booking of the slot (anyone's), if any. */
   booking: SandboxBooking | undefined;
-  /** True when the site's booking of the slot is reservd's, for this wish's user. */
+  /** True when the site's booking of the slot came through the page (`client`) for this wish's user and its hash is the reservation's confirmation code. */
   won: boolean;
   /** reservd's submits (booking POSTs) for this slot and user, in arrival order. */
   submits: SandboxSubmit[];
   /**
-   * Site arrival of reservd's decisive submit (the first one the site answered "booked" or "slot taken")
-   * − the release instant, ms (site clock); null when none arrived.
+   * Site arrival of reservd's decisive booking POST (the first one the site answered "booked" or "slot
+   * taken"; `submits()[i].arrivedAtMs`) − the site's release instant, ms, both on the site clock; null when
+   * none arrived.
    */
   lagMs: number | null;
   /** Site arrival of reservd's last submit (any answer) − the release, ms; null without submits. */
@@ -120,13 +122,21 @@ export async function firstAttempts(harness: BenchHarness, ids: readonly number[
   return out;
 }
 
-const sameSlot = (wish: Wish) => (s: { venue: string; court: number; date: string; time: string }): boolean =>
+const sameSlot = (wish: Wish) => (s: { venue: string | null; court: number | null; date: string | null; time: string | null }): boolean =>
   s.venue === wish.slot.venue && s.court === wish.court && s.date === wish.slot.date && s.time === wish.slot.time;
+
+/** The confirmation code (the site's booking hash) recorded on each reservation in `ids`. */
+async function confirmationCodes(harness: BenchHarness, ids: readonly number[]): Promise<Map<number, string | null>> {
+  const { rows } = await sql<{ id: string; confirmation_code: string | null }>`
+    SELECT id, confirmation_code FROM reservations WHERE id = ANY(${ids.map(String)}::bigint[])`.execute(harness.db);
+  return new Map(rows.map((r) => [Number(r.id), r.confirmation_code]));
+}
 
 /** Reads the site's and the daemon's view of finished wishes (see {@link WishOutcome}). */
 export async function describeOutcomes(harness: BenchHarness, wishes: readonly Wish[], ids: readonly number[], statuses: ReadonlyMap<number, string>): Promise<WishOutcome[]> {
   const attempts = await firstAttempts(harness, ids);
-  const bookings = harness.sandbox.site.bookings().filter((b) => b.status === 'booked');
+  const codes = await confirmationCodes(harness, ids);
+  const bookings = harness.sandbox.site.bookings();
   const submits = harness.sandbox.site.submits();
   return wishes.map((wish, i) => {
     const id = ids[i]!;
@@ -142,10 +152,10 @@ export async function describeOutcomes(harness: BenchHarness, wishes: readonly W
       reservationId: id,
       status: statuses.get(id) ?? 'unknown',
       booking,
-      won: booking !== undefined && booking.booker === 'client' && booking.email === email,
+      won: booking !== undefined && booking.source === 'client' && booking.email === email && booking.hash === codes.get(id),
       submits: ours,
-      lagMs: decisive ? Date.parse(decisive.arrivedAt) - release : null,
-      lastSubmitMs: last ? Date.parse(last.arrivedAt) - release : null,
+      lagMs: decisive ? decisive.arrivedAtMs - release : null,
+      lastSubmitMs: last ? last.arrivedAtMs - release : null,
       attempt,
       fireAtSiteMs: attempt?.firedAtMs == null ? null : attempt.firedAtMs + harness.skewMs - release,
     };
@@ -180,7 +190,7 @@ export function standBefore(harness: BenchHarness, releaseMs: number, leadMs: nu
   harness.clock.moveTo(releaseMs - leadMs);
 }
 
-/** Per-phase series over outcomes: `fire_at_site` and every `timings_ms` phase (`get`, `post`, ...). */
+/** Per-phase series over outcomes: `fire_at_site` and every `timings_ms` phase (`open`, `fill`, `submit_to_result`, ...). */
 export function phaseSeries(outcomes: readonly WishOutcome[]): Map<string, number[]> {
   const series = new Map<string, number[]>();
   const add = (key: string, value: number): void => {
@@ -211,7 +221,12 @@ export function addCounts(into: Record<string, number>, counts: Record<string, n
 export function describeForLog(o: WishOutcome): string {
   const t = o.attempt?.timingsMs ?? {};
   const fmt = (v: number | null | undefined): string => (v == null ? '-' : String(Math.round(v)));
-  return `${o.status}${o.won ? '' : ' (lost)'}, lag ${fmt(o.lagMs)} ms [fire@site ${fmt(o.fireAtSiteMs)}, get ${fmt(t.get_ms)}, intent ${fmt(t.before_submit_ms)}, post ${fmt(t.post_ms)}, offset ${fmt(o.attempt?.siteClockOffsetMs)}]`;
+  return `${o.status}${o.won ? '' : ' (lost)'}, lag ${fmt(o.lagMs)} ms [fire@site ${fmt(o.fireAtSiteMs)}, open ${fmt(t.open_ms)}, fill ${fmt(t.fill_ms)}, intent ${fmt(t.before_submit_ms)}, click→answer ${fmt(t.submit_to_result_ms)}, offset ${fmt(o.attempt?.siteClockOffsetMs)}]`;
+}
+
+/** Booking POSTs the site answered 429 (the limiter answers before reading the body: they name no slot). */
+export function rateLimitedPosts(harness: BenchHarness): number {
+  return harness.sandbox.site.submits().filter((s) => s.result === 'rate_limited').length;
 }
 
 /** Writes a progress line on stderr: `[part] message`. */

@@ -1,10 +1,8 @@
-import { DEFAULT_PREPARE_TIMEOUT_MS } from '../src/booking/flows/acuity-handle.js';
-import { bookAndWait, countStatuses, FINAL_STATUSES, phaseSeries, progress, type Wish } from './bookings.js';
+import { bookAndWait, countStatuses, FINAL_STATUSES, phaseSeries, progress, rateLimitedPosts, type Wish } from './bookings.js';
 import type { BenchSettings } from './env.js';
 import { withHarness } from './harness.js';
 import { latencyStats, round1, seriesStats, type LatencyStats } from './stats.js';
 import { BENCH_DATE, BURST_VENUE, BURST_VENUE_ID, releaseMsOf, slotTimesOf } from './venues.js';
-import type { ReleaseRule } from '../src/config/schema.js';
 
 /**
  * The `burst` part: {@link BURST_SIZE} reservations (10 courts × 10 slot times of one date) that release at
@@ -23,7 +21,7 @@ export const AFTER_RELEASE_WAIT_MS = 30_000;
 export interface BurstResult {
   n: number;
   pages: number;
-  /** Site arrival of the last submit (accepted or not) − the release, ms (site clock). */
+  /** Site arrival of the last booking POST (accepted or not) − the site's release, ms (site clock). */
   last_submit_ms: number | null;
   /** Site arrival of the first submit − the release, ms. */
   first_submit_ms: number | null;
@@ -42,8 +40,8 @@ export interface BurstResult {
   last_page_ready_ms: number | null;
   /** Pages that were ready before the release. */
   pages_ready_before_release: number;
-  /** Attempts whose page navigation hit the flow's prepare timeout (the page was never really loaded). */
-  prepare_timeouts: number;
+  /** Booking POSTs the site's limiter answered 429 (10 req/s, 20 concurrent per client address). */
+  rate_limited_posts: number;
   /** Reservations not final when the part stopped waiting ({@link AFTER_RELEASE_WAIT_MS} after the release). */
   unfinished: number;
   prepare_lead_ms: number;
@@ -54,15 +52,14 @@ export interface BurstResult {
 
 /** Runs the burst on its own daemon. */
 export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
-  const rule = BURST_VENUE.releaseRule as ReleaseRule;
   const times = slotTimesOf(BURST_VENUE, BENCH_DATE);
-  const courts = Object.keys(BURST_VENUE.courts as Record<string, string>).map(Number);
-  const releaseMs = releaseMsOf(rule, BENCH_DATE, times[0]!);
+  const courts = Object.keys(BURST_VENUE.courts as Record<string, unknown>).map(Number);
+  const releaseMs = releaseMsOf(BURST_VENUE, BENCH_DATE, times[0]!);
   const wishes: Wish[] = [];
   for (const time of times) {
     for (const court of courts) wishes.push({ slot: { venue: BURST_VENUE_ID, date: BENCH_DATE, time, releaseMs }, court, userIndex: court - 1 });
   }
-  if (wishes.length !== BURST_SIZE || times.some((t) => releaseMsOf(rule, BENCH_DATE, t) !== releaseMs)) {
+  if (wishes.length !== BURST_SIZE || times.some((t) => releaseMsOf(BURST_VENUE, BENCH_DATE, t) !== releaseMs)) {
     throw new Error(`burst venue must give ${BURST_SIZE} court-slots releasing together (got ${wishes.length})`);
   }
   progress('burst', `${BURST_SIZE} reservations releasing at one instant, ${settings.burstPages} pages, prepareLeadMs ${settings.burstLeadMs}, db pool ${settings.burstDbPool}, site skew ${settings.skewMs} ms`);
@@ -70,6 +67,7 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     {
       venues: { [BURST_VENUE_ID]: BURST_VENUE },
       skewMs: settings.skewMs,
+      siteLimiter: settings.siteLimiter,
       daemon: { mode: 'on-time', prepareLeadMs: settings.burstLeadMs, maxConcurrentBookings: settings.burstPages, pollIntervalMs: 1_000 },
       dbPoolMax: settings.burstDbPool,
       // The rows are inserted a little before the claim horizon: the daemon sleeps to it exactly.
@@ -84,7 +82,7 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
       const ready = logs.matching(/^page ready; waiting for the release instant/).map((e) => e.atMs);
       const arrivals = harness.sandbox.site.submits()
         .filter((s) => s.venue === BURST_VENUE_ID && s.date === BENCH_DATE)
-        .map((s) => Date.parse(s.arrivedAt) - releaseMs);
+        .map((s) => s.arrivedAtMs - releaseMs);
       const result: BurstResult = {
         n: BURST_SIZE,
         pages: settings.burstPages,
@@ -97,14 +95,14 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
         // The daemon fires on the site's clock: compare page readiness with the release in bench-clock terms.
         last_page_ready_ms: ready.length ? Math.round(Math.max(...ready) - (releaseMs - harness.skewMs)) : null,
         pages_ready_before_release: ready.filter((at) => at < releaseMs - harness.skewMs).length,
-        prepare_timeouts: outcomes.filter((o) => (o.attempt?.timingsMs.prepare_ms ?? 0) >= DEFAULT_PREPARE_TIMEOUT_MS).length,
+        rate_limited_posts: rateLimitedPosts(harness),
         unfinished: outcomes.filter((o) => !FINAL_STATUSES.includes(o.status)).length,
         prepare_lead_ms: settings.burstLeadMs,
         db_pool_max: settings.burstDbPool,
         breakdown_ms: seriesStats(phaseSeries(outcomes)),
         outcomes: countStatuses(outcomes),
       };
-      progress('burst', `claims ${claims.length}, pages ready ${ready.length} (prepare ${result.prepare_ms} ms, last ready ${result.last_page_ready_ms} ms vs release, ${result.prepare_timeouts} navigation timeouts), unfinished ${result.unfinished}, submits ${result.submits}, first ${result.first_submit_ms} ms, last ${result.last_submit_ms} ms, booked ${result.booked}, outcomes ${JSON.stringify(result.outcomes)}`);
+      progress('burst', `claims ${claims.length}, pages ready ${ready.length} (prepare ${result.prepare_ms} ms, last ready ${result.last_page_ready_ms} ms vs release), ${result.rate_limited_posts} POSTs answered 429, unfinished ${result.unfinished}, submits ${result.submits}, first ${result.first_submit_ms} ms, last ${result.last_submit_ms} ms, booked ${result.booked}, outcomes ${JSON.stringify(result.outcomes)}`);
       progress('burst', `phases ${JSON.stringify(result.breakdown_ms)}`);
       return result;
     },

@@ -1,4 +1,4 @@
-import { bookAndWait, countStatuses, describeForLog, phaseSeries, progress, standBefore, type Wish, type WishOutcome } from './bookings.js';
+import { bookAndWait, countStatuses, describeForLog, phaseSeries, progress, rateLimitedPosts, standBefore, type Wish, type WishOutcome } from './bookings.js';
 import type { BenchHarness } from './harness.js';
 import { latencyStats, seriesStats, type LatencyStats } from './stats.js';
 import type { SlotSequence } from './venues.js';
@@ -24,6 +24,8 @@ export interface ContentionResult {
   lagMs: LatencyStats;
   breakdownMs: ReturnType<typeof seriesStats>;
   outcomes: Record<string, number>;
+  /** Booking POSTs the site's limiter answered 429 (four pages fire at once from one address). */
+  rateLimitedPosts: number;
 }
 
 /** Runs `rounds` contended releases on `harness` (users 0..3), the clock `leadMs` before each. */
@@ -34,6 +36,7 @@ export async function measureContention(
 ): Promise<ContentionResult> {
   const all: WishOutcome[] = [];
   const wins: Record<string, number> = Object.fromEntries(COMPETITOR_DELAYS_MS.map((d) => [String(d), 0]));
+  const limitedBefore = rateLimitedPosts(harness);
   for (let round = 0; round < options.rounds; round++) {
     const slot = slots.next();
     standBefore(harness, slot.releaseMs, options.leadMs, options.keepWithinMs);
@@ -59,5 +62,6 @@ export async function measureContention(
     lagMs: latencyStats(all.filter((o) => o.lagMs !== null).map((o) => o.lagMs!)),
     breakdownMs: seriesStats(phaseSeries(all)),
     outcomes: countStatuses(all),
+    rateLimitedPosts: rateLimitedPosts(harness) - limitedBefore,
   };
 }

@@ -64,6 +64,11 @@ export interface BenchSettings {
   burstLeadMs: number;
   /** `BENCH_BURST_DB_POOL` (default 20): database.poolMax of the burst part. */
   burstDbPool: number;
+  /**
+   * `BENCH_SITE_LIMITER` (1 or 0, default 1): the sandbox's per-address limiter (10 req/s, 20 concurrent,
+   * as the real site's API) on or off in every part.
+   */
+  siteLimiter: boolean;
 }
 
 /** Reads {@link BenchSettings} from the environment. @throws Error naming a bad variable. */
@@ -81,5 +86,6 @@ export function readSettings(): BenchSettings {
     burstPages: intEnv('BENCH_BURST_PAGES', 100, { min: 1, max: 200 }),
     burstLeadMs: intEnv('BENCH_BURST_LEAD_MS', 40_000, { min: 1_000 }),
     burstDbPool: intEnv('BENCH_BURST_DB_POOL', 20, { min: 2, max: 100 }),
+    siteLimiter: intEnv('BENCH_SITE_LIMITER', 1, { min: 0, max: 1 }) === 1,
   };
 }

@@ -1,4 +1,4 @@
-import { bookAndWait, countStatuses, describeForLog, phaseSeries, progress, standBefore, type WishOutcome } from './bookings.js';
+import { bookAndWait, countStatuses, describeForLog, phaseSeries, progress, rateLimitedPosts, standBefore, type WishOutcome } from './bookings.js';
 import type { BenchHarness } from './harness.js';
 import { latencyStats, seriesStats, type LatencyStats } from './stats.js';
 import type { SlotSequence } from './venues.js';
@@ -6,7 +6,9 @@ import type { SlotSequence } from './venues.js';
 /**
  * Fire lag over sequential releases (the `fire_lag` and `baseline` parts): each round takes the next slot
  * time, puts the clock a lead before its release, inserts ONE reservation (court 1) and waits for it.
- * Fire lag = the site's arrival time of the accepted submit − the release instant, both on the site's clock.
+ * Fire lag = the site's arrival of the accepted booking POST (`submits()[i].arrivedAtMs`) − the slot's
+ * release instant by the site's rule, both on the site's clock. The POST leaves the page only after the
+ * flow has reloaded the calendar, clicked the time and filled the form: all of that is in the lag.
  */
 
 /** Options of {@link measureSequentialLag}. */
@@ -34,11 +36,14 @@ export interface SequentialLagResult {
   firedEarly: number;
   /** The site-clock offsets (ms) the daemon fired with, distinct values in order of use. */
   offsetsUsedMs: number[];
+  /** Booking POSTs the site's limiter answered 429 during the rounds. */
+  rateLimitedPosts: number;
 }
 
 /** Runs the rounds on `harness` (see the module comment). */
 export async function measureSequentialLag(harness: BenchHarness, slots: SlotSequence, options: SequentialLagOptions): Promise<SequentialLagResult> {
   const outcomes: WishOutcome[] = [];
+  const limitedBefore = rateLimitedPosts(harness);
   for (let round = 0; round < options.rounds; round++) {
     const slot = slots.next();
     const leadMs = options.leadMs(round);
@@ -48,11 +53,11 @@ export async function measureSequentialLag(harness: BenchHarness, slots: SlotSeq
     outcomes.push(outcome!);
     progress(options.part, `round ${round + 1}/${options.rounds} (${slot.date} ${slot.time}, inserted ${Math.round(standMs)} ms before the release): ${describeForLog(outcome!)}`);
   }
-  return summarizeLag(outcomes);
+  return { ...summarizeLag(outcomes), rateLimitedPosts: rateLimitedPosts(harness) - limitedBefore };
 }
 
 /** Lag statistics, phase breakdown and status counts of finished single-court wishes. */
-export function summarizeLag(outcomes: readonly WishOutcome[]): SequentialLagResult {
+export function summarizeLag(outcomes: readonly WishOutcome[]): Omit<SequentialLagResult, 'rateLimitedPosts'> {
   const accepted = outcomes.filter((o) => o.won && o.lagMs !== null);
   const offsets: number[] = [];
   for (const o of outcomes) {

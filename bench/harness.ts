@@ -10,9 +10,10 @@ import { createTestDatabase, type TestDatabase } from '../test/helpers/database.
 import { startTestSandbox, type TestSandbox, type TestVenueInput } from '../test/helpers/sandbox.js';
 
 /**
- * One benchmark environment: a throw-away Postgres database, the in-process sandbox site and one reservd
- * daemon (`createApp`), all on 127.0.0.1 and all reading one shared "offset clock" (real time shifted), so a
- * part can stand a few seconds before any release instant without sleeping for days.
+ * One benchmark environment: a throw-away Postgres database, the in-process sandbox site (the Acuity
+ * look-alike, booked through its page in Chromium) and one reservd daemon (`createApp`), all on 127.0.0.1
+ * and all reading one shared "offset clock" (real time shifted), so a part can stand a few seconds before
+ * any release instant without sleeping for days.
  */
 
 /** Real time shifted by an offset the benchmark moves; the sandbox and the daemon share it. */
@@ -112,6 +113,8 @@ export interface HarnessOptions {
   venues: Record<string, TestVenueInput>;
   /** Site clock − bench clock, ms. */
   skewMs: number;
+  /** The sandbox's per-address limiter (`BENCH_SITE_LIMITER`); on unless false. */
+  siteLimiter?: boolean;
   /** The `daemon` section of the daemon's config (defaults apply to the rest). */
   daemon: Record<string, unknown>;
   /** `database.poolMax` of the daemon (default: the config default). */
@@ -139,7 +142,7 @@ export interface BenchHarness {
   skewMs: number;
   /** Ids of the created users, in order. */
   userIds: number[];
-  /** Email of user `i` (how the site's submits and bookings are attributed). */
+  /** Email of user `i` (how the site's submits and bookings are attributed, besides the booking's hash). */
   userEmail(index: number): string;
   /** The daemon's logs, when captured. */
   logs: LogCapture | null;
@@ -171,7 +174,12 @@ export async function withHarness<T>(options: HarnessOptions, body: (harness: Be
   try {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
-    const sandbox = await startTestSandbox({ venues: options.venues, clock, clockSkewMs: options.skewMs });
+    const sandbox = await startTestSandbox({
+      venues: options.venues,
+      clock,
+      clockSkewMs: options.skewMs,
+      switches: { limiter: { enabled: options.siteLimiter ?? true } },
+    });
     cleanups.push(() => sandbox.stop());
     const userIds: number[] = [];
     for (let i = 0; i < options.users; i++) {

@@ -51,6 +51,7 @@ export async function runOnTimeParts(settings: BenchSettings): Promise<OnTimeRes
     {
       venues: { [SEQUENTIAL_VENUE_ID]: SEQUENTIAL_VENUE },
       skewMs: settings.skewMs,
+      siteLimiter: settings.siteLimiter,
       daemon: { mode: 'on-time', prepareLeadMs: settings.prepareLeadMs, pollIntervalMs: 1_000 },
       startAtMs,
       users: 4,

@@ -72,6 +72,12 @@ function buildResult(args: {
       contention: contention?.outcomes ?? null,
       burst: burst?.outcomes ?? null,
     },
+    rate_limited_posts: {
+      fire_lag: fireLag?.rateLimitedPosts ?? null,
+      baseline: baseline?.rateLimitedPosts ?? null,
+      contention: contention?.rateLimitedPosts ?? null,
+      burst: burst?.rate_limited_posts ?? null,
+    },
     failures: args.failures,
     settings: {
       parts: PART_NAMES.filter((p) => settings.parts.has(p)),
@@ -84,14 +90,16 @@ function buildResult(args: {
       burst_pages: settings.burstPages,
       burst_lead_ms: settings.burstLeadMs,
       burst_db_pool: settings.burstDbPool,
+      site_limiter: settings.siteLimiter,
     },
     duration_s: args.durationS,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}`, load_1m: { start: args.loadAtStart, end: round2(loadavg()[0]!) } },
     note:
-      'sandbox site and daemon in one Node process on 127.0.0.1, real Postgres, headless Chromium. Lag = site arrival of the submit − release, both on the site clock. ' +
+      'sandbox site (the Acuity look-alike) and daemon in one Node process on 127.0.0.1, real Postgres, headless Chromium booking through the page. ' +
+      'Lag = site arrival of the booking POST − the site\'s release instant, both on the site clock; the POST follows the calendar reload, the click on the time and the form fill. ' +
       'fire_lag: one reservation per release, on-time mode, site skewed by site_skew_ms; contention: 4 courts per release vs sandbox competitors at +50/100/250/500 ms, win_rate = share of releases won (0–1); ' +
       'baseline: polling-baseline mode (2 s poll, fresh browser per booking), site skewed by baseline_site_skew_ms; burst: 100 slots releasing together, last_submit_ms = last submit arrival − release. ' +
-      '*_breakdown_ms: fire_at_site = fire instant on the site clock − release, then the flow phases from booking_attempts.metadata.timings_ms.',
+      '*_breakdown_ms: fire_at_site = fire instant on the site clock − release, then the flow phases from booking_attempts.metadata.timings_ms (prepare, open, fill, before_submit, submit_to_result, total).',
   };
 }
 

@@ -1,11 +1,13 @@
-import { computeReleaseAt, addDays } from '../src/scheduling/release-time.js';
-import { daySlotTimes } from '../src/scheduling/slot-grid.js';
 import { parseConfig } from '../src/config/load.js';
-import type { ReleaseRule } from '../src/config/schema.js';
+import type { VenueConfig } from '../src/config/schema.js';
+import { addDays, localInstantMs, spaDaySlotTimes, spaReleaseAtMs } from '../src/sandbox/acuity-spa/venues.js';
+import { spaVenueOf } from '../src/sandbox/from-config.js';
 import type { TestVenueInput } from '../test/helpers/sandbox.js';
 
 /**
  * The benchmark's venues (sandbox site and daemon config alike) and the order their slots are used in.
+ * Slot grids and release instants are the SITE's (the look-alike's own rules, `acuity-spa/venues.ts`), never
+ * reservd's arithmetic: the lag is measured against the instant the site opens the slot.
  */
 
 /** Zone of every bench venue: America/Guatemala (−06:00, no DST). */
@@ -13,9 +15,11 @@ export const BENCH_ZONE = 'America/Guatemala';
 /** First slot date the benchmarks book (far in the future, so no slot has started). */
 export const BENCH_DATE = '2027-08-02';
 
-/** Court number → calendar id for courts 1..n. */
-function courts(n: number, firstCalendarId: number): Record<string, string> {
-  return Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i + 1), String(firstCalendarId + i)]));
+/** Court number → its appointment type and calendar (each court its own, as on the club's page) for courts 1..n. */
+function courts(n: number, firstTypeId: number, firstCalendarId: number): Record<string, { appointmentTypeId: number; calendarId: number; name: string }> {
+  return Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [String(i + 1), { appointmentTypeId: firstTypeId + i, calendarId: firstCalendarId + i, name: `Cancha ${i + 1}` }]),
+  );
 }
 
 /**
@@ -28,8 +32,8 @@ export const SEQUENTIAL_VENUE: TestVenueInput = {
   name: 'Bench Club',
   timeZone: BENCH_ZONE,
   releaseRule: { hoursBefore: 48 },
-  site: { adapter: 'acuity', slug: 'bench-club', appointmentTypeId: '2001' },
-  courts: courts(4, 6001),
+  site: { adapter: 'acuity', ownerKey: 'be0c1b01', businessId: 31337101 },
+  courts: courts(4, 70100001, 9100001),
   slotLengthS: 300,
   firstSlotTime: '07:00',
   lastSlotTime: '21:00',
@@ -44,8 +48,8 @@ export const BURST_VENUE: TestVenueInput = {
   name: 'Bench Burst',
   timeZone: BENCH_ZONE,
   releaseRule: { daysBefore: 2, at: '08:00' },
-  site: { adapter: 'acuity', slug: 'bench-burst', appointmentTypeId: '3001' },
-  courts: courts(10, 7001),
+  site: { adapter: 'acuity', ownerKey: 'be0b0257', businessId: 31337102 },
+  courts: courts(10, 70200001, 9200001),
   slotLengthS: 3600,
   firstSlotTime: '07:00',
   lastSlotTime: '16:00',
@@ -56,19 +60,26 @@ export interface ReleaseSlot {
   venue: string;
   date: string;
   time: string;
-  /** Release instant, epoch ms (the same on the site's clock: the site applies the rule to its own clock). */
+  /** Release instant by the site's rule, epoch ms on the SITE's clock (the site applies the rule to its own clock). */
   releaseMs: number;
 }
 
-/** Release instant (epoch ms) of a slot under `rule` in {@link BENCH_ZONE}. */
-export function releaseMsOf(rule: ReleaseRule, date: string, time: string): number {
-  return computeReleaseAt(rule, date, time, BENCH_ZONE).getTime();
+/** `venue` as the daemon's config holds it (defaults applied). */
+function parsed(venue: TestVenueInput): VenueConfig {
+  return parseConfig({ venues: { v: { ...venue, site: { ...venue.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.v!;
 }
 
-/** The venue's slot times on a date (its grid: first..last slot every `slotLengthS`). */
+/** Release instant (epoch ms) of a venue-local slot, by the sandbox site's own rule for `venue`. */
+export function releaseMsOf(venue: TestVenueInput, date: string, time: string): number {
+  const spa = spaVenueOf(parsed(venue));
+  const startMs = localInstantMs(spa.timeZone, date, time);
+  if (startMs === undefined) throw new Error(`${date} ${time} does not exist in ${spa.timeZone}`);
+  return spaReleaseAtMs({ venue: spa, date, startMs });
+}
+
+/** The venue's slot times on a date, as the sandbox site offers them (first..last slot every `slotLengthS`). */
 export function slotTimesOf(venue: TestVenueInput, date: string): string[] {
-  const parsed = parseConfig({ venues: { v: { ...venue, site: { ...venue.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.v!;
-  return daySlotTimes(parsed, date);
+  return spaDaySlotTimes(spaVenueOf(parsed(venue)), date);
 }
 
 /**
@@ -84,14 +95,13 @@ export interface SlotSequence {
 
 /** Creates a {@link SlotSequence} over `venue` (id `venueId`). */
 export function createSlotSequence(venueId: string, venue: TestVenueInput): SlotSequence {
-  const rule = venue.releaseRule as ReleaseRule;
   let dayIndex = 0;
   let times = slotTimesOf(venue, BENCH_DATE);
   let timeIndex = 0;
   const current = (): ReleaseSlot => {
     const date = addDays(BENCH_DATE, dayIndex);
     const time = times[timeIndex]!;
-    return { venue: venueId, date, time, releaseMs: releaseMsOf(rule, date, time) };
+    return { venue: venueId, date, time, releaseMs: releaseMsOf(venue, date, time) };
   };
   return {
     peek: current,

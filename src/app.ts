@@ -6,9 +6,9 @@ import type { Config } from './config/schema.js';
 import { findChromium, createBrowserPool } from './booking/browser.js';
 import { createExecutor } from './booking/executor.js';
 import type { BrowserPool, SlotFlow } from './booking/flow.js';
-import type { BookingExecutor } from './booking/session-port.js';
+import type { BookingExecutor, SiteLookup } from './booking/session-port.js';
 import { createAcuityFlow } from './booking/flows/acuity.js';
-import { acuityAppointmentLookup, type AppointmentLookup } from './booking/flows/acuity-lookup.js';
+import { createAcuitySiteLookup } from './booking/flows/acuity-spa-lookup.js';
 import { openDatabase, type DatabaseHandle } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createScheduler, type Scheduler } from './scheduling/daemon.js';
@@ -59,13 +59,18 @@ function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
   }
 }
 
-/** Looks a client's appointments up on a venue's site, by its adapter (crash reconciliation, docs/architecture.md "Reconciliation"). */
-export const appointmentLookup: AppointmentLookup = (venue, email, signal) => {
-  switch (venue.site.adapter) {
-    case 'acuity':
-      return acuityAppointmentLookup(venue, email, signal);
-  }
-};
+/**
+ * The site look-up of crash reconciliation (docs/architecture.md "Reconciliation") for `config`'s venues:
+ * each venue's base URL, owner key, zone, and each court's appointment type and calendar on the site.
+ */
+export function siteLookupFor(config: Config): SiteLookup {
+  return createAcuitySiteLookup((venueId) => {
+    const venue = Object.hasOwn(config.venues, venueId) ? config.venues[venueId] : undefined;
+    if (!venue) return undefined;
+    const courts = Object.fromEntries(Object.entries(venue.courts).map(([court, ids]) => [Number(court), { appointmentTypeId: ids.appointmentTypeId, calendarId: ids.calendarId }]));
+    return { baseUrl: venue.site.baseUrl, ownerKey: venue.site.ownerKey, timeZone: venue.timeZone, courts };
+  });
+}
 
 /** Open database, browser pool and executor: what `run`, `book-now` and the demo share. */
 export interface Services {
@@ -159,7 +164,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const { database, executor, daemonId } = services;
     let wake: () => void = () => {};
     const siteClocks = createSiteClockCache({ clock, logger });
-    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, lookup: appointmentLookup, subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
+    scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, siteLookup: siteLookupFor(config), subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
     scheduler.start();

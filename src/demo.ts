@@ -9,15 +9,16 @@ import { systemClock, type Clock } from './clock.js';
 import { loadConfig, parseConfig, type ConfigEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { listReservationOutcomes, insertReservation, insertUser } from './reservations/index.js';
-import { createSandboxSite } from './sandbox/site.js';
+import { createSandboxSite, type SandboxBooking } from './sandbox/site.js';
 import { addDays, localDateTime } from './scheduling/release-time.js';
 import { createLogger } from './telemetry/logger.js';
 
 /**
- * `npm run demo`: the main job end to end on one machine. Starts the sandbox site, the database
- * (embedded PostgreSQL unless `DATABASE_URL` is set) and the daemon; inserts three reservations whose
- * slots are released within about a minute (two want the same slot, so one falls back to its second
- * court); prints a countdown and each outcome as it lands; exits 0 once all three are final.
+ * `npm run demo`: the main job end to end on one machine. Starts the sandbox site (the Acuity look-alike),
+ * the database (embedded PostgreSQL unless `DATABASE_URL` is set) and the daemon; inserts three
+ * reservations whose slots are released within about a minute (two want the same slot, so one falls back to
+ * its second court); prints a countdown and each outcome as it lands (✔ only for a booking, ✘ for anything
+ * else); then what the site recorded. Exits 0 once all three are final and booked, 1 otherwise.
  *
  * The demo venue's rule is `daysBefore: 2, at: <the next whole minute at least 25 s away>`, so every
  * slot two days ahead opens at that instant on the sandbox too.
@@ -83,7 +84,7 @@ const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-/** Runs the demo; resolves to the exit code (0 when all three reservations are final). */
+/** Runs the demo; resolves to the exit code (0 when all three reservations are final and booked). */
 export async function runDemo(args: { configPath?: string | undefined; env: ConfigEnv; onStopSignal: () => Promise<string> }): Promise<number> {
   const clock = systemClock;
   const startedMs = clock.now();
@@ -126,6 +127,7 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
     print(`slots for ${slotDate} are released at ${release.date} ${release.time} ${DEMO_ZONE} (${new Date(release.atMs).toISOString()})`);
     const deadlineMs = release.atMs + 120_000;
     const reported = new Set<number>();
+    let booked = 0;
     let lastCountdownMs = 0;
     while (reported.size < ids.length && !stopped && clock.now() < deadlineMs) {
       const rows = await listReservationOutcomes(db, ids);
@@ -134,9 +136,13 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
         reported.add(row.id);
         const who = wishes[ids.indexOf(row.id)]?.who ?? `#${row.id}`;
         const wish = wishes[ids.indexOf(row.id)];
-        const fellBack = wish && row.booked_court !== wish.courts[0] ? ` (court ${wish.courts[0]} was taken: fell back)` : '';
-        const detail = row.status === 'succeeded' ? `court ${row.booked_court}${fellBack}, confirmation ${row.confirmation_code}` : (row.reason ?? '');
-        print(`✔ reservation ${row.id} (${who}): ${row.status} — ${detail}`);
+        if (row.status === 'succeeded') {
+          booked += 1;
+          const fellBack = wish && row.booked_court !== wish.courts[0] ? ` (court ${wish.courts[0]} was not to be had: fell back)` : '';
+          print(`✔ reservation ${row.id} (${who}): booked court ${row.booked_court}${fellBack}, confirmation ${row.confirmation_code}`);
+        } else {
+          print(`✘ reservation ${row.id} (${who}): ${row.status} — ${row.reason ?? 'no reason recorded'}`);
+        }
       }
       const leftMs = release.atMs - clock.now();
       if (leftMs > 0 && clock.now() - lastCountdownMs >= 5_000) {
@@ -145,9 +151,10 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
       }
       await clock.sleep(250);
     }
-    printSiteSummary(await siteBookings(url), release.atMs);
-    print(`demo finished in ${((clock.now() - startedMs) / 1000).toFixed(1)} s`);
-    return reported.size === ids.length ? 0 : 1;
+    if (reported.size < ids.length) print(`✘ ${ids.length - reported.size} reservation(s) not final ${stopped ? 'when stopped' : 'two minutes after the release'}`);
+    printSiteSummary(site.bookings(), release.atMs);
+    print(`demo finished in ${((clock.now() - startedMs) / 1000).toFixed(1)} s: ${booked} of ${ids.length} booked`);
+    return booked === ids.length ? 0 : 1;
   } finally {
     await app.stop().catch((err: unknown) => print(`stopping the daemon failed: ${String(err)}`));
     await site.stop();
@@ -156,26 +163,12 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
   }
 }
 
-interface SiteBooking {
-  court: number;
-  date: string;
-  time: string;
-  firstName: string;
-  confirmationCode: string;
-  arrivedAt: string;
-  releaseAt: string;
-}
-
-async function siteBookings(url: string): Promise<SiteBooking[]> {
-  const response = await fetch(`${url}/__sandbox/bookings`);
-  return (await response.json()) as SiteBooking[];
-}
-
-function printSiteSummary(bookings: SiteBooking[], releaseAtMs: number): void {
+/** What the site holds, with each booking's arrival after its release (both on the site clock). */
+function printSiteSummary(bookings: SandboxBooking[], releaseAtMs: number): void {
   print('the sandbox site recorded:');
   for (const b of bookings) {
-    const lagMs = Date.parse(b.arrivedAt) - Date.parse(b.releaseAt);
-    print(`  court ${b.court} ${b.date} ${b.time} for ${b.firstName}: code ${b.confirmationCode}, arrived ${lagMs} ms after the release`);
+    const lagMs = b.arrivedAtMs - Date.parse(b.releaseAt);
+    print(`  court ${b.court} ${b.date} ${b.time} for ${b.firstName} ${b.lastName}: hash ${b.hash}, booking request arrived ${lagMs} ms after the release`);
   }
   if (bookings.length === 0) print(`  no bookings (release was ${new Date(releaseAtMs).toISOString()})`);
 }

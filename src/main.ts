@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
-import { appointmentLookup, createApp, openServices } from './app.js';
+import { createApp, openServices, siteLookupFor } from './app.js';
 import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
 import { createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -124,7 +124,7 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
       logger,
       executor: services.executor,
       owner: services.daemonId,
-      lookup: appointmentLookup,
+      siteLookup: siteLookupFor(config),
       signal: abort.signal,
       input: {
         user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },

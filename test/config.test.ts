@@ -15,8 +15,8 @@ function venue(overrides: Record<string, unknown> = {}): Record<string, unknown>
     name: 'Test Club',
     timeZone: 'America/Guatemala',
     releaseRule: { hoursBefore: 48 },
-    site: { baseUrl: 'https://example.as.me', slug: 'test-club', appointmentTypeId: '1001' },
-    courts: { '1': '5001', '2': '5002' },
+    site: { baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e' },
+    courts: { '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1002, calendarId: 5002 } },
     ...overrides,
   };
 }
@@ -46,8 +46,12 @@ describe('loadConfig(config/reservd.json)', () => {
       name: 'La Villa Tennis Club (sandbox)',
       timeZone: 'America/Guatemala',
       releaseRule: { hoursBefore: 48 },
-      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', slug: 'la-villa', appointmentTypeId: '1001' },
-      courts: { '1': '5001', '2': '5002', '3': '5003' },
+      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', ownerKey: 'a3f09c1e', businessId: 31337001 },
+      courts: {
+        '1': { appointmentTypeId: 70000101, calendarId: 9000201, name: 'Cancha 1' },
+        '2': { appointmentTypeId: 70000102, calendarId: 9000202, name: 'Cancha 2' },
+        '3': { appointmentTypeId: 70000103, calendarId: 9000203, name: 'Cancha 3' },
+      },
       slotLengthS: 3600,
       firstSlotTime: '07:00',
       lastSlotTime: '21:00',
@@ -66,7 +70,13 @@ describe('loadConfig(config/reservd.json)', () => {
       (config.daemon as { pollIntervalMs: number }).pollIntervalMs = 1;
     }).toThrow(TypeError);
     expect(() => {
-      (venues['la-villa']!.courts as Record<string, string>)['9'] = '9999';
+      (venues['la-villa']!.courts as Record<string, unknown>)['9'] = { appointmentTypeId: 9, calendarId: 9 };
+    }).toThrow(TypeError);
+    expect(() => {
+      (venues['la-villa']!.courts['1'] as { calendarId: number }).calendarId = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (venues['la-villa']!.site as { ownerKey: string }).ownerKey = '00000000';
     }).toThrow(TypeError);
     expect(() => {
       (venues['la-villa']!.releaseRule as { hoursBefore: number }).hoursBefore = 1;
@@ -107,14 +117,14 @@ describe('parseConfig defaults', () => {
     expect(config.daemon.leaseMs).toBe(30_000);
   });
 
-  it('fills venue defaults and strips trailing slashes from baseUrl', () => {
-    const config = parseConfig({ venues: { club: venue({ site: { baseUrl: 'http://127.0.0.1:8080//', slug: 's', appointmentTypeId: '7' } }) } });
+  it('fills venue defaults (adapter, slot grid), strips trailing slashes from baseUrl, keeps optional fields out', () => {
+    const config = parseConfig({ venues: { club: venue({ site: { baseUrl: 'http://127.0.0.1:8080//', ownerKey: 'ff00aa11' } }) } });
     expect(config.venues.club).toEqual({
       name: 'Test Club',
       timeZone: 'America/Guatemala',
       releaseRule: { hoursBefore: 48 },
-      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', slug: 's', appointmentTypeId: '7' },
-      courts: { '1': '5001', '2': '5002' },
+      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', ownerKey: 'ff00aa11' },
+      courts: { '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1002, calendarId: 5002 } },
       slotLengthS: 3600,
       firstSlotTime: '07:00',
       lastSlotTime: '21:00',
@@ -160,14 +170,14 @@ describe('parseConfig errors name the key path', () => {
       says: 'HH:MM',
     },
     { what: 'fractional hoursBefore', raw: { venues: { x: venue({ releaseRule: { hoursBefore: 1.5 } }) } }, path: 'venues.x.releaseRule', says: 'must be either' },
-    { what: 'non-integer court key', raw: { venues: { x: venue({ courts: { one: '5001' } }) } }, path: 'venues.x.courts.one', says: 'court numbers are positive integers' },
-    { what: 'court 0', raw: { venues: { x: venue({ courts: { '0': '5001' } }) } }, path: 'venues.x.courts.0', says: 'court numbers are positive integers' },
+    { what: 'non-integer court key', raw: { venues: { x: venue({ courts: { one: { appointmentTypeId: 1001, calendarId: 5001 } } }) } }, path: 'venues.x.courts.one', says: 'court numbers are positive integers' },
+    { what: 'court 0', raw: { venues: { x: venue({ courts: { '0': { appointmentTypeId: 1001, calendarId: 5001 } } }) } }, path: 'venues.x.courts.0', says: 'court numbers are positive integers' },
     { what: 'empty courts', raw: { venues: { x: venue({ courts: {} }) } }, path: 'venues.x.courts', says: 'at least one court' },
     { what: 'unknown venue key', raw: { venues: { x: venue({ surface: 'clay' }) } }, path: 'venues.x', says: '"surface"' },
     { what: 'unknown daemon key', raw: { daemon: { pollIntervalMS: 1_000 }, venues: {} }, path: 'daemon', says: '"pollIntervalMS"' },
     { what: 'unknown top-level key', raw: { venues: {}, extra: true }, path: '(root)', says: '"extra"' },
-    { what: 'baseUrl that is not a URL', raw: { venues: { x: venue({ site: { baseUrl: 'example.as.me', slug: 's', appointmentTypeId: '1' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
-    { what: 'baseUrl that is not http(s)', raw: { venues: { x: venue({ site: { baseUrl: 'file:///etc/passwd', slug: 's', appointmentTypeId: '1' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
+    { what: 'baseUrl that is not a URL', raw: { venues: { x: venue({ site: { baseUrl: 'example.as.me', ownerKey: '0b1c2d3e' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
+    { what: 'baseUrl that is not http(s)', raw: { venues: { x: venue({ site: { baseUrl: 'file:///etc/passwd', ownerKey: '0b1c2d3e' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
     { what: 'venue id that is not a slug', raw: { venues: { 'La Villa': venue() } }, path: 'venues.La Villa', says: 'lower-case slugs' },
     { what: 'pollIntervalMs below its minimum', raw: { daemon: { pollIntervalMs: 10 }, venues: {} }, path: 'daemon.pollIntervalMs', says: '50' },
     { what: 'missing venues', raw: {}, path: 'venues', says: 'expected record' },
@@ -277,8 +287,79 @@ describe('venue checks added after the adversarial review', () => {
     expect(messageOf(config({ timeZone: 'Asia/Kolkata' }))).toBe('no error');
   });
 
-  it('refuses two courts on one calendar id and a slot grid that ends before it starts', () => {
-    expect(messageOf(config({ courts: { '1': 'a', '2': 'a' } }))).toContain('venues.v.courts: two courts map to the same calendar id');
+  it('refuses a slot grid that ends before it starts', () => {
     expect(messageOf(config({ firstSlotTime: '21:00', lastSlotTime: '07:00' }))).toContain('venues.v.lastSlotTime: firstSlotTime must not be later than lastSlotTime');
+  });
+});
+
+describe('the Acuity site and its courts', () => {
+  const site = (over: Record<string, unknown>) => ({ venues: { v: venue({ site: { baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e', ...over } }) } });
+  const courts = (courtMap: Record<string, unknown>) => ({ venues: { v: venue({ courts: courtMap }) } });
+  const OWNER_KEY_MESSAGE = 'invalid configuration:\n  venues.v.site.ownerKey: must be the 8 lower-case hex characters of the scheduler URL, e.g. "a3f09c1e"';
+
+  it('keeps businessId and court names when given', () => {
+    const config = parseConfig({
+      venues: {
+        v: venue({
+          site: { adapter: 'acuity', baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e', businessId: 31337001 },
+          courts: { '1': { appointmentTypeId: 1001, calendarId: 5001, name: 'Cancha 1' } },
+        }),
+      },
+    });
+    expect(config.venues.v!.site).toEqual({ adapter: 'acuity', baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e', businessId: 31337001 });
+    expect(config.venues.v!.courts).toEqual({ '1': { appointmentTypeId: 1001, calendarId: 5001, name: 'Cancha 1' } });
+  });
+
+  it.each(['A3F09C1E', 'a3f09c1', 'a3f09c1e0', 'la-villa', ''])('refuses ownerKey "%s" (not 8 lower-case hex), naming venues.<id>.site.ownerKey', (ownerKey) => {
+    expect(configError(site({ ownerKey })).message).toBe(OWNER_KEY_MESSAGE);
+  });
+
+  it('refuses a missing or numeric ownerKey', () => {
+    expect(configError({ venues: { v: venue({ site: { baseUrl: 'https://example.as.me' } }) } }).message).toBe(
+      'invalid configuration:\n  venues.v.site.ownerKey: Invalid input: expected string, received undefined',
+    );
+    expect(configError(site({ ownerKey: 12345678 })).message).toBe('invalid configuration:\n  venues.v.site.ownerKey: Invalid input: expected string, received number');
+  });
+
+  it('refuses the old site shape (slug + one appointment type) and the old court shape (a calendar id string)', () => {
+    expect(configError({ venues: { v: venue({ site: { baseUrl: 'https://example.as.me', slug: 'test-club', appointmentTypeId: '1001' } }) } }).message).toBe(
+      'invalid configuration:\n  venues.v.site.ownerKey: Invalid input: expected string, received undefined\n  venues.v.site: Unrecognized keys: "slug", "appointmentTypeId"',
+    );
+    expect(configError(courts({ '1': '5001' })).message).toBe('invalid configuration:\n  venues.v.courts.1: Invalid input: expected object, received string');
+  });
+
+  it('refuses another adapter and a businessId that is not a positive integer', () => {
+    expect(configError(site({ adapter: 'mindbody' })).message).toBe('invalid configuration:\n  venues.v.site.adapter: Invalid input: expected "acuity"');
+    expect(configError(site({ businessId: 0 })).message).toBe('invalid configuration:\n  venues.v.site.businessId: Too small: expected number to be >0');
+    expect(configError(site({ businessId: '31337001' })).message).toBe('invalid configuration:\n  venues.v.site.businessId: Invalid input: expected number, received string');
+  });
+
+  it('refuses a court without calendarId, naming venues.<id>.courts.<n>.calendarId', () => {
+    expect(configError(courts({ '1': { appointmentTypeId: 1001 } })).message).toBe(
+      'invalid configuration:\n  venues.v.courts.1.calendarId: Invalid input: expected number, received undefined',
+    );
+  });
+
+  it('refuses court ids that are not positive integers, an empty court name and an unknown court key', () => {
+    expect(configError(courts({ '1': { appointmentTypeId: '1001', calendarId: 5001 } })).message).toBe(
+      'invalid configuration:\n  venues.v.courts.1.appointmentTypeId: Invalid input: expected number, received string',
+    );
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 0 } })).message).toBe('invalid configuration:\n  venues.v.courts.1.calendarId: Too small: expected number to be >0');
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001, name: '' } })).message).toBe(
+      'invalid configuration:\n  venues.v.courts.1.name: Too small: expected string to have >=1 characters',
+    );
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001, surface: 'clay' } })).message).toBe('invalid configuration:\n  venues.v.courts.1: Unrecognized key: "surface"');
+  });
+
+  it('refuses two courts sharing an appointmentTypeId, or a calendarId, or both', () => {
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1001, calendarId: 5002 } })).message).toBe(
+      'invalid configuration:\n  venues.v.courts: two courts share an appointmentTypeId',
+    );
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1002, calendarId: 5001 } })).message).toBe(
+      'invalid configuration:\n  venues.v.courts: two courts share a calendarId',
+    );
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1001, calendarId: 5001 } })).message).toBe(
+      'invalid configuration:\n  venues.v.courts: two courts share an appointmentTypeId\n  venues.v.courts: two courts share a calendarId',
+    );
   });
 });

@@ -9,16 +9,18 @@ import { bookNow } from '../src/scheduling/book-now.js';
 import { computeReleaseAt } from '../src/scheduling/release-time.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { postJson, startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
 import { waitFor } from './helpers/wait.js';
 
 /**
- * The main job end to end (issue 2): rows inserted with plain SQL are booked on the sandbox site through
- * the real daemon (real Postgres, real Chromium), at their release instant, with court fallback; bad rows
- * are rejected with reasons; `book-now` goes through the same helpers.
+ * The main job end to end: rows inserted with plain SQL are booked on the sandbox site (the Acuity
+ * look-alike) through the real daemon (real Postgres, real Chromium driving the page), at their release
+ * instant, with court fallback; bad rows are rejected with reasons; `book-now` goes through the same helpers;
+ * a submit whose answer is unknown is reconciled against the site.
  *
  * Time: an offset clock (real time, shifted) stands each test a few seconds before a chosen release
- * instant; the daemon and the sandbox share it, so nothing sleeps for real days.
+ * instant; the daemon and the sandbox share it, so nothing sleeps for real days. The site's 429 limiter is
+ * off (these tests are not about it).
  */
 
 const ZONE = 'America/Guatemala';
@@ -78,19 +80,14 @@ const finalRow = (id: number, timeoutMs = 40_000): Promise<Row> =>
     return FINAL.includes(r.status) ? r : undefined;
   }, { timeoutMs });
 
-interface SiteBooking { court: number; date: string; time: string; email: string; confirmationCode: string; arrivedAt: string; releaseAt: string }
-interface SiteSubmit { arrivedAt: string; court: number; date: string; time: string; result: string; email: string }
-const site = {
-  bookings: async (): Promise<SiteBooking[]> => (await fetch(`${sandbox.url}/__sandbox/bookings`)).json() as Promise<SiteBooking[]>,
-  submits: async (): Promise<SiteSubmit[]> => (await fetch(`${sandbox.url}/__sandbox/submits`)).json() as Promise<SiteSubmit[]>,
-  reset: async (): Promise<void> => {
-    await fetch(`${sandbox.url}/__sandbox/reset`, { method: 'POST' });
-  },
-  competitorBooks: async (slot: { venue: string; court: number; date: string; time: string }): Promise<void> => {
-    const response = await postJson(`${sandbox.url}/__sandbox/book`, { ...slot, firstName: 'Rival', lastName: 'Player', email: 'rival@example.com' });
-    if (!response.ok) throw new Error(`competitor booking failed: ${response.status} ${await response.text()}`);
-  },
-};
+/** Another club member takes `court` at `time` on SLOT_DATE (ignoring the release), as the site's own control does. */
+function takenByRival(court: number, time: string): void {
+  const taken = sandbox.site.book({ venue: 'la-villa', court, date: SLOT_DATE, time }, { firstName: 'Rival', lastName: 'Player', email: 'rival@example.com', phone: '+502 5555 0999' });
+  if (!taken) throw new Error(`court ${court} at ${time} was already booked`);
+}
+
+/** The site's bookings of `email`. */
+const bookingsOf = (email: string) => sandbox.site.bookings().filter((b) => b.email === email);
 
 /** Stands the shared clock `leadMs` before `releaseAt` and starts a daemon on it. */
 async function startDaemonBefore(releaseAt: Date, leadMs: number, daemon: Record<string, number> = {}): Promise<void> {
@@ -101,14 +98,14 @@ async function startDaemonBefore(releaseAt: Date, leadMs: number, daemon: Record
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  sandbox = await startTestSandbox({ clock });
+  sandbox = await startTestSandbox({ clock, switches: { limiter: { enabled: false } } });
 });
 
 afterEach(async () => {
   await app?.stop();
   app = null;
   await database.truncate();
-  await site.reset();
+  sandbox.site.reset();
 });
 
 afterAll(async () => {
@@ -128,17 +125,18 @@ describe('the main job end to end', () => {
     expect(done.release_at?.toISOString()).toBe('2027-07-21T15:00:00.000Z');
     expect(done.booked_court).toBe(2);
 
-    const bookings = await site.bookings();
-    const mine = bookings.filter((b) => b.email === 'ana@example.com' && b.date === SLOT_DATE && b.time === '09:00');
+    const mine = bookingsOf('ana@example.com');
     expect(mine).toHaveLength(1);
-    expect(mine[0]!.court).toBe(2);
-    expect(done.confirmation_code).toBe(mine[0]!.confirmationCode);
+    expect(mine[0]).toMatchObject({ court: 2, date: SLOT_DATE, time: '09:00', firstName: 'Ana', lastName: 'Alvarez', phone: '+502 5555 0101', source: 'client' });
+    // The reservation's code is the site's 32-hex appointment hash.
+    expect(done.confirmation_code).toMatch(/^[0-9a-f]{32}$/);
+    expect(done.confirmation_code).toBe(mine[0]!.hash);
     expect(mine[0]!.releaseAt).toBe('2027-07-21T15:00:00.000Z');
 
-    // Before the release instant the site received no booking submit from the daemon.
-    const submits = await site.submits();
-    expect(submits.length).toBeGreaterThanOrEqual(1);
-    for (const s of submits) expect(Date.parse(s.arrivedAt)).toBeGreaterThanOrEqual(releaseAt.getTime());
+    // One booking POST, for court 2, and it reached the site at or after the release instant.
+    const submits = sandbox.site.submits();
+    expect(submits.map((x) => [x.court, x.date, x.time, x.email, x.result])).toEqual([[2, SLOT_DATE, '09:00', 'ana@example.com', 'booked']]);
+    expect(submits[0]!.arrivedAtMs).toBeGreaterThanOrEqual(releaseAt.getTime());
 
     const attempts = await listAttempts(database.db, id);
     expect(attempts.map((a) => [a.attempt, a.court, a.outcome])).toEqual([[1, 2, 'booked']]);
@@ -148,37 +146,68 @@ describe('the main job end to end', () => {
     expect(metadata).toMatchObject({ target_date: SLOT_DATE, target_time: '09:00', flow: 'acuity', attempt: 1, reservation_id: id, court: 2 });
   });
 
-  it('falls back to the second court when the first is already taken at release', async () => {
+  it('falls back to the second court when the first was taken before the release: its time never shows, so court 1 is booked once the not-open budget is spent', async () => {
     const releaseAt = releaseOf('10:00');
-    await site.competitorBooks({ venue: 'la-villa', court: 2, date: SLOT_DATE, time: '10:00' });
-    await startDaemonBefore(releaseAt, 5_000);
+    takenByRival(2, '10:00');
+    await startDaemonBefore(releaseAt, 5_000, { notOpenRetryBudgetMs: 1_000 });
     const id = await insertReservation(await insertUser('ben@example.com', 'Ben'), '10:00', '{2,1}');
 
     const done = await finalRow(id);
     expect(done.status).toBe('succeeded');
     expect(done.booked_court).toBe(1);
     const attempts = await listAttempts(database.db, id);
-    expect(attempts.map((a) => [a.court, a.outcome])).toEqual([
-      [2, 'slot_taken'],
-      [1, 'booked'],
+    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at === null])).toEqual([
+      [2, 'not_open_yet', true],
+      [1, 'booked', false],
     ]);
-    const mine = (await site.bookings()).filter((b) => b.email === 'ben@example.com');
-    expect(mine.map((b) => b.court)).toEqual([1]);
+    expect(bookingsOf('ben@example.com').map((b) => b.court)).toEqual([1]);
+    // Court 2 was never posted (its time was not on the calendar); court 1 only after the 1 s budget.
+    const submits = sandbox.site.submits();
+    expect(submits.map((x) => [x.court, x.result])).toEqual([[1, 'booked']]);
+    expect(submits[0]!.arrivedAtMs - releaseAt.getTime()).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('a rival holding court 2 when the form was shown early: the POST is refused (409), court 1 is booked at once', async () => {
+    const releaseAt = releaseOf('10:00');
+    // The page shows the form at the direct-slot URL before the release, so the fire posts without a calendar.
+    sandbox.site.setSwitches({ unofferedSlotPage: 'form' });
+    takenByRival(2, '10:00');
+    await startDaemonBefore(releaseAt, 5_000);
+    const id = await insertReservation(await insertUser('bea@example.com', 'Bea'), '10:00', '{2,1}');
+
+    const done = await finalRow(id);
+    expect(done.status).toBe('succeeded');
+    expect(done.booked_court).toBe(1);
+    const attempts = await listAttempts(database.db, id);
+    expect(attempts.map((a) => [a.attempt, a.court, a.outcome, a.submitted_at !== null])).toEqual([
+      [1, 2, 'slot_taken', true],
+      [2, 1, 'booked', true],
+    ]);
+    expect(sandbox.site.submits().map((x) => [x.court, x.email, x.status, x.result])).toEqual([
+      [2, 'bea@example.com', 409, 'slot_taken'],
+      [1, 'bea@example.com', 200, 'booked'],
+    ]);
+    expect(bookingsOf('bea@example.com').map((b) => b.court)).toEqual([1]);
+    expect(done.confirmation_code).toBe(bookingsOf('bea@example.com')[0]!.hash);
   });
 
   it('fails with one reason per court when every preferred court is taken', async () => {
     const releaseAt = releaseOf('11:00');
-    for (const court of [1, 3]) await site.competitorBooks({ venue: 'la-villa', court, date: SLOT_DATE, time: '11:00' });
-    await startDaemonBefore(releaseAt, 5_000);
+    for (const court of [1, 3]) takenByRival(court, '11:00');
+    await startDaemonBefore(releaseAt, 5_000, { notOpenRetryBudgetMs: 1_000 });
     const id = await insertReservation(await insertUser('cleo@example.com', 'Cleo'), '11:00', '{3,1}');
 
     const done = await finalRow(id);
     expect(done.status).toBe('failed');
     expect(done.booked_court).toBeNull();
     const errors = (done.result as { errors: string[] }).errors;
-    expect(errors).toEqual(['court 3: slot already taken', 'court 1: slot already taken']);
-    expect(done.reason).toContain('court 3: slot already taken');
-    expect((await site.bookings()).filter((b) => b.email === 'cleo@example.com')).toHaveLength(0);
+    expect(errors).toEqual([
+      'court 3: slot still not open after the retry budget: 2027-07-23 11:00 is not offered on the calendar yet',
+      'court 1: slot still not open after the retry budget: 2027-07-23 11:00 is not offered on the calendar yet',
+    ]);
+    expect(done.reason).toContain('court 3: slot still not open after the retry budget');
+    expect(bookingsOf('cleo@example.com')).toHaveLength(0);
+    expect(sandbox.site.submits()).toEqual([]);
   });
 
   it('rejects bad rows with a reason naming the problem and still books the good row', async () => {
@@ -236,9 +265,9 @@ describe('the main job end to end', () => {
       const done = await row(reservationId);
       expect(done.status).toBe('succeeded');
       expect(done.booked_court).toBe(3);
-      const mine = (await site.bookings()).filter((b) => b.email === 'eve@example.com');
-      expect(mine).toHaveLength(1);
-      expect(done.confirmation_code).toBe(mine[0]!.confirmationCode);
+      const mine = bookingsOf('eve@example.com');
+      expect(mine.map((b) => [b.court, b.date, b.time, b.firstName, b.lastName])).toEqual([[3, SLOT_DATE, '13:00', 'Eve', 'Estrada']]);
+      expect(done.confirmation_code).toBe(mine[0]!.hash);
       const { rows } = await sql<{ source: string }>`SELECT source FROM reservations WHERE id = ${reservationId}`.execute(database.db);
       expect(rows[0]!.source).toBe('immediate');
       const attempts = await listAttempts(database.db, reservationId);
@@ -262,7 +291,7 @@ describe('the main job end to end', () => {
     });
     expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at])).toEqual([[1, 'interrupted', null]]);
     expect((await row(id)).status).toBe('cancelled');
-    expect(await site.submits()).toEqual([]);
+    expect(sandbox.site.submits()).toEqual([]);
   });
 
   it('a stop before the release gives the reservation back to the queue without submitting', async () => {
@@ -277,7 +306,7 @@ describe('the main job end to end', () => {
     expect((await row(id)).status).toBe('scheduled');
     const attempts = await listAttempts(database.db, id);
     expect(attempts.map((a) => [a.outcome, a.submitted_at])).toEqual([['interrupted', null]]);
-    expect(await site.submits()).toEqual([]);
+    expect(sandbox.site.submits()).toEqual([]);
 
     // A new daemon books it, continuing the attempt numbering.
     app = createApp({ config: daemonConfig(), logger, clock });
@@ -289,21 +318,51 @@ describe('the main job end to end', () => {
     ]);
   });
 
-  it('a submit whose answer never comes is looked up on the site: found → succeeded with its code (recovered), with no second submit', async () => {
+  it('a submit whose answer comes after the attempt timeout: no hash was read and the slot is gone → needs_attention naming court 1, no other court posted', async () => {
     const releaseAt = releaseOf('16:00');
     await startDaemonBefore(releaseAt, 4_000, { attemptTimeoutMs: 1_500 });
-    sandbox.site.setControl({ slowSubmitMs: 4_000 });
+    // The site commits the booking at once and answers 4 s later, long after the flow gave up waiting.
+    sandbox.site.setSwitches({ slowSubmitMs: 4_000 });
     const id = await insertReservation(await insertUser('ivo@example.com', 'Ivo'), '16:00', '{1,2}');
 
     const done = await finalRow(id);
-    // The site took the booking; reservd did not try court 2 and reconciliation found it (issue 4).
-    const mine = (await site.bookings()).filter((b) => b.email === 'ivo@example.com');
-    expect(mine.map((b) => b.court)).toEqual([1]);
-    expect(done).toMatchObject({ status: 'succeeded', booked_court: 1, confirmation_code: mine[0]!.confirmationCode, reason: null });
-    expect(done.result).toMatchObject({ status: 'success', metadata: { recovered: true, attempt: 1, court: 1 } });
-    expect((await site.submits()).length).toBe(1);
+    // The site holds the booking; reservd never tried court 2 and cannot prove the booking is its own.
+    expect(bookingsOf('ivo@example.com').map((b) => [b.court, b.time])).toEqual([[1, '16:00']]);
+    expect(sandbox.site.submits().map((x) => [x.court, x.result])).toEqual([[1, 'booked']]);
+    expect(done).toMatchObject({ status: 'needs_attention', booked_court: null, confirmation_code: null });
+    expect(done.reason).toMatch(/is no longer offered on court 1\b/);
     const attempts = await listAttempts(database.db, id);
-    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at !== null, a.confirmation_code])).toEqual([[1, 'booked', true, mine[0]!.confirmationCode]]);
+    expect(attempts.map((a) => [a.court, a.outcome, a.submitted_at !== null, a.confirmation_code])).toEqual([[1, 'unknown', true, null]]);
+  });
+
+  it('a click that sent nothing (the captcha answered after the attempt timeout): no hash, the slot still offered → back to scheduled, then booked', async () => {
+    const releaseAt = releaseOf('19:00');
+    await startDaemonBefore(releaseAt, 4_000, { attemptTimeoutMs: 1_500 });
+    // "Confirmar cita" waits for a captcha token that comes after the flow gave up: the page (and its POST)
+    // is closed first, so the site never sees a booking request.
+    sandbox.site.setSwitches({ captchaLatencyMs: 4_000 });
+    const id = await insertReservation(await insertUser('lia@example.com', 'Lia'), '19:00', '{1,2}');
+
+    const first = await waitFor('the first attempt to end', async () => {
+      const [attempt] = await listAttempts(database.db, id);
+      return attempt?.outcome ? attempt : undefined;
+    });
+    expect([first.court, first.outcome, first.submitted_at !== null]).toEqual([1, 'unknown', true]);
+    expect(sandbox.site.submits()).toEqual([]);
+    // Reconciliation looks again only once the submit is 5 s old: time enough to let the next attempt through.
+    sandbox.site.setSwitches({ captchaLatencyMs: 0 });
+
+    const done = await finalRow(id);
+    expect(done).toMatchObject({ status: 'succeeded', booked_court: 1 });
+    const mine = bookingsOf('lia@example.com');
+    expect(mine.map((b) => [b.court, b.time])).toEqual([[1, '19:00']]);
+    expect(done.confirmation_code).toBe(mine[0]!.hash);
+    // One POST in all: the second attempt's.
+    expect(sandbox.site.submits().map((x) => [x.court, x.result])).toEqual([[1, 'booked']]);
+    expect((await listAttempts(database.db, id)).map((a) => [a.attempt, a.court, a.outcome])).toEqual([
+      [1, 1, 'unknown'],
+      [2, 1, 'booked'],
+    ]);
   });
 
   it('rejects a row inserted directly as scheduled whose values are invalid, instead of crashing on it', async () => {
@@ -318,10 +377,10 @@ describe('the main job end to end', () => {
     const done = await finalRow(Number(rows[0]!.id));
     expect(done.status).toBe('rejected');
     expect(done.reason).toMatch(/^booking_users\.phone: /);
-    expect(await site.submits()).toEqual([]);
+    expect(sandbox.site.submits()).toEqual([]);
   });
 
-  it('fires on the site clock: with the site 1.5 s behind, the first submit already finds the slot open', async () => {
+  it('fires on the site clock: with the site 1.5 s behind, it fires 1.5 s after the local release and posts once', async () => {
     const releaseAt = releaseOf('18:00');
     sandbox.site.setClockSkewMs(-1_500);
     await startDaemonBefore(releaseAt, 14_000, { prepareLeadMs: 12_000 });
@@ -329,10 +388,10 @@ describe('the main job end to end', () => {
 
     const done = await finalRow(id);
     expect(done.status).toBe('succeeded');
-    const submits = await site.submits();
-    // Fired on the local clock it would have arrived 1.5 s before the site's release ("not open yet").
-    expect(submits.map((x) => x.result)).toEqual(['booked']);
-    expect(Date.parse(submits[0]!.arrivedAt)).toBeGreaterThanOrEqual(releaseAt.getTime());
+    const submits = sandbox.site.submits();
+    expect(submits.map((x) => [x.court, x.result])).toEqual([[1, 'booked']]);
+    // Arrival on the SITE's clock: at or after its release.
+    expect(submits[0]!.arrivedAtMs).toBeGreaterThanOrEqual(releaseAt.getTime());
     const metadata = (done.result as { metadata: { site_clock_offset_ms: number; fired_at: string } }).metadata;
     expect(Math.abs(metadata.site_clock_offset_ms + 1_500)).toBeLessThan(100);
     // It fired when the SITE's clock reached the release: 1.5 s after the release on the local clock.

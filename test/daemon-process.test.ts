@@ -34,7 +34,7 @@ beforeAll(async () => {
   // A venue whose slots open three calendar days ahead at midnight: a slot two days ahead is released
   // already and starts in the future, so the daemon (on the real clock) books it at once.
   const venue = { ...LA_VILLA, releaseRule: { daysBefore: 3, at: '00:00' } };
-  sandbox = await startTestSandbox({ clock: systemClock, venues: { 'la-villa': venue } });
+  sandbox = await startTestSandbox({ clock: systemClock, venues: { 'la-villa': venue }, switches: { limiter: { enabled: false } } });
   const dir = mkdtempSync(join(tmpdir(), 'reservd-proc-'));
   const configPath = join(dir, 'reservd.json');
   writeFileSync(
@@ -80,7 +80,10 @@ describe('reservd run as a process', () => {
     expect(done.booked_court).toBe(3);
     const bookings = sandbox.site.bookings().filter((b) => b.email === 'fermina@example.com');
     expect(bookings).toHaveLength(1);
-    expect(done.confirmation_code).toBe(bookings[0]!.confirmationCode);
+    expect(bookings[0]).toMatchObject({ court: 3, date: slotDate, time: '20:00', firstName: 'Fermina', lastName: 'Daza', source: 'client' });
+    // The reservation's code is the booking's 32-hex hash on the site.
+    expect(done.confirmation_code).toMatch(/^[0-9a-f]{32}$/);
+    expect(done.confirmation_code).toBe(bookings[0]!.hash);
 
     const attemptLine = logLines().find((l) => l.reservation_id === id && l.court === 3 && l.attempt === 1 && l.outcome === 'booked');
     expect(attemptLine).toMatchObject({ venue: 'la-villa', target_date: slotDate, target_time: '20:00', flow: 'acuity', browser_id: 'chromium-1' });

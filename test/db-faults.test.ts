@@ -22,7 +22,7 @@ import { LA_VILLA } from './helpers/sandbox.js';
 import { waitFor } from './helpers/wait.js';
 
 /**
- * Issue 4 "Database faults", against the real Postgres: every connection of the test database terminated
+ * Database faults, against the real Postgres: every connection of the test database terminated
  * (`pg_terminate_backend`), a Postgres that refuses connections for a while (a TCP proxy in front of the real
  * server is closed and reopened), and an exhausted pool. No fixed sleeps: every wait is on a condition.
  */
@@ -682,7 +682,7 @@ describe('the scheduler through a kill of every connection before a release', ()
     expect(executor.calls).toHaveLength(1);
     expect((await getReservation(db, id))?.status).toBe('claimed');
 
-    // Five seconds before the release every connection of the database dies (issue 4, test 3).
+    // Five seconds before the release every connection of the database dies.
     clock.set(releaseMs - 5_000);
     await settle();
     expect(await terminateAll(dbName)).toBeGreaterThanOrEqual(1);

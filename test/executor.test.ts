@@ -13,13 +13,23 @@ import { waitFor } from './helpers/wait.js';
 /**
  * The executor's court loop with a scripted flow and pool on a manual clock (no browser, no database):
  * every preferred court up to COURTS_PREPARED_AHEAD is prepared BEFORE the fire instant, so a fallback
- * court fires at once when the first is taken (issue 3: "anything that can be done before the release
- * done before it"); long waits warm the prepared pages once, 3 s before the fire; every page is released.
+ * court fires at once when the first is taken (anything that can be done before the release is done
+ * before it); long waits warm the prepared pages once, 3 s before the fire; every page is released.
  */
 
 const T0 = Date.parse('2027-07-21T14:59:00.000Z');
 const FIRE_AT = Date.parse('2027-07-21T15:00:00.000Z');
-const venue = parseConfig({ venues: { club: { ...LA_VILLA, courts: { '1': '5001', '2': '5002', '3': '5003', '4': '5004', '5': '5005' }, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.club!;
+/** The hash the scripted site answers a booking with. */
+const ANSWER_HASH = '0123456789abcdef0123456789abcdef';
+/** Five courts, each its own appointment type and calendar. */
+const COURTS = {
+  '1': { appointmentTypeId: 70000101, calendarId: 9000201 },
+  '2': { appointmentTypeId: 70000102, calendarId: 9000202 },
+  '3': { appointmentTypeId: 70000103, calendarId: 9000203 },
+  '4': { appointmentTypeId: 70000104, calendarId: 9000204 },
+  '5': { appointmentTypeId: 70000105, calendarId: 9000205 },
+};
+const venue = parseConfig({ venues: { club: { ...LA_VILLA, courts: COURTS, site: { ...LA_VILLA.site, baseUrl: 'http://127.0.0.1:1' } } } }).venues.club!;
 
 interface Event {
   what: 'acquire' | 'release' | 'prepare' | 'warm' | 'submit';
@@ -68,6 +78,8 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
         return { outcome: 'interrupted', confirmationCode: null, message: 'not submitted: refused', submitted: false, timingsMs: {} };
       }
       events.push({ what: 'submit', court: target.court, atMs: clock.now() });
+      // The site's answer carries a hash: the flow hands it over before it returns.
+      if (answer === 'booked') await args.onAnswer?.(ANSWER_HASH);
       if (answer === 'lost') return { outcome: 'timeout', confirmationCode: null, message: 'no answer within 5000 ms', submitted: true, timingsMs: {} };
       return { outcome: answer, confirmationCode: answer === 'booked' ? `CODE-${target.court}` : null, message: null, submitted: submits, timingsMs: {} };
     },
@@ -76,6 +88,8 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
     },
   };
   const attempts: Array<{ court: number; outcome?: string; submitted: boolean }> = [];
+  /** Hashes stored through `recordAnswer`, with the attempt's court and whether it was still open. */
+  const answered: Array<{ court: number; hash: string; open: boolean }> = [];
   /** Whether the session still holds the row; `stealAtFire`: another owner takes the row right after the fire began. */
   const hold = { held: true, fired: 0, stealAtFire: false };
   const executor = createExecutor({
@@ -121,6 +135,9 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
             attempts[index]!.submitted = true;
             return true;
           },
+          recordAnswer: async (hash) => {
+            answered.push({ court, hash, open: attempts[index]!.outcome === undefined });
+          },
           finish: async ({ outcome }) => {
             attempts[index]!.outcome = outcome;
           },
@@ -128,7 +145,7 @@ function createScript(clock: ManualClock, answers: Record<number, FlowResult['ou
       },
     };
   };
-  return { events, attempts, executor, pages, hold, sessionFor, leases: () => leases };
+  return { events, attempts, answered, executor, pages, hold, sessionFor, leases: () => leases };
 }
 
 /** Moves the manual clock to each instant once something sleeps on it. */
@@ -160,6 +177,8 @@ describe('executor: courts prepared ahead', () => {
       { court: 1, outcome: 'slot_taken', submitted: false },
       { court: 2, outcome: 'booked', submitted: true },
     ]);
+    // The answer's hash reached the attempt port while the attempt was still open.
+    expect(s.answered).toEqual([{ court: 2, hash: ANSWER_HASH, open: true }]);
     expect(s.leases()).toBe(3);
     expect(new Set(s.events.filter((e) => e.what === 'release').map((e) => e.court))).toEqual(new Set([1, 2, 3]));
   });

@@ -181,6 +181,45 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
   }, 40_000);
 });
 
+describe('a slot beyond the first calendar page', () => {
+  /** A second club of the look-alike whose slots open 240 h (10 days) ahead: day 11 is on the third page of five days. */
+  const FAR = {
+    ...spaClub(1), ownerKey: 'b4e1d2f3', businessId: 31337009,
+    courts: [{ court: 1, name: 'Cancha 1', appointmentTypeId: 70000901, calendarId: 9000901 }],
+    release: { kind: 'hoursBefore' as const, hours: 240 },
+  };
+  let far: AcuitySpaSite;
+  let farUrl: string;
+  beforeAll(async () => {
+    far = createAcuitySpaSite({ clock, venues: [FAR], switches: { limiter: { enabled: false } }, confirmationOrigin: 'http://127.0.0.1:9' });
+    farUrl = await far.start(0);
+  });
+  afterAll(async () => far?.stop());
+
+  it('turns "Más horas" pages to the target day (2027-07-19 → 07-29, two pages) and books it at its release', async () => {
+    // 2027-07-29 09:00 Guatemala opens at 2027-07-19T15:00Z; prepared an hour before, the picker starts on 07-19.
+    clock.set(Date.parse('2027-07-19T14:00:00Z'));
+    const farTarget = target('09:00', { baseUrl: farUrl, ownerKey: 'b4e1d2f3', appointmentTypeId: 70000901, calendarId: 9000901, date: '2027-07-29' });
+    const handle = await flow.prepare(lease, farTarget);
+    expect(handle.preparedView).toBe('calendar');
+    clock.set(Date.parse('2027-07-19T15:00:00Z'));
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'booked', submitted: true });
+    const booked = far.state.bookings();
+    expect(booked.map((b) => [b.slot.date, b.slot.time, b.slot.court.court])).toEqual([['2027-07-29', '09:00', 1]]);
+  }, 40_000);
+
+  it('a time not offered on its day: no paging past it, not_open_yet, nothing sent', async () => {
+    far.reset();
+    clock.set(Date.parse('2027-07-19T14:00:00Z'));
+    const farTarget = target('09:00', { baseUrl: farUrl, ownerKey: 'b4e1d2f3', appointmentTypeId: 70000901, calendarId: 9000901, date: '2027-07-29' });
+    const handle = await flow.prepare(lease, farTarget);
+    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ outcome: 'not_open_yet', submitted: false });
+    expect(far.state.xhrs().filter((x) => x.method === 'POST')).toEqual([]);
+  }, 40_000);
+});
+
 describe('answer mapping and day columns (pure)', () => {
   const t = (): AcuitySpaTarget => ({ ...target('09:00'), baseUrl: 'http://127.0.0.1:1' });
   it('maps the site\'s answers', () => {

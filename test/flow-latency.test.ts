@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBrowserPool, findChromium, type ChromiumPool } from '../src/booking/browser.js';
-import { createAcuityFlow, type AcuityMode } from '../src/booking/flows/acuity.js';
+import { createAcuityFlow } from '../src/booking/flows/acuity.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { computeReleaseAt } from '../src/scheduling/release-time.js';
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
 
 /**
- * Measures (does not assert) how long the submit takes at the fire instant, per mode, on real time: each run
- * prepares a fresh page on a slot a few seconds before its release (the daemon's path), moves the shared
- * offset clock to the release instant and submits. Reported per scenario on one stdout line:
- * `total_ms` (the flow's own timing, fire → outcome) and `arrival_ms` (the sandbox's `arrivedAt` of the
- * booking POST − the fire instant; sandbox and flow share the clock, no skew), with per-run values. The
- * intent write is a no-op here (the executor's is one database round trip).
+ * Measures (does not assert) how long the Acuity flow takes at the fire instant on real time: each run
+ * prepares a fresh page on a slot (as the daemon does, the user pre-filled when the form shows early),
+ * moves the shared offset clock to the fire instant and submits. Reported per scenario on one stdout line:
+ * `total_ms` (the flow's own timing, fire → outcome), `arrival_ms` (the site's arrival of the booking POST
+ * − the fire instant; site and flow share the clock, no skew) and the p50 of each phase, with per-run
+ * values. The intent write is a no-op here (the executor's is one database round trip).
  */
 
 const ZONE = 'America/Guatemala';
@@ -31,11 +31,12 @@ function stats(values: number[]): { p50: number; p95: number; max: number; n: nu
 }
 
 /**
- * `runs` bookings on distinct slots of `date`. `openAtPrepare`: prepare after the release (the form is kept
- * and posted without a GET: a late start or a fallback court); otherwise before it (GET + POST at the instant).
+ * `runs` bookings on distinct slots of `date`. `openAtPrepare`: prepared after the release (the form shows
+ * at prepare, pre-filled: a late start or a fallback court); otherwise before it (the calendar shows; at the
+ * instant the flow reloads it, clicks the time and fills the form).
  */
-async function measure(mode: AcuityMode, date: string, runs: number, openAtPrepare: boolean) {
-  const flow = createAcuityFlow({ clock, mode });
+async function measure(date: string, runs: number, openAtPrepare: boolean) {
+  const flow = createAcuityFlow({ clock });
   const totalMs: number[] = [];
   const arrivalMs: number[] = [];
   const phases: Record<string, number[]> = {};
@@ -46,15 +47,15 @@ async function measure(mode: AcuityMode, date: string, runs: number, openAtPrepa
     offsetMs = releaseAtMs + (openAtPrepare ? 1_000 : -3_000) - systemClock.now();
     const lease = await pool.acquire();
     try {
-      const handle = await flow.prepare(lease, { venue: sandbox.venue(), court, targetDate: date, targetTime: time });
-      expect(handle.preparedState).toBe(openAtPrepare ? 'form' : 'not_open_yet');
+      const handle = await flow.prepare(lease, { venue: sandbox.venue(), court, targetDate: date, targetTime: time, user: USER });
+      expect(handle.preparedView).toBe(openAtPrepare ? 'form' : 'calendar');
       await systemClock.sleep(IDLE_MS); // the daemon waits after prepare; let the page settle as it would
       if (!openAtPrepare) offsetMs = releaseAtMs - systemClock.now(); // the fire instant
       const firedAtMs = clock.now();
       const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
       expect(result.outcome).toBe('booked');
-      const booking = sandbox.site.bookings().find((b) => b.date === date && b.time === time && b.court === court);
-      arrivalMs.push(Date.parse(booking!.arrivedAt) - firedAtMs);
+      const submit = sandbox.site.submits().find((s) => s.date === date && s.time === time && s.court === court && s.result === 'booked');
+      arrivalMs.push(submit!.arrivedAtMs - firedAtMs);
       totalMs.push(result.timingsMs.total_ms!);
       for (const [key, value] of Object.entries(result.timingsMs)) (phases[key] ??= []).push(value);
     } finally {
@@ -62,15 +63,15 @@ async function measure(mode: AcuityMode, date: string, runs: number, openAtPrepa
     }
   }
   const p50s = Object.fromEntries(Object.entries(phases).map(([key, values]) => [key, stats(values).p50]));
-  const path = mode === 'rendered' ? 'reload + fill + click' : openAtPrepare ? 'form kept at prepare: POST only' : 'prepared before release: GET + POST';
-  return { mode, path, total_ms: stats(totalMs), arrival_ms: stats(arrivalMs), phase_p50_ms: p50s, runs: { total_ms: totalMs, arrival_ms: arrivalMs } };
+  const path = openAtPrepare ? 'form shown at prepare, pre-filled: click at the instant' : 'calendar at prepare: reload + click the time + fill + click at the instant';
+  return { path, total_ms: stats(totalMs), arrival_ms: stats(arrivalMs), phase_p50_ms: p50s, runs: { total_ms: totalMs, arrival_ms: arrivalMs } };
 }
 
-// A measurement, not a check: it takes ~1 min of real time on a busy 2-core machine, so it only runs when asked:
-// `FLOW_LATENCY=1 npx vitest run test/flow-latency`.
+// A measurement, not a check: it takes about a minute of real time on a busy 2-core machine, so it only runs
+// when asked: `FLOW_LATENCY=1 npx vitest run test/flow-latency`.
 describe.runIf(process.env.FLOW_LATENCY === '1')('submit latency at the fire instant (measured, not asserted)', () => {
   beforeAll(async () => {
-    sandbox = await startTestSandbox({ clock });
+    sandbox = await startTestSandbox({ clock, switches: { limiter: { enabled: false } } });
     pool = createBrowserPool({ executablePath: findChromium(null), headless: true, logger: { info() {}, warn() {} } });
   });
   afterAll(async () => {
@@ -78,7 +79,6 @@ describe.runIf(process.env.FLOW_LATENCY === '1')('submit latency at the fire ins
     await sandbox?.stop();
   });
   const report = (line: Awaited<ReturnType<typeof measure>>): void => console.log(`flow latency ${JSON.stringify(line)}`);
-  it('request mode, slot prepared before its release (GET + POST at the instant)', async () => report(await measure('request', '2027-08-02', 20, false)), 180_000);
-  it('request mode, slot open at prepare (POST only)', async () => report(await measure('request', '2027-08-03', 20, true)), 180_000);
-  it('rendered mode, for comparison', async () => report(await measure('rendered', '2027-08-04', 10, false)), 180_000);
+  it('slot prepared before its release (calendar reloaded at the instant)', async () => report(await measure('2027-08-02', 12, false)), 180_000);
+  it('slot open at prepare (form pre-filled, click at the instant)', async () => report(await measure('2027-08-03', 12, true)), 180_000);
 });

@@ -1,210 +1,282 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createBrowserPool, findChromium, type BrowserLease, type ChromiumPool } from '../src/booking/browser.js';
-import { createAcuityFlow, prepareAcuityAttempt, submitAcuityAttempt, type AcuityMode } from '../src/booking/flows/acuity.js';
-import { createFetchJson, lookupAcuityAppointments } from '../src/booking/flows/acuity-lookup.js';
-import { createManualClock, type ManualClock } from '../src/clock.js';
-import type { VenueConfig } from '../src/config/schema.js';
-import { startTestSandbox, T0, type TestSandbox } from './helpers/sandbox.js';
+import { createBrowserPool, findChromium, type ChromiumPool } from '../src/booking/browser.js';
+import { createExecutor, type ExecutorOptions } from '../src/booking/executor.js';
+import type { FlowResult, SlotFlow, SlotTarget } from '../src/booking/flow.js';
+import { acuityTargetOf, createAcuityFlow, type AcuityHandle } from '../src/booking/flows/acuity.js';
+import type { BookingSessionPort, Execution } from '../src/booking/session-port.js';
+import { createManualClock, systemClock, type ManualClock } from '../src/clock.js';
+import { buildImmediateRequest, type JsonObject } from '../src/contracts/index.js';
+import { ReservdError } from '../src/errors.js';
+import { createSilentLogger } from '../src/telemetry/logger.js';
+import { SPA_ALERT_ES } from './helpers/acuity-spa.js';
+import { LA_VILLA, startTestSandbox, T0, testConfig, type TestSandbox } from './helpers/sandbox.js';
+import { waitFor } from './helpers/wait.js';
 
 /**
- * The Acuity flow in both modes (request: HTTP through the page's request context; rendered: fill and
- * click) against the sandbox site, real Chromium. The same behaviour is pinned for both.
+ * The executor driving the real Acuity flow (`createAcuityFlow`) through Chromium against the look-alike:
+ * court fallback on real pages, "not open yet" retried until the time appears, a competitor's booking
+ * answered 409, a submit the captcha flags, a lost answer. The executor and the site share a manual clock
+ * (releases, the fire instant and the retry pauses move only when the test moves it); the flow's own phase
+ * timings use real time. The held row is the executor's own port ({@link recordingSession}): no database.
  */
 
 const DAY = '2027-07-23';
-const USER = { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' };
-const silent = { info() {}, warn() {} };
-let sandbox: TestSandbox;
-let clock: ManualClock;
-let pool: ChromiumPool;
-let lease: BrowserLease | null = null;
+/** 2027-07-23 10:00 in Guatemala opens at 16:00Z (hoursBefore 48), an hour after {@link T0}. */
+const RELEASE_10 = Date.parse('2027-07-21T16:00:00.000Z');
+const ANA = { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' };
 
-const target = (time: string, court = 1, venue?: VenueConfig) => ({ venue: venue ?? sandbox.venue(), court, targetDate: DAY, targetTime: time });
-const page = async () => {
-  lease = await pool.acquire();
-  return lease;
-};
-/** An intent that is always granted. */
-const noop = async (): Promise<boolean> => true;
-/** Lets pending I/O (a POST already on its way) reach the site before a check. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+let clock: ManualClock;
+let sandbox: TestSandbox;
+let pool: ChromiumPool;
+
+/** One attempt as the executor drove it through the port. */
+interface AttemptRecord {
+  court: number;
+  /** Intents granted (the executor asks before every submit of the attempt). */
+  intents: number;
+  outcome?: string;
+  confirmationCode?: string | null;
+  error?: string | null;
+  metadata?: JsonObject;
+  /** The hash handed over the moment the booking answer arrived (the attempt port's `recordAnswer`). */
+  answeredHash?: string;
+}
+
+/**
+ * A {@link BookingSessionPort} for `courts` of la-villa `time` on {@link DAY}, recording its attempts; the row is
+ * always held. `fireAtMs` defaults to the clock's now (fire at once).
+ */
+function recordingSession(time: string, courts: number[], fireAtMs = clock.now()): { session: BookingSessionPort; attempts: AttemptRecord[] } {
+  const attempts: AttemptRecord[] = [];
+  const request = buildImmediateRequest({ user: ANA, venue: 'la-villa', targetDate: DAY, targetTime: time, courts }, new Set(['la-villa']));
+  const session: BookingSessionPort = {
+    reservationId: 41,
+    request,
+    venue: sandbox.venue(),
+    fireAt: new Date(fireAtMs),
+    releaseAt: new Date(fireAtMs),
+    siteClockOffsetMs: null,
+    signal: new AbortController().signal,
+    stopWaiting: new AbortController().signal,
+    beginFire: async () => true,
+    stillHeld: async () => true,
+    async startAttempt({ court }) {
+      const record: AttemptRecord = { court, intents: 0 };
+      attempts.push(record);
+      return {
+        attempt: attempts.length,
+        recordIntent: async () => {
+          record.intents += 1;
+          return true;
+        },
+        recordAnswer: async (hash) => {
+          record.answeredHash = hash;
+        },
+        finish: async ({ outcome, confirmationCode, error, metadata }) => {
+          Object.assign(record, { outcome, confirmationCode, error, metadata });
+        },
+      };
+    },
+  };
+  return { session, attempts };
+}
+
+/** The real Acuity flow, with what each prepare showed and each submit returned recorded by court. */
+function observedFlow(): { flow: SlotFlow; prepared: Array<{ court: number; view: string | null }>; results: Array<{ court: number } & Pick<FlowResult, 'outcome' | 'submitted' | 'message'>> } {
+  const real = createAcuityFlow({ clock: systemClock });
+  const prepared: Array<{ court: number; view: string | null }> = [];
+  const results: Array<{ court: number } & Pick<FlowResult, 'outcome' | 'submitted' | 'message'>> = [];
+  const flow: SlotFlow<AcuityHandle> = {
+    name: real.name,
+    async prepare(lease, target) {
+      const handle = await real.prepare(lease, target);
+      prepared.push({ court: target.court, view: handle.preparedView });
+      return handle;
+    },
+    async submit(handle, args) {
+      const result = await real.submit(handle, args);
+      results.push({ court: handle.target.court, outcome: result.outcome, submitted: result.submitted, message: result.message });
+      return result;
+    },
+  };
+  return { flow: flow as SlotFlow, prepared, results };
+}
+
+/** Runs `session` on an executor over the real flow (not-open retries off unless asked). */
+function execute(session: BookingSessionPort, flow: SlotFlow, options: Partial<ExecutorOptions> = {}): Promise<Execution> {
+  const executor = createExecutor({
+    clock,
+    logger: createSilentLogger(),
+    pool,
+    flow,
+    executorId: 'flow-test',
+    attemptTimeoutMs: 10_000,
+    notOpenRetryBudgetMs: 0,
+    notOpenRetryIntervalMs: 250,
+    ...options,
+  });
+  return executor.execute(session);
+}
+
+const submitsView = () => sandbox.site.submits().map((s) => `${s.court} ${s.time} ${s.email} ${s.result} ${s.arrivedAt}`);
 
 beforeAll(async () => {
   clock = createManualClock(T0);
-  sandbox = await startTestSandbox({ clock });
-  pool = createBrowserPool({ executablePath: findChromium(null), headless: true, logger: silent });
+  sandbox = await startTestSandbox({ clock, switches: { limiter: { enabled: false } } });
+  pool = createBrowserPool({ executablePath: findChromium(null), headless: true, logger: { info() {}, warn() {} } });
 });
 afterAll(async () => {
-  await lease?.release();
-  await pool.close();
-  await sandbox.stop();
+  await pool?.close();
+  await sandbox?.stop();
 });
-beforeEach(async () => {
-  await lease?.release();
-  lease = null;
+beforeEach(() => {
   clock.set(T0);
   sandbox.site.reset();
 });
 
-const PHASES: Record<AcuityMode, string[]> = {
-  request: ['warm_ms', 'before_submit_ms', 'post_ms', 'confirm_ms', 'total_ms'],
-  rendered: ['prepare_ms', 'fill_ms', 'before_submit_ms', 'submit_to_result_ms', 'total_ms'],
-};
+describe('acuityTargetOf (config → the page\'s target)', () => {
+  const villa = testConfig('https://example.as.me').venues['la-villa']!;
+  const slot = (over: Partial<SlotTarget> = {}): SlotTarget => ({ venue: villa, court: 2, targetDate: DAY, targetTime: '09:00', ...over });
 
-describe.each<AcuityMode>(['request', 'rendered'])('acuity flow, %s mode, against the sandbox (real Chromium)', (mode) => {
-  const submit = (handle: Parameters<typeof submitAcuityAttempt>[0], args: Omit<Parameters<typeof submitAcuityAttempt>[1], 'mode'>) =>
-    submitAcuityAttempt(handle, { ...args, mode });
+  it('maps a court of LA_VILLA to its appointment type, calendar and the slot\'s UTC offset', () => {
+    expect(acuityTargetOf(slot())).toEqual({
+      baseUrl: 'https://example.as.me',
+      ownerKey: 'a3f09c1e',
+      court: 2,
+      appointmentTypeId: 70000102,
+      calendarId: 9000202,
+      date: DAY,
+      time: '09:00',
+      utcOffset: '-06:00',
+    });
+    const ny = testConfig('https://example.as.me', { ny: { ...LA_VILLA, timeZone: 'America/New_York' } }).venues.ny!;
+    expect(acuityTargetOf(slot({ venue: ny })).utcOffset).toBe('-04:00');
+    expect(acuityTargetOf(slot({ venue: ny, targetDate: '2027-12-01' })).utcOffset).toBe('-05:00');
+  });
 
-  it('books a released slot and returns the code the site recorded', async () => {
-    const flow = createAcuityFlow({ clock, mode });
-    const handle = await flow.prepare(await page(), target('09:00'));
-    expect(handle.preparedState).toBe('form');
-    expect(handle.url).toBe(`${sandbox.url}/schedule/la-villa/appointment/1001/calendar/5001/datetime/2027-07-23T09%3A00%3A00-06%3A00`);
-    const result = await flow.submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
+  it('refuses a court the venue does not have and a time the clocks skip', () => {
+    const unknown = (() => {
+      try {
+        acuityTargetOf(slot({ court: 7 }));
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(unknown).toBeInstanceOf(ReservdError);
+    expect(unknown).toMatchObject({ code: 'unknown_court', message: 'venue "La Villa Tennis": court 7 is not configured (courts: 1, 2, 3)' });
+    const ny = testConfig('https://example.as.me', { ny: { ...LA_VILLA, timeZone: 'America/New_York' } }).venues.ny!;
+    expect(() => acuityTargetOf(slot({ venue: ny, targetDate: '2027-03-14', targetTime: '02:00' }))).toThrow(RangeError);
+  });
+});
+
+describe('the executor on the real Acuity flow (Chromium, look-alike)', () => {
+  it('books the first court through the page: the site\'s hash is the confirmation code, the attempt has fired_at and the phase timings', async () => {
+    const { flow, prepared } = observedFlow();
+    const { session, attempts } = recordingSession('09:00', [1, 2]);
+    const execution = await execute(session, flow);
     const [booking] = sandbox.site.bookings();
-    expect(result).toMatchObject({ outcome: 'booked', submitted: true, message: null });
-    expect(result.confirmationCode).toMatch(/^[A-Z]{8}$/);
-    expect(result.confirmationCode).toBe(booking?.confirmationCode);
-    expect(booking).toMatchObject({ court: 1, time: '09:00', firstName: 'Ana', lastName: 'López', email: USER.email, phone: USER.phone });
-    expect(Object.keys(result.timingsMs)).toEqual(expect.arrayContaining(PHASES[mode]));
-    expect(sandbox.site.submits().map((s) => s.result)).toEqual(['booked']);
+    expect(execution.kind).toBe('settled');
+    expect(execution.result).toMatchObject({ status: 'success', court: 1, confirmationCode: booking!.hash });
+    expect(booking).toMatchObject({ venue: 'la-villa', court: 1, date: DAY, time: '09:00', ...ANA, source: 'client' });
+    expect(prepared).toEqual(expect.arrayContaining([{ court: 1, view: 'form' }, { court: 2, view: 'form' }]));
+    expect(submitsView()).toEqual(['1 09:00 ana@example.test booked 2027-07-21T15:00:00.000Z']);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ court: 1, intents: 1, outcome: 'booked', confirmationCode: booking!.hash, error: null });
+    expect(attempts[0]!.metadata).toMatchObject({ flow: 'acuity', court: 1, courts_tried: [1], submitted: true, fired_at: '2027-07-21T15:00:00.000Z' });
+    const timings = attempts[0]!.metadata!.timings_ms as Record<string, number>;
+    expect(Object.keys(timings).sort()).toEqual(['before_submit_ms', 'fill_ms', 'open_ms', 'prepare_ms', 'submit_to_result_ms', 'total_ms']);
+  }, 60_000);
 
-    const found = await lookupAcuityAppointments(createFetchJson(), sandbox.venue(), USER.email);
-    expect(found).toEqual([expect.objectContaining({ confirmationCode: booking?.confirmationCode, status: 'booked', court: 1 })]);
-  });
-
-  it('awaits onBeforeSubmit before the booking POST leaves the browser (form kept at prepare, and fetched at the instant)', async () => {
-    for (const [time, openAtMs] of [['08:00', T0], ['10:00', T0 + 3_600_000]] as const) {
-      sandbox.site.reset();
-      clock.set(T0);
-      const handle = await prepareAcuityAttempt(lease ?? (await page()), target(time), { clock });
-      clock.set(openAtMs);
-      let callbackDoneAtMs = 0;
-      const result = await submit(handle, {
-        user: USER,
-        timeoutMs: 15_000,
-        onBeforeSubmit: async () => {
-          await settle();
-          expect(sandbox.site.submits()).toEqual([]);
-          clock.advance(1_000); // the intent write "takes" one second on the site's clock
-          callbackDoneAtMs = clock.now();
-          return true;
-        },
-      });
-      expect(result.outcome).toBe('booked');
-      const submits = sandbox.site.submits();
-      expect(submits).toHaveLength(1);
-      expect(Date.parse(submits[0]?.arrivedAt ?? '')).toBeGreaterThanOrEqual(callbackDoneAtMs);
-      expect(callbackDoneAtMs).toBe(openAtMs + 1_000);
-    }
-  });
-
-  it('loads again a page prepared before the release and books once it opens', async () => {
-    const handle = await prepareAcuityAttempt(await page(), target('10:00'), { clock });
-    expect(handle.preparedState).toBe('not_open_yet');
-    clock.set(T0 + 3_600_000);
-    const result = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(result.outcome).toBe('booked');
-    expect(result.timingsMs).toHaveProperty(mode === 'request' ? 'get_ms' : 'reload_ms');
-    expect(sandbox.site.submits().map((s) => s.arrivedAt)).toEqual([new Date(T0 + 3_600_000).toISOString()]);
-  });
-
-  it('returns not_open_yet without submitting before the release', async () => {
-    const handle = await prepareAcuityAttempt(await page(), target('10:00'));
-    let called = false;
-    const result = await submit(handle, { user: USER, onBeforeSubmit: async () => ((called = true), true), timeoutMs: 15_000 });
-    expect(result).toMatchObject({ outcome: 'not_open_yet', submitted: false, confirmationCode: null });
-    expect(called).toBe(false);
-    expect(sandbox.site.submits()).toEqual([]);
-  });
-
-  it('returns slot_taken: before loading (not submitted) and when another booker wins the race (submitted)', async () => {
+  it('court fallback: court 1, taken before the fire, is absent from its calendar (not_open_yet, nothing sent); court 2 books', async () => {
     sandbox.site.book({ venue: 'la-villa', court: 1, date: DAY, time: '09:00' });
-    const taken = await submit(await prepareAcuityAttempt(await page(), target('09:00')), { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(taken).toMatchObject({ outcome: 'slot_taken', submitted: false });
+    const { flow, results } = observedFlow();
+    const { session, attempts } = recordingSession('09:00', [1, 2]);
+    const execution = await execute(session, flow);
+    expect(execution.result).toMatchObject({ status: 'success', court: 2 });
+    expect(results.map((r) => `${r.court} ${r.outcome} ${r.submitted}`)).toEqual(['1 not_open_yet false', '2 booked true']);
+    expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['1 not_open_yet intents 0', '2 booked intents 1']);
+    expect(submitsView()).toEqual(['2 09:00 ana@example.test booked 2027-07-21T15:00:00.000Z']);
+    expect(sandbox.site.bookings().map((b) => `${b.court} ${b.source}`)).toEqual(['1 control', '2 client']);
+  }, 60_000);
 
-    const handle = await prepareAcuityAttempt(lease!, target('08:00', 2));
-    expect(handle.preparedState).toBe('form');
-    sandbox.site.book({ venue: 'la-villa', court: 2, date: DAY, time: '08:00' });
-    const raced = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(raced).toMatchObject({ outcome: 'slot_taken', submitted: true, confirmationCode: null });
-    expect(sandbox.site.submits().map((s) => s.result)).toEqual(['slot_taken']);
-    expect(sandbox.site.bookings().filter((b) => b.email === USER.email)).toEqual([]);
-  });
-
-  it('returns site_blocked on a block page, before or after the submit', async () => {
-    sandbox.site.setControl({ blocked: true });
-    const blocked = await submit(await prepareAcuityAttempt(await page(), target('09:00')), { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(blocked).toMatchObject({ outcome: 'site_blocked', submitted: false });
+  it('not_open_yet is retried until the time appears: fired 1.5 s early, the retry after the release books, one attempt', async () => {
+    clock.set(RELEASE_10 - 1_500);
+    const { flow, prepared, results } = observedFlow();
+    const { session, attempts } = recordingSession('10:00', [1]);
+    const running = execute(session, flow, { notOpenRetryBudgetMs: 10_000 });
+    // The first submit found 10:00 absent; the executor now pauses 250 ms (on the manual clock) before retrying.
+    await waitFor('the executor\'s not-open pause', () => clock.pendingSleeps() === 1, { timeoutMs: 30_000, everyMs: 20 });
+    expect(prepared).toEqual([{ court: 1, view: 'calendar' }]);
+    expect(results.map((r) => r.outcome)).toEqual(['not_open_yet']);
     expect(sandbox.site.submits()).toEqual([]);
-    sandbox.site.setControl({ blocked: false });
-    const handle = await prepareAcuityAttempt(lease!, target('09:00'));
-    sandbox.site.setControl({ blocked: true });
-    const afterSubmit = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(afterSubmit).toMatchObject({ outcome: 'site_blocked', submitted: true });
-    expect(sandbox.site.submits().map((s) => s.result)).toEqual(['blocked']);
-  });
+    clock.set(RELEASE_10);
+    const execution = await running;
+    expect(execution.result).toMatchObject({ status: 'success', court: 1, confirmationCode: sandbox.site.bookings()[0]!.hash });
+    expect(results.map((r) => r.outcome)).toEqual(['not_open_yet', 'booked']);
+    expect(submitsView()).toEqual(['1 10:00 ana@example.test booked 2027-07-21T16:00:00.000Z']);
+    expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['1 booked intents 1']);
+  }, 60_000);
 
-  it('returns site_changed for a page without the booking form', async () => {
-    const moved = { ...sandbox.venue(), courts: { '1': '9999' } };
-    const result = await submit(await prepareAcuityAttempt(await page(), target('09:00', 1, moved)), { user: USER, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(result).toMatchObject({ outcome: 'site_changed', submitted: false });
-    expect(result.message).toContain('HTTP 404');
-  });
+  it('a competitor books court 1 between prepare and fire: the page\'s POST gets 409 (slot_taken, submitted), court 2 books', async () => {
+    const { flow, prepared, results } = observedFlow();
+    const { session, attempts } = recordingSession('09:00', [1, 2], T0 + 2_000);
+    expect(new Date(sandbox.site.scheduleCompetitor({ venue: 'la-villa', court: 1, date: DAY, time: '09:00' }, 1_000)).toISOString()).toBe('2027-07-21T15:00:01.000Z');
+    const running = execute(session, flow);
+    // Both pages show the form (released at T0); the executor and the competitor wait on the clock.
+    await waitFor('both courts prepared, the fire awaited', () => prepared.length === 2 && clock.pendingSleeps() === 2, { timeoutMs: 30_000, everyMs: 20 });
+    expect(prepared).toEqual(expect.arrayContaining([{ court: 1, view: 'form' }, { court: 2, view: 'form' }]));
+    clock.set(T0 + 1_000);
+    await sandbox.site.competitorsSettled();
+    expect(sandbox.site.bookings().map((b) => `${b.court} ${b.source} ${b.arrivedAt}`)).toEqual(['1 competitor 2027-07-21T15:00:01.000Z']);
+    clock.set(T0 + 2_000);
+    const execution = await running;
+    expect(execution.result).toMatchObject({ status: 'success', court: 2 });
+    expect(results.map((r) => `${r.court} ${r.outcome} ${r.submitted}`)).toEqual(['1 slot_taken true', '2 booked true']);
+    expect(submitsView()).toEqual([
+      '1 09:00 ana@example.test slot_taken 2027-07-21T15:00:02.000Z',
+      '2 09:00 ana@example.test booked 2027-07-21T15:00:02.000Z',
+    ]);
+    expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['1 slot_taken intents 1', '2 booked intents 1']);
+  }, 60_000);
 
-  it('does not submit when onBeforeSubmit fails, and reports field errors as error', async () => {
-    const handle = await prepareAcuityAttempt(await page(), target('09:00'));
-    const failed = await submit(handle, {
-      user: USER,
-      timeoutMs: 15_000,
-      onBeforeSubmit: async () => {
-        throw new Error('database down');
-      },
-    });
-    expect(failed).toMatchObject({ outcome: 'error', submitted: false });
-    expect(failed.message).toContain('database down');
-    expect(sandbox.site.submits()).toEqual([]);
-
-    const invalid = await submit(handle, { user: { ...USER, email: 'ana@' }, onBeforeSubmit: noop, timeoutMs: 15_000 });
-    expect(invalid).toMatchObject({ outcome: 'error', submitted: true });
-    expect(invalid.message).toContain('Email: is not a valid email address');
+  it('the captcha flags the submit: the page shows the irregular-usage alert (site_blocked); the executor ends unknown, no second court', async () => {
+    sandbox.site.setSwitches({ captchaVerdict: { kind: 'fail' } });
+    const { flow, results } = observedFlow();
+    const { session, attempts } = recordingSession('09:00', [1, 2]);
+    const execution = await execute(session, flow);
+    expect(results).toEqual([{ court: 1, outcome: 'site_blocked', submitted: true, message: SPA_ALERT_ES }]);
+    // A submitted site_blocked is not among the site's definitive "no" answers (court-fallback.ts): unknown.
+    expect(execution.kind).toBe('unknown');
+    expect(execution.result).toMatchObject({ status: 'failure', outcome: 'unknown' });
+    expect(execution.result.errors).toEqual([`court 1: submitted, but the site's answer is unknown (the site showed a block page: ${SPA_ALERT_ES})`]);
+    expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['1 unknown intents 1']);
+    expect(attempts[0]!.error).toBe(SPA_ALERT_ES);
+    expect(submitsView()).toEqual(['1 09:00 ana@example.test blocked 2027-07-21T15:00:00.000Z']);
     expect(sandbox.site.bookings()).toEqual([]);
-    expect(sandbox.site.submits().map((s) => s.result)).toEqual(['invalid']);
-  });
+  }, 60_000);
 
-  it('sends nothing and answers interrupted when the intent is refused (the row is no longer held)', async () => {
-    const handle = await prepareAcuityAttempt(await page(), target('09:00'));
-    const refused = await submit(handle, { user: USER, timeoutMs: 15_000, onBeforeSubmit: async () => false });
-    expect(refused).toMatchObject({ outcome: 'interrupted', submitted: false, confirmationCode: null });
-    expect(refused.message).toBe('not submitted: the reservation is no longer held by this daemon (cancelled or taken over)');
-    expect(sandbox.site.submits()).toEqual([]);
-    expect(sandbox.site.bookings()).toEqual([]);
-  });
+  it('a court the venue does not have fails before anything is sent (error), and the next court books', async () => {
+    const { flow, results } = observedFlow();
+    const { session, attempts } = recordingSession('09:00', [7, 3]);
+    const execution = await execute(session, flow);
+    expect(execution.result).toMatchObject({ status: 'success', court: 3 });
+    expect(results.map((r) => `${r.court} ${r.outcome}`)).toEqual(['3 booked']);
+    expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['7 error intents 0', '3 booked intents 1']);
+    expect(attempts[0]!.error).toBe('venue "La Villa Tennis": court 7 is not configured (courts: 1, 2, 3)');
+    expect(submitsView()).toEqual(['3 09:00 ana@example.test booked 2027-07-21T15:00:00.000Z']);
+  }, 60_000);
 
-  it('returns timeout (submitted) when the answer to the POST is slow, and the site holds the booking', async () => {
-    const handle = await prepareAcuityAttempt(await page(), target('09:00'));
-    const control = await fetch(`${sandbox.url}/__sandbox/control`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ slowSubmitMs: 600_000 }),
-    });
-    expect(control.status).toBe(200);
-    const result = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 1_000 });
-    expect(result).toMatchObject({ outcome: 'timeout', submitted: true, confirmationCode: null });
-    expect(sandbox.site.bookings()).toEqual([expect.objectContaining({ court: 1, time: '09:00', email: USER.email, status: 'booked' })]);
-    sandbox.site.setControl({ slowSubmitMs: 0 });
-    clock.advance(600_000); // lets the sandbox send its late answer before the page goes away
-  });
-
-  it('returns timeout (submitted) when no page of the site answers in time', async () => {
-    const handle = await prepareAcuityAttempt(await page(), target('09:00'));
-    sandbox.site.setControl({ slowMs: 600_000 });
-    const result = await submit(handle, { user: USER, onBeforeSubmit: noop, timeoutMs: 1_500 });
-    expect(result).toMatchObject({ outcome: 'timeout', submitted: true });
-    sandbox.site.setControl({ slowMs: 0 });
-    clock.advance(600_000);
-    expect(sandbox.site.bookings()).toHaveLength(1);
-  });
+  it('no answer within the attempt budget: timeout after the submit ends unknown, the site holds the booking, court 2 is never submitted', async () => {
+    // The slow answer waits on the manual clock, which does not move until the end of the test.
+    sandbox.site.setSwitches({ slowSubmitMs: 60_000 });
+    const { flow, results } = observedFlow();
+    const { session, attempts } = recordingSession('09:00', [1, 2]);
+    const execution = await execute(session, flow, { attemptTimeoutMs: 1_500 });
+    expect(results.map((r) => `${r.court} ${r.outcome} ${r.submitted}`)).toEqual(['1 timeout true']);
+    expect(execution.kind).toBe('unknown');
+    expect(attempts.map((a) => `${a.court} ${a.outcome} intents ${a.intents}`)).toEqual(['1 unknown intents 1']);
+    expect(sandbox.site.bookings()).toEqual([expect.objectContaining({ court: 1, time: '09:00', email: ANA.email, source: 'client' })]);
+    expect(sandbox.site.submits().map((s) => s.court)).toEqual([1]);
+    clock.advance(60_000); // lets the sandbox send its late answer
+  }, 60_000);
 });

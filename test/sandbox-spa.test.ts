@@ -355,7 +355,7 @@ describe('faults and switches', () => {
       language: 'es',
       captchaVerdict: { kind: 'pass' },
       captchaLatencyMs: 0,
-      limiter: { enabled: true, perSecond: 10, concurrent: 20 },
+      limiter: { enabled: true, perSecond: 10, concurrent: 20, scope: 'api' },
       slowMs: 0,
       slowSubmitMs: 0,
       loseAnswerAfterCommit: 'off',
@@ -377,9 +377,12 @@ describe('faults and switches', () => {
 describe('limiter', () => {
   it('defaults to 10 req/s and 20 concurrent per address, answering 429 with Retry-After', async () => {
     site.reset();
-    expect((await controls<{ limiter: unknown }>('switches')).limiter).toEqual({ enabled: true, perSecond: 10, concurrent: 20 });
-    for (let i = 0; i < 10; i++) expect((await get(`/schedule/${OWNER}`)).status).toBe(200);
-    const limited = await get(`/schedule/${OWNER}`);
+    expect((await controls<{ limiter: unknown }>('switches')).limiter).toEqual({ enabled: true, perSecond: 10, concurrent: 20, scope: 'api' });
+    // Scope `api`: page routes are not counted.
+    for (let i = 0; i < 12; i++) expect((await get(`/schedule/${OWNER}`)).status).toBe(200);
+    const times = `/api/scheduling/v1/availability/times?owner=${OWNER}&appointmentTypeId=${CLUB.courts[0]!.appointmentTypeId}&calendarId=${CLUB.courts[0]!.calendarId}&startDate=2027-07-21&maxDays=1&timezone=America/Guatemala`;
+    for (let i = 0; i < 10; i++) expect((await get(times)).status).toBe(200);
+    const limited = await get(times);
     expect(limited.status).toBe(429);
     expect(limited.res.headers.get('retry-after')).toBe('1');
     expect(JSON.parse(limited.body)).toEqual({
@@ -388,11 +391,19 @@ describe('limiter', () => {
       message: 'Rate limit reached. Limit 10req/s and 20 concurrent connections',
     });
     clock.advance(1000);
-    expect((await get(`/schedule/${OWNER}`)).status).toBe(200);
+    expect((await get(times)).status).toBe(200);
+  });
+
+  it('scope all also counts the page routes', async () => {
+    site.reset();
+    site.state.setSwitches({ limiter: { enabled: true, perSecond: 10, concurrent: 20, scope: 'all' } });
+    for (let i = 0; i < 10; i++) expect((await get(`/schedule/${OWNER}`)).status).toBe(200);
+    expect((await get(`/schedule/${OWNER}`)).status).toBe(429);
+    expect((await get('/app.js')).status).toBe(429);
   });
 
   it('counts slow answers in flight against the concurrent limit', async () => {
-    site.state.setSwitches({ limiter: { enabled: true, perSecond: 100, concurrent: 20 }, slowMs: 500 });
+    site.state.setSwitches({ limiter: { enabled: true, perSecond: 100, concurrent: 20, scope: 'all' }, slowMs: 500 });
     const inFlight = Array.from({ length: 20 }, () => get(`/schedule/${OWNER}`));
     while (clock.pendingSleeps() < 20) await new Promise((r) => setImmediate(r));
     const limited = await get(`/schedule/${OWNER}`);

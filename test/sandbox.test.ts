@@ -1,278 +1,380 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { calendarPath, directSlotPath } from '../src/booking/flows/acuity-urls.js';
 import { createManualClock, type ManualClock } from '../src/clock.js';
-import { daySlotTimes } from '../src/sandbox/site-venues.js';
-import { clientFields, formToken, LA_VILLA, postForm, postJson, startTestSandbox, T0, testConfig, type TestSandbox } from './helpers/sandbox.js';
+import type { VenueConfig } from '../src/config/schema.js';
+import { SPA_RECAPTCHA_SITE_KEY } from '../src/sandbox/acuity-spa/pages.js';
+import { localInstantMs, spaReleaseAtMs, type SpaVenue } from '../src/sandbox/acuity-spa/venues.js';
+import { spaVenueOf, spaVenuesOf } from '../src/sandbox/from-config.js';
+import { runSandbox } from '../src/sandbox/run-sandbox.js';
+import { APPOINTMENTS_PATH, createSandboxSite } from '../src/sandbox/site.js';
+import { LA_VILLA, startTestSandbox, T0, testConfig, type TestSandbox, type TestVenueInput } from './helpers/sandbox.js';
+
+/**
+ * The sandbox wrapper (`src/sandbox/site.ts`, `from-config.ts`, `run-sandbox.ts`): a reservd config mapped
+ * onto the Acuity look-alike, slots addressed by venue id, and the `bookings()` / `submits()` views of what
+ * reached the site over HTTP. The look-alike itself is pinned in sandbox-spa*.test.ts.
+ */
 
 const DAY = '2027-07-23';
-let sandbox: TestSandbox;
-let clock: ManualClock;
-
-const slotUrl = (time: string, court = 1, date = DAY): string => `${sandbox.url}${directSlotPath(sandbox.venue(), court, date, time)}`;
-const text = async (url: string): Promise<{ status: number; body: string; res: Response }> => {
-  const res = await fetch(url, { redirect: 'manual' });
-  return { status: res.status, body: await res.text(), res };
+/** A second club on the same site: its own owner key, courts and release rule (cron). */
+const EL_BOSQUE: TestVenueInput = {
+  name: 'El Bosque',
+  timeZone: 'America/Guatemala',
+  releaseRule: { cron: '0 7 * * *', horizonDays: 7 },
+  site: { adapter: 'acuity', ownerKey: '5be11a7d', businessId: 31337005 },
+  courts: { '1': { appointmentTypeId: 70000501, calendarId: 9000601 } },
+  slotLengthS: 1800,
+  firstSlotTime: '08:00',
+  lastSlotTime: '09:30',
 };
-const openTimes = (html: string): string[] =>
-  [...html.matchAll(/<button type="submit" class="time-selection" data-time="([^"]+)">([^<]+)<\/button>/g)].map((m) => `${m[2]}|${m[1]}`);
-const submits = async (): Promise<Array<{ result: string; arrivedAt: string; time: string }>> =>
-  (await fetch(`${sandbox.url}/__sandbox/submits`)).json() as never;
+const VENUES = { 'la-villa': LA_VILLA, 'el-bosque': EL_BOSQUE };
+const ANA = { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' };
 
-beforeAll(async () => {
-  clock = createManualClock(T0);
-  sandbox = await startTestSandbox({ clock });
-});
-afterAll(async () => {
-  await sandbox.stop();
-});
-beforeEach(async () => {
-  clock.set(T0);
-  await fetch(`${sandbox.url}/__sandbox/reset`, { method: 'POST' });
-});
+/** A configured venue (parsed, defaults applied) from a venue as written in a config file. */
+const venueOf = (input: TestVenueInput): VenueConfig => testConfig('http://127.0.0.1:1', { v: input }).venues.v!;
+/** The site's release instant (ISO) of a venue-local slot under the look-alike's own rule. */
+const releaseOf = (venue: SpaVenue, date: string, time: string): string =>
+  new Date(spaReleaseAtMs({ venue, date, startMs: localInstantMs(venue.timeZone, date, time)! })).toISOString();
 
-describe('acuity urls', () => {
-  it('builds the C10 direct-slot path from the slot with the venue offset, percent-encoded', () => {
-    expect(directSlotPath(sandbox.venue(), 1, '2027-07-23', '09:00')).toBe(
-      '/schedule/la-villa/appointment/1001/calendar/5001/datetime/2027-07-23T09%3A00%3A00-06%3A00',
-    );
-    expect(calendarPath(sandbox.venue(), 3, '2027-07-23')).toBe('/schedule/la-villa/appointment/1001/calendar/5003?date=2027-07-23');
-    expect(() => directSlotPath(sandbox.venue(), 9, DAY, '09:00')).toThrow(/court 9 is not configured/);
-  });
-
-  it('lists a DST day without the skipped slot times', () => {
-    const config = testConfig('http://127.0.0.1:1', {
-      ny: { ...LA_VILLA, timeZone: 'America/New_York', slotLengthS: 1800, firstSlotTime: '01:00', lastSlotTime: '03:30' },
+describe('config → look-alike venues', () => {
+  it('maps a venue: owner key, business id, courts as appointment type + calendar, grid, release rule', () => {
+    expect(spaVenueOf(venueOf(LA_VILLA))).toEqual({
+      ownerKey: 'a3f09c1e',
+      businessId: 31337001,
+      name: 'La Villa Tennis',
+      timeZone: 'America/Guatemala',
+      country: 'GT',
+      courts: [
+        { court: 1, name: 'Cancha 1', appointmentTypeId: 70000101, calendarId: 9000201 },
+        { court: 2, name: 'Cancha 2', appointmentTypeId: 70000102, calendarId: 9000202 },
+        { court: 3, name: 'Cancha 3', appointmentTypeId: 70000103, calendarId: 9000203 },
+      ],
+      grid: { firstSlotTime: '07:00', lastSlotTime: '21:00', slotLengthS: 3600 },
+      release: { kind: 'hoursBefore', hours: 48 },
     });
-    const venue = config.venues.ny!;
-    expect(daySlotTimes(venue, '2027-03-14')).toEqual(['01:00', '01:30', '03:00', '03:30']);
-    expect(daySlotTimes(venue, '2027-03-15')).toEqual(['01:00', '01:30', '02:00', '02:30', '03:00', '03:30']);
+  });
+
+  it('sorts courts by number, names unnamed ones "Court N", derives a business id from the owner key, maps daysBefore and cron', () => {
+    const venue = venueOf({
+      ...LA_VILLA,
+      releaseRule: { daysBefore: 2, at: '08:00' },
+      site: { adapter: 'acuity', ownerKey: 'b0000001' },
+      courts: { '10': { appointmentTypeId: 3, calendarId: 30 }, '2': { appointmentTypeId: 2, calendarId: 20, name: 'Central' }, '1': { appointmentTypeId: 1, calendarId: 10 } },
+    });
+    const spa = spaVenueOf(venue, 'US');
+    expect(spa.courts).toEqual([
+      { court: 1, name: 'Court 1', appointmentTypeId: 1, calendarId: 10 },
+      { court: 2, name: 'Central', appointmentTypeId: 2, calendarId: 20 },
+      { court: 10, name: 'Court 10', appointmentTypeId: 3, calendarId: 30 },
+    ]);
+    // 10 000 000 + 0xb0000001 mod 89 999 999 = 10 000 000 + 72 790 049.
+    expect(spa.businessId).toBe(82_790_049);
+    expect(spa.country).toBe('US');
+    expect(spa.release).toEqual({ kind: 'daysBefore', days: 2, at: '08:00' });
+    expect(spaVenueOf(venueOf(EL_BOSQUE)).release).toEqual({ kind: 'cron', pattern: '0 7 * * *', horizonDays: 7 });
+  });
+
+  it('lists every venue with the venue id of each owner key; two venues sharing an owner key are an error', () => {
+    const { venues, venueIdOf } = spaVenuesOf(testConfig('http://127.0.0.1:1', VENUES));
+    expect(venues.map((v) => v.ownerKey)).toEqual(['a3f09c1e', '5be11a7d']);
+    expect([...venueIdOf]).toEqual([['a3f09c1e', 'la-villa'], ['5be11a7d', 'el-bosque']]);
+
+    const twin = { ...EL_BOSQUE, site: { ...EL_BOSQUE.site, ownerKey: 'a3f09c1e' } };
+    const config = testConfig('http://127.0.0.1:1', { 'la-villa': LA_VILLA, twin });
+    const message = 'sandbox: venues "la-villa" and "twin" share the owner key "a3f09c1e"';
+    expect(() => spaVenuesOf(config)).toThrow(message);
+    expect(() => createSandboxSite({ config, clock: createManualClock(T0) })).toThrow(message);
   });
 });
 
-describe('calendar page', () => {
-  it('lists exactly the open times, with notes for unreleased ones', async () => {
-    const page = await text(`${sandbox.url}${calendarPath(sandbox.venue(), 1, DAY)}`);
-    expect(page.status).toBe(200);
-    expect(page.body).toContain('<title>');
-    expect(openTimes(page.body)).toEqual(['07:00|2027-07-23T07:00:00-06:00', '08:00|2027-07-23T08:00:00-06:00', '09:00|2027-07-23T09:00:00-06:00']);
-    expect(page.body.match(/class="time-unreleased"/g)).toHaveLength(12);
-    expect(page.body).toContain(`action="${directSlotPath(sandbox.venue(), 1, DAY, '08:00')}"`);
-
-    sandbox.site.book({ venue: 'la-villa', court: 1, date: DAY, time: '08:00' });
-    const after = await text(`${sandbox.url}${calendarPath(sandbox.venue(), 1, DAY)}`);
-    expect(openTimes(after.body).map((t) => t.slice(0, 5))).toEqual(['07:00', '09:00']);
-    const court2 = await text(`${sandbox.url}${calendarPath(sandbox.venue(), 2, DAY)}`);
-    expect(openTimes(court2.body)).toHaveLength(3);
+describe('release instants of the mapped venues (the site\'s own rules)', () => {
+  it('hoursBefore slides with each slot; daysBefore opens the whole day at a fixed local hour', () => {
+    const villa = spaVenueOf(venueOf(LA_VILLA));
+    expect(releaseOf(villa, DAY, '09:00')).toBe('2027-07-21T15:00:00.000Z');
+    expect(releaseOf(villa, DAY, '20:00')).toBe('2027-07-22T02:00:00.000Z');
+    const fixed = spaVenueOf(venueOf({ ...LA_VILLA, releaseRule: { daysBefore: 2, at: '08:00' } }));
+    expect(releaseOf(fixed, DAY, '07:00')).toBe('2027-07-21T14:00:00.000Z');
+    expect(releaseOf(fixed, DAY, '21:00')).toBe('2027-07-21T14:00:00.000Z');
   });
 
-  it('hides slots that already started and defaults to the site-local today', async () => {
-    const page = await text(`${sandbox.url}${calendarPath(sandbox.venue(), 1)}`);
-    expect(page.body).toContain('data-date="2027-07-21"');
-    expect(openTimes(page.body).map((t) => t.slice(0, 5))).toEqual(
-      ['10', '11', '12', '13', '14', '15', '16', '17', '18', '19', '20', '21'].map((h) => `${h}:00`),
-    );
-  });
-});
-
-describe('direct-slot page', () => {
-  it('is "not available for booking yet" before the release and a form after it, on the skewed site clock', async () => {
-    const before = await text(slotUrl('10:00'));
-    expect(before.status).toBe(200);
-    expect(before.body).toContain('class="not-open-yet"');
-    expect(before.body).toContain('This time is not available for booking yet');
-    expect(before.body).not.toContain('booking-form');
-
-    sandbox.site.setClockSkewMs(3_600_000);
-    const after = await text(slotUrl('10:00'));
-    expect(after.body).toContain('<form id="booking-form" method="post"');
-    for (const name of ['client.firstName', 'client.lastName', 'client.email', 'client.phone', 'form_token']) {
-      expect(after.body).toContain(`name="${name}"`);
-    }
-    expect(after.body).toContain('<button type="submit" class="btn-confirm">Confirm Appointment</button>');
-    expect(new Date(after.res.headers.get('date') ?? '').getTime()).toBe(T0 + 3_600_000);
+  it('cron "0 7 * * *", horizonDays 7 in America/Guatemala: 07:00 local seven days before, every time of the day', () => {
+    const club = spaVenueOf(venueOf({ ...LA_VILLA, releaseRule: { cron: '0 7 * * *', horizonDays: 7 } }));
+    expect(releaseOf(club, DAY, '07:00')).toBe('2027-07-16T13:00:00.000Z');
+    expect(releaseOf(club, DAY, '21:00')).toBe('2027-07-16T13:00:00.000Z');
+    expect(releaseOf(club, '2027-07-24', '07:00')).toBe('2027-07-17T13:00:00.000Z');
   });
 
-  it('answers 404 for unknown slug, type, calendar, segment, offset and non-slot times', async () => {
-    const good = directSlotPath(sandbox.venue(), 1, DAY, '09:00');
-    const bad = [
-      good.replace('/la-villa/', '/nope/'),
-      good.replace('/1001/', '/1002/'),
-      good.replace('/5001/', '/5009/'),
-      good.replace('-06%3A00', '-05%3A00'),
-      good.replace('09%3A00%3A00', '09%3A30%3A00'),
-      good.replace('2027-07-23T09%3A00%3A00-06%3A00', 'tomorrow'),
-    ];
-    for (const path of bad) expect((await fetch(`${sandbox.url}${path}`)).status, path).toBe(404);
-    expect((await fetch(`${sandbox.url}${good.replace(/%3A/g, ':')}`)).status).toBe(200);
+  it('a weekly cron opens a slot at the first run on or after its horizon day (Mondays 06:30)', () => {
+    const weekly = spaVenueOf(venueOf({ ...LA_VILLA, releaseRule: { cron: '30 6 * * 1', horizonDays: 7 } }));
+    // 2027-07-23 (Fri) − 7 = Fri 07-16 → Mon 07-19; 07-26 (Mon) − 7 = Mon 07-19; 07-27 − 7 = Tue 07-20 → Mon 07-26.
+    expect(releaseOf(weekly, DAY, '09:00')).toBe('2027-07-19T12:30:00.000Z');
+    expect(releaseOf(weekly, '2027-07-26', '09:00')).toBe('2027-07-19T12:30:00.000Z');
+    expect(releaseOf(weekly, '2027-07-27', '09:00')).toBe('2027-07-26T12:30:00.000Z');
   });
 
-  it('shows "no longer available" for a taken slot', async () => {
-    sandbox.site.book({ venue: 'la-villa', court: 1, date: DAY, time: '09:00' });
-    const page = await text(slotUrl('09:00'));
-    expect(page.body).toContain('class="slot-unavailable"');
-    expect(page.body).toContain('no longer available');
+  it('cron "0 7 * * *" in America/New_York keeps 07:00 local across the DST changes (EST −05:00, EDT −04:00)', () => {
+    const ny = spaVenueOf(venueOf({ ...LA_VILLA, timeZone: 'America/New_York', releaseRule: { cron: '0 7 * * *', horizonDays: 7 } }));
+    // Clocks go forward on Sunday 2027-03-14 at 02:00 and back on Sunday 2027-11-07 at 02:00.
+    expect(releaseOf(ny, '2027-03-20', '09:00')).toBe('2027-03-13T12:00:00.000Z');
+    expect(releaseOf(ny, '2027-03-21', '09:00')).toBe('2027-03-14T11:00:00.000Z');
+    expect(releaseOf(ny, '2027-11-13', '09:00')).toBe('2027-11-06T11:00:00.000Z');
+    expect(releaseOf(ny, '2027-11-14', '09:00')).toBe('2027-11-07T12:00:00.000Z');
   });
 });
 
-describe('booking POST', () => {
-  it('refuses a POST that arrives before the release on the site clock and records it', async () => {
-    sandbox.site.setClockSkewMs(3_600_000);
-    const token = formToken((await text(slotUrl('10:00'))).body);
-    sandbox.site.setClockSkewMs(0);
-    const res = await postForm(slotUrl('10:00'), clientFields(token));
-    expect(res.status).toBe(409);
-    expect(await res.text()).toContain('class="not-open-yet"');
-    expect(await submits()).toEqual([expect.objectContaining({ result: 'not_open_yet', time: '10:00', arrivedAt: new Date(T0).toISOString() })]);
-    expect(sandbox.site.bookings()).toEqual([]);
-  });
+describe('the sandbox site over HTTP', () => {
+  let clock: ManualClock;
+  let sandbox: TestSandbox;
 
-  it('books once per court-slot: the second booker gets "no longer available"', async () => {
-    const [a, b] = [formToken((await text(slotUrl('09:00'))).body), formToken((await text(slotUrl('09:00'))).body)];
-    const first = await postForm(slotUrl('09:00'), clientFields(a));
-    expect(first.status).toBe(303);
-    expect(first.headers.get('location')).toMatch(/^\/schedule\/la-villa\/confirmation\/\d+$/);
-    const second = await postForm(slotUrl('09:00'), clientFields(b, { 'client.email': 'rival@example.test' }));
-    expect(second.status).toBe(409);
-    const body = await second.text();
-    expect(body).toContain('class="slot-unavailable"');
-    expect(body).toContain('no longer available');
-    expect((await submits()).map((s) => s.result)).toEqual(['booked', 'slot_taken']);
-    const bookings = sandbox.site.bookings();
-    expect(bookings).toHaveLength(1);
-    expect(bookings[0]).toMatchObject({ venue: 'la-villa', court: 1, calendarId: '5001', date: DAY, time: '09:00', booker: 'client' });
-    expect(bookings[0]).toMatchObject({ arrivedAt: new Date(T0).toISOString(), releaseAt: new Date(T0).toISOString() });
-  });
-
-  it('rejects missing, unknown, reused, expired and other-slot tokens', async () => {
-    const url = slotUrl('09:00');
-    expect((await postForm(url, clientFields(''))).status).toBe(403);
-    expect((await postForm(url, clientFields('forged'))).status).toBe(403);
-    const otherCourt = formToken((await text(slotUrl('09:00', 2))).body);
-    expect((await postForm(url, clientFields(otherCourt))).status).toBe(403);
-    const stale = formToken((await text(url)).body);
-    clock.advance(31 * 60_000);
-    const expired = await postForm(url, clientFields(stale));
-    expect(expired.status).toBe(403);
-    expect(await expired.text()).toContain('class="form-expired"');
-    const token = formToken((await text(url)).body);
-    expect((await postForm(url, clientFields(token, { 'client.email': 'bad' }))).status).toBe(400);
-    expect((await postForm(url, clientFields(token))).status).toBe(403);
-    expect((await submits()).map((s) => s.result)).toEqual(['bad_token', 'bad_token', 'bad_token', 'bad_token', 'invalid', 'bad_token']);
-    expect(sandbox.site.bookings()).toEqual([]);
-  });
-
-  it('validates the fields and shows each error, with a fresh token that then books', async () => {
-    const url = slotUrl('09:00');
-    const token = formToken((await text(url)).body);
-    const res = await postForm(url, clientFields(token, { 'client.firstName': '  ', 'client.email': 'ana@', 'client.phone': '12' }));
-    expect(res.status).toBe(400);
-    const body = await res.text();
-    const errors = [...body.matchAll(/class="field-error" data-field="([^"]+)"/g)].map((m) => m[1]);
-    expect(errors).toEqual(['client.firstName', 'client.email', 'client.phone']);
-    expect(body).toContain('value="López"');
-    const retry = await postForm(url, clientFields(formToken(body)));
-    expect(retry.status).toBe(303);
-  });
-});
-
-describe('confirmation, lookup and cancel', () => {
-  const book = async (): Promise<{ location: string }> => {
-    const token = formToken((await text(slotUrl('08:00'))).body);
-    const res = await postForm(slotUrl('08:00'), clientFields(token, { 'client.firstName': 'Ana <b>' }));
-    return { location: res.headers.get('location') ?? '' };
+  const token = async (): Promise<string> => {
+    const res = await fetch(`${sandbox.url}/__recaptcha/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ siteKey: SPA_RECAPTCHA_SITE_KEY, action: 'book' }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { token: string }).token;
   };
+  /** POSTs a booking as the page's app does: JSON, the owner header, a fresh captcha token. */
+  const book = async (fields: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const body = { firstName: ANA.firstName, lastName: ANA.lastName, email: ANA.email, phone: ANA.phone, timezone: 'America/Guatemala', fields: [], recaptchaToken: await token(), ...fields };
+    const res = await fetch(`${sandbox.url}${APPOINTMENTS_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-secondo-owner': 'a3f09c1e' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  const court2At = (time: string): Record<string, unknown> => ({ appointmentTypeID: 70000102, calendarID: 9000202, datetime: `${DAY}T${time}:00-06:00` });
 
-  it('shows the name, the recorded confirmation code and a cancel link', async () => {
-    const { location } = await book();
-    const page = await text(`${sandbox.url}${location}`);
-    const [booking] = sandbox.site.bookings();
-    expect(booking?.confirmationCode).toMatch(/^[A-Z]{8}$/);
-    expect(page.body).toContain('<span class="client-name">Ana &lt;b&gt; López</span>');
-    expect(page.body).toContain(`<strong class="confirmation-code">${booking?.confirmationCode}</strong>`);
-    expect(page.body).toContain(`href="/schedule/la-villa/appointments/${booking?.id}/cancel"`);
-    expect((await fetch(`${sandbox.url}/schedule/la-villa/confirmation/999999`)).status).toBe(404);
+  beforeAll(async () => {
+    clock = createManualClock(T0);
+    sandbox = await startTestSandbox({ clock, venues: VENUES, switches: { limiter: { enabled: false } } });
+  });
+  afterAll(async () => {
+    await sandbox.stop();
+  });
+  beforeEach(() => {
+    clock.set(T0);
+    sandbox.site.reset();
   });
 
-  it('lists a client\'s appointments as JSON, and cancel frees the slot', async () => {
-    await book();
-    const api = `${sandbox.url}/schedule/la-villa/api/appointments?email=ANA%40example.test`;
-    const list = (await (await fetch(api)).json()) as Array<Record<string, unknown>>;
-    const [booking] = sandbox.site.bookings();
-    expect(list).toEqual([
+  it('a booking POSTed through HTTP shows in bookings() (venue id, hash, client, arrival, release) and submits()', async () => {
+    const answer = await book(court2At('08:00'));
+    expect(answer.status).toBe(200);
+    const hash = answer.json.hash as string;
+    expect(hash).toMatch(/^[0-9a-f]{32}$/);
+    expect(sandbox.site.bookings()).toEqual([
       {
-        id: booking?.id, court: 1, calendarId: '5001', date: DAY, time: '08:00', firstName: 'Ana <b>', lastName: 'López',
-        email: 'ana@example.test', confirmationCode: booking?.confirmationCode, status: 'booked',
+        id: answer.json.id,
+        hash,
+        venue: 'la-villa',
+        court: 2,
+        date: DAY,
+        time: '08:00',
+        ...ANA,
+        source: 'client',
+        arrivedAtMs: T0,
+        arrivedAt: '2027-07-21T15:00:00.000Z',
+        releaseAt: '2027-07-21T14:00:00.000Z',
       },
     ]);
-    expect((await fetch(`${sandbox.url}/schedule/la-villa/api/appointments`)).status).toBe(400);
-    const cancel = await fetch(`${sandbox.url}/schedule/la-villa/appointments/${booking?.id}/cancel`, { method: 'POST' });
-    expect(cancel.status).toBe(200);
-    expect(await cancel.text()).toContain('appointment-cancelled');
-    expect(((await (await fetch(api)).json()) as Array<{ status: string }>)[0]?.status).toBe('cancelled');
-    expect((await text(slotUrl('08:00'))).body).toContain('booking-form');
-    await book();
-    expect(sandbox.site.bookings().map((b) => b.status)).toEqual(['cancelled', 'booked']);
+    expect(sandbox.site.submits()).toEqual([
+      { arrivedAtMs: T0, arrivedAt: '2027-07-21T15:00:00.000Z', venue: 'la-villa', court: 2, date: DAY, time: '08:00', email: ANA.email, status: 200, result: 'booked' },
+    ]);
+  });
+
+  it('records every refused POST with what it asked for and why: taken, not offered, blocked, invalid, rate limited', async () => {
+    expect((await book(court2At('08:00'))).status).toBe(200);
+    clock.advance(1_000);
+    expect((await book({ ...court2At('08:00'), email: 'rival@example.test' })).status).toBe(409);
+    expect((await book(court2At('10:00'))).status).toBe(422); // released at 16:00Z, an hour from now
+    sandbox.site.setSwitches({ captchaVerdict: { kind: 'fail' } });
+    expect((await book(court2At('09:00'))).json.error).toBe('irregular_usage');
+    sandbox.site.setSwitches({ captchaVerdict: { kind: 'pass' } });
+    expect((await book({ ...court2At('09:00'), email: 'not-an-email' })).status).toBe(400);
+    expect((await book({ appointmentTypeID: 123, calendarID: 9000202, datetime: `${DAY}T09:00:00-06:00` })).status).toBe(400);
+    sandbox.site.setSwitches({ limiter: { enabled: true, perSecond: 1 } });
+    expect((await book(court2At('07:00'))).status).toBe(200);
+    expect((await book(court2At('07:00'))).status).toBe(429);
+
+    const at1 = { arrivedAtMs: T0 + 1_000, arrivedAt: '2027-07-21T15:00:01.000Z' };
+    const slot = (time: string) => ({ venue: 'la-villa', court: 2, date: DAY, time });
+    expect(sandbox.site.submits()).toEqual([
+      { arrivedAtMs: T0, arrivedAt: '2027-07-21T15:00:00.000Z', ...slot('08:00'), email: ANA.email, status: 200, result: 'booked' },
+      { ...at1, ...slot('08:00'), email: 'rival@example.test', status: 409, result: 'slot_taken' },
+      { ...at1, ...slot('10:00'), email: ANA.email, status: 422, result: 'not_offered' },
+      { ...at1, ...slot('09:00'), email: ANA.email, status: 422, result: 'blocked' },
+      { ...at1, ...slot('09:00'), email: 'not-an-email', status: 400, result: 'invalid' },
+      { ...at1, venue: null, court: null, date: DAY, time: '09:00', email: ANA.email, status: 400, result: 'invalid' },
+      { ...at1, ...slot('07:00'), email: ANA.email, status: 200, result: 'booked' },
+      // The limiter answers before the body is read: nothing of what was asked is known.
+      { ...at1, venue: null, court: null, date: null, time: null, email: null, status: 429, result: 'rate_limited' },
+    ]);
+    expect(sandbox.site.bookings().map((b) => `${b.time} ${b.email}`)).toEqual(['08:00 ana@example.test', '07:00 ana@example.test']);
+  });
+
+  it('a committed booking whose answer is lost is "lost" in submits() and held in bookings(); arrivals are on the skewed site clock', async () => {
+    sandbox.site.setClockSkewMs(-90_000);
+    expect(sandbox.site.siteNow()).toBe(T0 - 90_000);
+    sandbox.site.setSwitches({ loseAnswerAfterCommit: 'once' });
+    await expect(book(court2At('07:00'))).rejects.toThrow(/fetch failed/);
+    expect(sandbox.site.submits()).toEqual([
+      { arrivedAtMs: T0 - 90_000, arrivedAt: '2027-07-21T14:58:30.000Z', venue: 'la-villa', court: 2, date: DAY, time: '07:00', email: ANA.email, status: 'lost', result: 'lost' },
+    ]);
+    expect(sandbox.site.bookings()).toEqual([expect.objectContaining({ court: 2, time: '07:00', email: ANA.email, source: 'client', arrivedAt: '2027-07-21T14:58:30.000Z' })]);
+    // 09:00 opens at 15:00Z on the site clock, which now reads 14:58:30.
+    expect((await book(court2At('09:00'))).status).toBe(422);
+    sandbox.site.reset();
+    expect(sandbox.site.siteNow()).toBe(T0);
+    expect(sandbox.site.submits()).toEqual([]);
+    expect(sandbox.site.bookings()).toEqual([]);
+  });
+
+  it('book() takes a slot by venue id, once, ignoring the release, as the control client or a given one', () => {
+    const taken = sandbox.site.book({ venue: 'el-bosque', court: 1, date: '2027-07-30', time: '09:30' });
+    expect(taken).toEqual({
+      id: expect.any(Number) as number,
+      hash: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
+      venue: 'el-bosque',
+      court: 1,
+      date: '2027-07-30',
+      time: '09:30',
+      firstName: 'Reserva',
+      lastName: 'Previa',
+      email: 'previa@example.test',
+      phone: '+502 5555 0101',
+      source: 'control',
+      arrivedAtMs: T0,
+      arrivedAt: '2027-07-21T15:00:00.000Z',
+      // cron 0 7 * * *, horizon 7 days: 2027-07-23 07:00 in Guatemala.
+      releaseAt: '2027-07-23T13:00:00.000Z',
+    });
+    expect(sandbox.site.book({ venue: 'el-bosque', court: 1, date: '2027-07-30', time: '09:30' })).toBeNull();
+    const mine = sandbox.site.book({ venue: 'la-villa', court: 1, date: '2027-07-30', time: '21:00' }, ANA);
+    expect(mine).toMatchObject({ venue: 'la-villa', court: 1, ...ANA, source: 'control', releaseAt: '2027-07-29T03:00:00.000Z' });
   });
 });
 
-describe('controls', () => {
-  it('blocks every public page with "unusual traffic" and records blocked POSTs; controls stay reachable', async () => {
-    const token = formToken((await text(slotUrl('09:00'))).body);
-    expect((await postJson(`${sandbox.url}/__sandbox/control`, { blocked: true })).status).toBe(200);
-    const page = await text(`${sandbox.url}${calendarPath(sandbox.venue(), 1, DAY)}`);
-    expect(page.status).toBe(403);
-    expect(page.body).toContain('class="blocked"');
-    expect(page.body).toContain('unusual traffic');
-    expect((await postForm(slotUrl('09:00'), clientFields(token))).status).toBe(403);
-    expect((await submits()).map((s) => s.result)).toEqual(['blocked']);
-    await postJson(`${sandbox.url}/__sandbox/control`, { blocked: false });
-    expect((await postForm(slotUrl('09:00'), clientFields(token))).status).toBe(303);
+describe('book and scheduleCompetitor addressing', () => {
+  let clock: ManualClock;
+  let sandbox: TestSandbox;
+  beforeAll(async () => {
+    clock = createManualClock(T0);
+    sandbox = await startTestSandbox({ clock, venues: VENUES, switches: { limiter: { enabled: false } } });
+  });
+  afterAll(async () => {
+    await sandbox.stop();
+  });
+  beforeEach(() => {
+    clock.set(T0);
+    sandbox.site.reset();
   });
 
-  it('books directly as a competitor, once per slot, ignoring the release', async () => {
-    const body = { venue: 'la-villa', court: 2, date: DAY, time: '20:00' };
-    const first = await postJson(`${sandbox.url}/__sandbox/book`, body);
-    expect(first.status).toBe(201);
-    expect(await first.json()).toMatchObject({ booker: 'competitor', court: 2, calendarId: '5002', status: 'booked' });
-    expect((await postJson(`${sandbox.url}/__sandbox/book`, body)).status).toBe(409);
-    expect((await postJson(`${sandbox.url}/__sandbox/book`, { ...body, time: '20:30' })).status).toBe(404);
-    expect((await postJson(`${sandbox.url}/__sandbox/book`, { venue: 'la-villa' })).status).toBe(400);
-    expect(await submits()).toEqual([]);
+  it('an unknown venue, court or slot time is an error naming it', () => {
+    expect(() => sandbox.site.book({ venue: 'nope', court: 1, date: DAY, time: '09:00' })).toThrow('sandbox: unknown slot nope court 1 2027-07-23 09:00');
+    expect(() => sandbox.site.book({ venue: 'la-villa', court: 4, date: DAY, time: '09:00' })).toThrow('sandbox: unknown slot la-villa court 4 2027-07-23 09:00');
+    expect(() => sandbox.site.book({ venue: 'la-villa', court: 1, date: DAY, time: '09:30' })).toThrow('sandbox: unknown slot la-villa court 1 2027-07-23 09:30');
+    expect(() => sandbox.site.scheduleCompetitor({ venue: 'el-bosque', court: 2, date: DAY, time: '08:00' }, 0)).toThrow(
+      'sandbox: unknown slot el-bosque court 2 2027-07-23 08:00',
+    );
   });
 
-  it('fires a scheduled competitor at release + delay on the site clock', async () => {
-    const res = await postJson(`${sandbox.url}/__sandbox/competitors`, { venue: 'la-villa', court: 1, date: DAY, time: '10:00', delayAfterReleaseMs: 150 });
-    expect(await res.json()).toEqual({ scheduled: true, fireAt: new Date(T0 + 3_600_000 + 150).toISOString() });
-    clock.advance(3_600_000 + 149);
-    await Promise.resolve();
+  it('scheduleCompetitor books by venue id at release + delay on the site clock', async () => {
+    // la-villa 2027-07-23 10:00 opens at 16:00Z; the site clock runs 2 s ahead.
+    sandbox.site.setClockSkewMs(2_000);
+    const fireAtMs = sandbox.site.scheduleCompetitor({ venue: 'la-villa', court: 3, date: DAY, time: '10:00' }, 150);
+    expect(new Date(fireAtMs).toISOString()).toBe('2027-07-21T16:00:00.150Z');
+    clock.set(Date.parse('2027-07-21T15:59:58.149Z'));
     expect(sandbox.site.bookings()).toEqual([]);
     clock.advance(1);
     await sandbox.site.competitorsSettled();
     expect(sandbox.site.bookings()).toEqual([
-      expect.objectContaining({ booker: 'competitor', time: '10:00', arrivedAt: new Date(T0 + 3_600_000 + 150).toISOString() }),
+      expect.objectContaining({ venue: 'la-villa', court: 3, date: DAY, time: '10:00', source: 'competitor', email: 'competidor@example.test', arrivedAt: '2027-07-21T16:00:00.150Z', releaseAt: '2027-07-21T16:00:00.000Z' }),
     ]);
+    expect(sandbox.site.submits()).toEqual([]);
+  });
+});
+
+describe('lifecycle', () => {
+  const clock = createManualClock(T0);
+
+  it('start twice (even at once) gives the same address; stop twice is safe; start again after stop serves again', async () => {
+    const site = createSandboxSite({ config: testConfig('http://127.0.0.1:1'), clock });
+    expect(site.url()).toBeNull();
+    const [a, b] = await Promise.all([site.start(0), site.start(0)]);
+    expect(b).toEqual(a);
+    expect(a.url).toBe(`http://127.0.0.1:${a.port}`);
+    expect(await site.start(0)).toEqual(a);
+    expect(site.url()).toBe(a.url);
+    site.book({ venue: 'la-villa', court: 1, date: DAY, time: '07:00' });
+    await site.stop();
+    await site.stop();
+    expect(site.url()).toBeNull();
+    await expect(fetch(`${a.url}/__sandbox/clock`)).rejects.toThrow(/fetch failed/);
+
+    const again = await site.start(0);
+    expect(site.url()).toBe(again.url);
+    const res = await fetch(`${again.url}/__sandbox/bookings`);
+    expect(res.status).toBe(200);
+    // Stopping does not forget: the booking made before is still held.
+    expect(((await res.json()) as Array<{ time: string }>).map((x) => x.time)).toEqual(['07:00']);
+    // Competitors scheduled after the restart fire (stop cancelled only those waiting then).
+    site.scheduleCompetitor({ venue: 'la-villa', court: 2, date: DAY, time: '09:00' }, 0);
+    await site.competitorsSettled();
+    expect(site.bookings().map((x) => `${x.court} ${x.time} ${x.source}`)).toEqual(['1 07:00 control', '2 09:00 competitor']);
+    await site.stop();
   });
 
-  it('delays public responses by slowMs on the injected clock', async () => {
-    await postJson(`${sandbox.url}/__sandbox/control`, { slowMs: 2_000 });
-    let done = false;
-    const pending = fetch(slotUrl('09:00')).then((r) => {
-      done = true;
-      return r;
-    });
-    await expect.poll(() => clock.pendingSleeps()).toBe(1);
-    expect(done).toBe(false);
-    clock.advance(2_000);
-    expect((await pending).status).toBe(200);
-    expect((await fetch(`${sandbox.url}/__sandbox/clock`)).status).toBe(200);
+  it('start on a port already taken rejects, and the site can then start elsewhere', async () => {
+    const first = createSandboxSite({ config: testConfig('http://127.0.0.1:1'), clock });
+    const { port } = await first.start(0);
+    const second = createSandboxSite({ config: testConfig('http://127.0.0.1:1'), clock });
+    try {
+      await expect(second.start(port)).rejects.toThrow(/EADDRINUSE/);
+      expect(second.url()).toBeNull();
+      const other = await second.start(0);
+      expect(other.port).not.toBe(port);
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
   });
 
-  it('start is idempotent and stop is safe twice', async () => {
-    const other = await startTestSandbox({ clock });
-    expect(await other.site.start(0)).toEqual({ url: other.url, port: Number(new URL(other.url).port) });
-    expect(other.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    await other.stop();
-    await other.stop();
-    expect(other.site.url()).toBeNull();
+  it('runSandbox starts the site and logs every court\'s calendar page on the sandbox\'s own origin', async () => {
+    const lines: Array<{ obj: Record<string, unknown>; msg: string | undefined }> = [];
+    const logger = { info: (obj: object, msg?: string) => void lines.push({ obj: obj as Record<string, unknown>, msg }), warn() {}, error() {} };
+    const config = testConfig('https://example.as.me', VENUES);
+    const site = await runSandbox({ config, clock, port: 0, clockSkewMs: 500, logger });
+    try {
+      const url = site.url()!;
+      expect(site.siteNow()).toBe(T0 + 500);
+      const calendar = (type: number, cal: number): string => `${url}/schedule/a3f09c1e/appointment/${type}/calendar/${cal}?appointmentTypeIds[]=${type}`;
+      expect(lines.filter((l) => l.msg?.startsWith('sandbox'))).toEqual([
+        {
+          msg: 'sandbox: venue la-villa (La Villa Tennis)',
+          obj: {
+            venue: 'la-villa',
+            timeZone: 'America/Guatemala',
+            releaseRule: { hoursBefore: 48 },
+            calendars: [calendar(70000101, 9000201), calendar(70000102, 9000202), calendar(70000103, 9000203)],
+          },
+        },
+        {
+          msg: 'sandbox: venue el-bosque (El Bosque)',
+          obj: {
+            venue: 'el-bosque',
+            timeZone: 'America/Guatemala',
+            releaseRule: { cron: '0 7 * * *', horizonDays: 7 },
+            calendars: [`${url}/schedule/5be11a7d/appointment/70000501/calendar/9000601?appointmentTypeIds[]=70000501`],
+          },
+        },
+        { msg: `sandbox site ready at ${url}`, obj: { url, clockSkewMs: 500, controls: `${url}/__sandbox/bookings` } },
+      ]);
+      const page = await fetch(calendar(70000102, 9000202));
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('window.OWNER_KEY = "a3f09c1e";');
+    } finally {
+      await site.stop();
+    }
   });
 });

@@ -11,8 +11,9 @@ import { LA_VILLA } from './helpers/sandbox.js';
  * `known` answers synchronously with a settled, fresh estimate only.
  */
 
-const venueOn = (baseUrl: string, slug: string) =>
-  parseConfig({ venues: { v: { ...LA_VILLA, site: { ...LA_VILLA.site, slug, baseUrl } } } }).venues.v!;
+/** A venue on `baseUrl` with its own owner key (several venues, i.e. businesses, may share one site). */
+const venueOn = (baseUrl: string, ownerKey: string) =>
+  parseConfig({ venues: { v: { ...LA_VILLA, site: { ...LA_VILLA.site, ownerKey, baseUrl } } } }).venues.v!;
 
 const estimateOf = (offsetMs: number, atMs: number): SiteClockEstimate => ({
   offsetMs,
@@ -37,9 +38,9 @@ describe('site clock cache', () => {
       return estimateOf(o.url.includes(':8001') ? -1_500 : 800, clock.now());
     };
     const cache = createSiteClockCache({ clock, logger: createSilentLogger(), maxAgeMs: 60_000, estimate });
-    const a = venueOn('http://127.0.0.1:8001', 'a');
-    const b = venueOn('http://127.0.0.1:8001/', 'b');
-    const c = venueOn('http://127.0.0.1:8002', 'c');
+    const a = venueOn('http://127.0.0.1:8001', 'a3f09c1e');
+    const b = venueOn('http://127.0.0.1:8001/', 'b4e1ad2f');
+    const c = venueOn('http://127.0.0.1:8002', 'c5d2be30');
     expect(cache.known(a)).toBeNull();
     expect(cache.latest(a)).toBeNull();
     const [ea, eb, ec] = await Promise.all([cache.offsetFor('a', a), cache.offsetFor('b', b), cache.offsetFor('c', c)]);

@@ -49,9 +49,9 @@ async function countedEstimate(options: Omit<SiteClockOptions, 'clock' | 'fetchI
 /** The site − local offset as `/__sandbox/clock` shows it (to the ms), bracketed by the request's round trip. */
 async function sandboxOffsetBounds(): Promise<{ loMs: number; hiMs: number }> {
   const sentAtMs = systemClock.now();
-  const body = (await (await fetch(`${sandbox.url}/__sandbox/clock`)).json()) as { siteNowAt: string };
+  const body = (await (await fetch(`${sandbox.url}/__sandbox/clock`)).json()) as { siteNowMs: number };
   const receivedAtMs = systemClock.now();
-  const siteAtMs = Date.parse(body.siteNowAt);
+  const siteAtMs = body.siteNowMs;
   return { loMs: siteAtMs - receivedAtMs - 1, hiMs: siteAtMs - sentAtMs };
 }
 

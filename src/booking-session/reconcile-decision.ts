@@ -1,19 +1,20 @@
-import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
+import type { SiteAppointment } from '../booking/session-port.js';
 import { DEFINITIVE_NOT_BOOKED } from '../contracts/index.js';
 import type { AttemptRow, HeldBooking } from '../reservations/index.js';
 
 /**
  * The pure rules of crash reconciliation (docs/architecture.md "Reconciliation": an attempt with an intent
- * and no outcome is reconciled against the site before any retry): which attempts
- * need the site's word, which appointment on the site is ours, and what the reservation becomes. No I/O,
- * no clock: `now` is an argument. `reconcile.ts` does the look-up and the writes.
+ * and no outcome is reconciled against the site before any retry): which attempts need the site's word,
+ * what to ask it (an appointment by the hash it answered with, or whether the slot is still offered), and
+ * what the reservation becomes. No I/O, no clock: `now` is an argument. `reconcile.ts` asks the site and
+ * writes.
  */
 
 /** What a reconciliation decides for one reservation. */
 export type ReconcileDecision =
-  /** The site holds our booking: `succeeded` with the site's code and court (`from`: the site's list, or an attempt that read the code). */
+  /** The site holds our booking: `succeeded` with the site's code and court (`from`: the site's look-up by hash, or an attempt that read the code). */
   | { kind: 'booked'; court: number; confirmationCode: string; attempt: AttemptRow; from: 'site' | 'attempt' }
-  /** Back to `scheduled`: nothing reached the site's submit, or the site lists no booking and the slot is still ahead. */
+  /** Back to `scheduled`: nothing reached the site's submit, or the slot is still offered on every court submitted to. */
   | { kind: 'requeue'; why: 'nothing_submitted' | 'not_on_site' }
   /** Nobody can tell (or the site shows something odd): a person looks; never a blind re-submit. */
   | { kind: 'needs_attention'; reason: string };
@@ -45,102 +46,132 @@ export function openAttempts(attempts: readonly AttemptRow[]): AttemptRow[] {
   );
 }
 
-/** What the site's list says about our slot. */
-type SiteFinding =
-  | { kind: 'ours'; appointment: AcuityAppointment }
-  | { kind: 'several'; appointments: AcuityAppointment[] }
-  | { kind: 'other_name'; appointments: AcuityAppointment[] }
-  | { kind: 'none' };
-
-const same = (a: string, b: string): boolean => a.normalize('NFC').trim().toLowerCase() === b.normalize('NFC').trim().toLowerCase();
-
-/**
- * Finds our booking among a client's appointments: status `booked` (a cancelled appointment is not a
- * booking), the reservation's date and time, one of the `courts` we submitted to, the client's email and
- * name (case- and space-insensitive). A competitor's booking of the same slot is not in the list (the site
- * lists one email's appointments) and is re-checked here anyway by email.
- *
- * @returns `ours` (exactly one), `several` (more than one: already a double booking), `other_name` (same
- *   email and slot under another name: not provably ours) or `none`.
- */
-function findOurBooking(
-  appointments: readonly AcuityAppointment[],
-  client: { email: string; firstName: string; lastName: string },
-  slot: { date: string; time: string; courts: readonly number[] },
-): SiteFinding {
-  const sameSlot = appointments.filter(
-    (a) => a.status === 'booked' && a.date === slot.date && a.time === slot.time && slot.courts.includes(a.court) && same(a.email, client.email),
-  );
-  const ours = sameSlot.filter((a) => same(a.firstName, client.firstName) && same(a.lastName, client.lastName));
-  if (ours.length === 1) return { kind: 'ours', appointment: ours[0]! };
-  if (ours.length > 1) return { kind: 'several', appointments: ours };
-  if (sameSlot.length > 0) return { kind: 'other_name', appointments: sameSlot };
-  return { kind: 'none' };
-}
-
 /** `attempt 2 on court 1` / `attempts 1 (court 1) and 2 (court 2)`. */
 export function describeAttempts(attempts: readonly AttemptRow[]): string {
   if (attempts.length === 1) return `attempt ${attempts[0]!.attempt} on court ${attempts[0]!.court}`;
   return `attempts ${attempts.map((a) => `${a.attempt} (court ${a.court})`).join(', ')}`;
 }
 
-const listed = (appointments: readonly AcuityAppointment[]): string =>
-  appointments.map((a) => `court ${a.court}: code ${a.confirmationCode}`).join('; ');
+/** `court 1` / `courts 1 and 2` / `courts 1, 2 and 3`. */
+function courtList(courts: readonly number[]): string {
+  if (courts.length === 1) return `court ${courts[0]}`;
+  return `courts ${courts.slice(0, -1).join(', ')} and ${courts.at(-1)}`;
+}
+
+/** What to ask the site about the open attempts ({@link whatToAsk}). */
+export interface SiteQuestions {
+  /** The hashes the site answered open attempts with: looked up by hash. */
+  hashes: string[];
+  /** Courts of open attempts without a hash, while the slot is ahead: is the slot still offered on each? */
+  courts: number[];
+}
+
+/**
+ * What reconciliation asks the site: every hash stored on an open attempt, and — while the slot has not
+ * started (a started slot is never offered, so its absence proves nothing) — the courts of the open attempts
+ * without one.
+ */
+export function whatToAsk(row: Pick<HeldBooking, 'slot_at'>, open: readonly AttemptRow[], now: Date): SiteQuestions {
+  const hashes = [...new Set(open.flatMap((a) => (a.confirmation_code === null ? [] : [a.confirmation_code])))];
+  const started = row.slot_at.getTime() <= now.getTime();
+  const courts = started ? [] : [...new Set(open.filter((a) => a.confirmation_code === null).map((a) => a.court))];
+  return { hashes, courts };
+}
+
+/** The site's answers to {@link SiteQuestions}. */
+export interface SiteAnswers {
+  /** The appointments found for `hashes` (an unknown hash is absent; cancelled ones are included). */
+  appointments: readonly SiteAppointment[];
+  /** Court → whether the slot is still offered on it, for each of `courts`. */
+  offered: ReadonlyMap<number, boolean>;
+}
 
 /** Arguments of {@link decideFromSite}. */
 export interface SiteDecisionArgs {
-  row: Pick<HeldBooking, 'target_date' | 'target_time' | 'slot_at' | 'email' | 'first_name' | 'last_name'>;
+  row: Pick<HeldBooking, 'target_date' | 'target_time' | 'slot_at' | 'first_name'>;
   /** Every attempt of the reservation, in attempt order. */
   attempts: readonly AttemptRow[];
   /** {@link openAttempts} of `attempts` (not empty). */
   open: readonly AttemptRow[];
-  /** The client's appointments at the venue, as the site lists them. */
-  appointments: readonly AcuityAppointment[];
-  /** Why the outcome is unknown (for the reason), e.g. `its daemon stopped`. */
+  /** What the site answered to {@link whatToAsk} of `row`, `open` and `now`. */
+  site: SiteAnswers;
+  /** Why the outcome is unknown (for the reason), e.g. `the daemon x booking it stopped`. */
   cause: string;
   now: Date;
 }
 
+type HashVerdict = { kind: 'ours'; attempt: AttemptRow; hash: string } | { kind: 'problem'; reason: string };
+
 /**
- * Decides from the site's list: our booking found → `booked`; none, and the slot still ahead →
- * `requeue`; none but the slot has started (a site may stop listing past appointments, so absence proves
- * nothing), several, one under another name, or a code an attempt read that the site no longer lists →
- * `needs_attention` with a reason saying what to check.
+ * The site's word on one open attempt with a hash: ours (found, not cancelled, the reservation's date and
+ * time, the attempt's court by type AND calendar), or a problem a person must look at.
+ */
+function judgeHash(a: AttemptRow, args: SiteDecisionArgs): HashVerdict {
+  const hash = a.confirmation_code!;
+  const { row } = args;
+  const slot = `${row.target_date} at ${row.target_time}`;
+  const found = args.site.appointments.find((x) => x.hash === hash);
+  if (!found) {
+    return {
+      kind: 'problem',
+      reason: `the site answered attempt ${a.attempt} on court ${a.court} with appointment ${hash}, but does not know that appointment now (outcome unknown: ${args.cause}): check with the club for a booking on ${slot} before retrying`,
+    };
+  }
+  if (found.canceled) return { kind: 'problem', reason: `the site shows appointment ${hash} cancelled: check with the club before retrying` };
+  if (found.date !== row.target_date || found.time !== row.target_time || found.court !== a.court) {
+    const where = `${found.date} at ${found.time} on ${found.court === null ? 'a court this venue does not have' : `court ${found.court}`}`;
+    return {
+      kind: 'problem',
+      reason: `the site's appointment ${hash}, answered to attempt ${a.attempt} on court ${a.court}, is for ${where}, not ${slot} on court ${a.court}: check with the club before retrying`,
+    };
+  }
+  return { kind: 'ours', attempt: a, hash };
+}
+
+/**
+ * Decides from the site's answers (docs/architecture.md "Reconciliation"):
+ * - an open attempt with a hash: found, not cancelled, same date, time and court → `booked` (code = hash);
+ *   cancelled, for another slot or court, or unknown to the site → `needs_attention`;
+ * - open attempts without a hash: the slot has started → `needs_attention` (a started slot is never
+ *   offered); no longer offered on a court submitted to → `needs_attention` naming the court(s) (the booking
+ *   may be ours or someone else's); still offered on every one → nothing was booked;
+ * - two bookings of ours → `needs_attention`; nothing booked → `requeue` (`not_on_site`), unless an attempt
+ *   read a confirmation code the site no longer shows as booked → `needs_attention`.
+ * Reasons name no e-mail address.
  */
 export function decideFromSite(args: SiteDecisionArgs): ReconcileDecision {
-  const { row, attempts, open } = args;
+  const { row, open } = args;
   const slot = `${row.target_date} at ${row.target_time}`;
-  const courts = [...new Set(attempts.filter((a) => a.submitted_at !== null).map((a) => a.court))];
-  const finding = findOurBooking(args.appointments, { email: row.email, firstName: row.first_name, lastName: row.last_name }, { date: row.target_date, time: row.target_time, courts });
-  switch (finding.kind) {
-    case 'ours': {
-      const { court, confirmationCode } = finding.appointment;
-      const onCourt = (list: readonly AttemptRow[]) => [...list].reverse().find((a) => a.court === court && a.submitted_at !== null);
-      const attempt = onCourt(open) ?? onCourt(attempts)!;
-      return { kind: 'booked', court, confirmationCode, attempt, from: 'site' };
+  const ours: Array<Extract<HashVerdict, { kind: 'ours' }>> = [];
+  for (const a of open.filter((x) => x.confirmation_code !== null)) {
+    const verdict = judgeHash(a, args);
+    if (verdict.kind === 'problem') return { kind: 'needs_attention', reason: verdict.reason };
+    ours.push(verdict);
+  }
+  const unhashed = open.filter((a) => a.confirmation_code === null);
+  if (unhashed.length > 0) {
+    const unknown = `${describeAttempts(unhashed)} was submitted and its outcome is unknown (${args.cause}) with no appointment hash from the site`;
+    if (row.slot_at.getTime() <= args.now.getTime()) {
+      return { kind: 'needs_attention', reason: `${unknown}; the slot ${slot} has started, so the site's offered times prove nothing: check the e-mail of ${row.first_name} / the club's page for a booking` };
     }
-    case 'several':
-      return { kind: 'needs_attention', reason: `the site lists ${finding.appointments.length} bookings for this client on ${slot} (${listed(finding.appointments)}): cancel all but one on the site` };
-    case 'other_name':
+    const gone = [...new Set(unhashed.map((a) => a.court))].filter((c) => args.site.offered.get(c) !== true);
+    if (gone.length > 0) {
       return {
         kind: 'needs_attention',
-        reason: `${describeAttempts(open)} was submitted and its outcome is unknown (${args.cause}); the site lists a booking with this client's email on ${slot} under another name (${listed(finding.appointments)}): check whether it is this reservation's before retrying`,
+        reason: `${unknown}; the slot ${slot} is no longer offered on ${courtList(gone)}: the booking may be this reservation's or someone else's; check the e-mail of ${row.first_name} / the club's page`,
       };
-    case 'none': {
-      const confirmed = confirmedAttempt(attempts);
-      if (confirmed) {
-        return {
-          kind: 'needs_attention',
-          reason: `attempt ${confirmed.attempt} read confirmation code ${confirmed.confirmation_code} for court ${confirmed.court}, but the site does not list that booking (cancelled on the site?): check the site`,
-        };
-      }
-      if (row.slot_at.getTime() <= args.now.getTime()) {
-        return {
-          kind: 'needs_attention',
-          reason: `${describeAttempts(open)} was submitted and its outcome is unknown (${args.cause}); the site lists no booking for this client on ${slot}, but the slot has started and a site may no longer list past appointments: check the site's records`,
-        };
-      }
-      return { kind: 'requeue', why: 'not_on_site' };
     }
   }
+  if (ours.length > 1) {
+    return { kind: 'needs_attention', reason: `the site holds ${ours.length} appointments of this reservation on ${slot} (${ours.map((o) => `court ${o.attempt.court}: ${o.hash}`).join('; ')}): cancel all but one with the club` };
+  }
+  if (ours.length === 1) return { kind: 'booked', court: ours[0]!.attempt.court, confirmationCode: ours[0]!.hash, attempt: ours[0]!.attempt, from: 'site' };
+  const confirmed = confirmedAttempt(args.attempts);
+  if (confirmed) {
+    return {
+      kind: 'needs_attention',
+      reason: `attempt ${confirmed.attempt} read confirmation code ${confirmed.confirmation_code} for court ${confirmed.court}, but ${describeAttempts(open)} was submitted after it with an unknown outcome and the slot is still offered: check the site`,
+    };
+  }
+  return { kind: 'requeue', why: 'not_on_site' };
 }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AppointmentLookup } from '../booking/flows/acuity-lookup.js';
+import type { SiteLookup } from '../booking/session-port.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import {
@@ -41,11 +41,14 @@ export interface ReconcileDeps {
   daemonId: string;
   /** Configured venues (config `venues`): where to look a reservation up, and which venue ids are known. */
   venues: Config['venues'];
-  /** Reads the site's appointments; without one every unknown outcome goes to `needs_attention`. */
-  lookup?: AppointmentLookup;
+  /**
+   * Asks the site what a member can (an appointment by hash, whether a time is offered); without one every
+   * unknown outcome that needs the site goes to `needs_attention`.
+   */
+  siteLookup?: SiteLookup;
   /** Lease taken on a dead daemon's row while it is reconciled, ms (config `daemon.leaseMs`). */
   leaseMs: number;
-  /** Longest wait for the site's list, ms; default `DEFAULT_LOOKUP_TIMEOUT_MS` (reconcile.ts). */
+  /** Longest wait for the site's answers, ms; default `DEFAULT_LOOKUP_TIMEOUT_MS` (reconcile.ts). */
   lookupTimeoutMs?: number;
   /** How long a submit may take to land on the site, ms; default `DEFAULT_SETTLE_MS` (reconcile.ts). */
   settleMs?: number;
@@ -94,7 +97,7 @@ function successResult(deps: ReconcileDeps, row: HeldBooking, attempts: AttemptR
     attempt: attempt.attempt,
     extra: { court, courts_tried: attempts.map((a) => a.court), submitted: true, release_at: row.release_at.toISOString(), recovered: true, reconciled_at: now.toISOString() },
   });
-  const how = decision.from === 'site' ? 'the site lists the booking' : `attempt ${attempt.attempt} read the confirmation`;
+  const how = decision.from === 'site' ? `the site shows appointment ${confirmationCode}` : `attempt ${attempt.attempt} read the confirmation`;
   return BookingResult.success({ request, court, confirmationCode, metadata, message: `booked court ${court} (recovered after an unknown outcome: ${how})` });
 }
 
@@ -119,7 +122,7 @@ function notBookedResult(
   return BookingResult.failure({
     request,
     outcome: 'interrupted',
-    message: `book-now: ${why === 'nothing_submitted' ? 'it stopped before any submit' : 'the site lists no booking after the submit whose answer was lost'}; nothing is booked (run book-now again if you still want the slot)`,
+    message: `book-now: ${why === 'nothing_submitted' ? 'it stopped before any submit' : 'the slot is still offered on the site after the submit whose answer was lost'}; nothing is booked (run book-now again if you still want the slot)`,
     metadata,
   });
 }
@@ -144,7 +147,7 @@ export interface DecisionContext {
  * Writes `decision` for `row` (held by `deps.daemonId`) in one transaction: the reservation first (guarded by
  * our lease: `succeeded` via `recordBookingResult`, `scheduled` via `requeueReservation`, `needs_attention` via
  * `markNeedsAttention`), then never-submitted attempts closed `interrupted`, then — unless a person must look —
- * each `open` attempt settled (`booked` + code for the one the site lists, not booked for the others). A booking
+ * each `open` attempt settled (`booked` + code for the one the site shows, not booked for the others). A booking
  * that cannot be turned into a valid success result goes to `needs_attention` with its code. Logs one line.
  *
  * Through a database fault the WHOLE transaction is retried (for `ctx.retryMs`), which is safe because its
@@ -222,7 +225,10 @@ async function writeDecision(trx: Kysely<Database>, owner: string, id: number, d
   if (!changed) return false;
   await closeUnsubmittedAttempts(trx, { reservationId: id, now });
   if (decision.kind === 'needs_attention') return true;
-  const note = `reconciled ${now.toISOString()}: the site lists no booking for it`;
+  const note =
+    decision.kind === 'booked'
+      ? `reconciled ${now.toISOString()}: the site's booking is attempt ${decision.attempt.attempt}'s`
+      : `reconciled ${now.toISOString()}: the slot is still offered on the site`;
   for (const a of w.open) {
     const booked = decision.kind === 'booked' && a.id === decision.attempt.id;
     await markAttemptReconciled(trx, { attemptId: a.id, booked, confirmationCode: booked ? decision.confirmationCode : null, note, now });
@@ -249,13 +255,13 @@ export function logDecision(logger: Logger, row: HeldBooking, outcome: Reconcile
   switch (outcome.decision) {
     case 'booked': {
       const { court, from } = decision as Extract<ReconcileDecision, { kind: 'booked' }>;
-      logger.info({ ...fields, court, from }, `reservation ${id}: reconciled: booked on court ${court} (${from === 'site' ? 'found on the site' : 'confirmation read by the attempt'}); recorded as succeeded`);
+      logger.info({ ...fields, court, from }, `reservation ${id}: reconciled: booked on court ${court} (${from === 'site' ? 'found on the site by its hash' : 'confirmation read by the attempt'}); recorded as succeeded`);
       return;
     }
     case 'requeued':
     case 'not_booked': {
       const why = (decision as Extract<ReconcileDecision, { kind: 'requeue' }>).why;
-      const text = why === 'nothing_submitted' ? 'no attempt reached the submit' : 'the site lists no booking for it';
+      const text = why === 'nothing_submitted' ? 'no attempt reached the submit' : 'the slot is still offered on the site';
       logger.info({ ...fields, why }, `reservation ${id}: reconciled: ${text}; ${outcome.decision === 'not_booked' ? 'recorded as failed (a book-now row is never re-queued)' : 'back in the queue'}`);
       return;
     }
@@ -263,7 +269,7 @@ export function logDecision(logger: Logger, row: HeldBooking, outcome: Reconcile
       logger.warn(fields, `reservation ${id}: reconciled: needs attention: ${outcome.reason}`);
       return;
     case 'deferred':
-      logger.info(fields, `reservation ${id}: the site lists no booking yet, but the submit is too recent to be sure; looking again shortly`);
+      logger.info(fields, `reservation ${id}: the slot is still offered, but the submit is too recent to be sure; looking again shortly`);
       return;
     default:
       logger.warn(fields, `reservation ${id}: reconciliation not recorded: the row changed or its lease was taken meanwhile`);

@@ -1,8 +1,8 @@
-import type { AcuityAppointment } from '../booking/flows/acuity-lookup.js';
+import type { SiteAppointment } from '../booking/session-port.js';
 import type { BookingRequest, BookingResult } from '../contracts/index.js';
 import { retryTransient } from '../db/retry.js';
 import { getHeldBooking, heartbeat, listAttempts, takeOverAbandonedBookings, type AttemptRow, type HeldBooking } from '../reservations/index.js';
-import { confirmedAttempt, decideFromSite, describeAttempts, openAttempts, type ReconcileDecision } from './reconcile-decision.js';
+import { confirmedAttempt, decideFromSite, describeAttempts, openAttempts, whatToAsk, type ReconcileDecision, type SiteAnswers } from './reconcile-decision.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { logDecision, recordDecision, type ReconcileDeps, type ReconcileOutcome } from './reconcile-record.js';
 import { OUTCOME_RETRY_MS, TAKE_OVER_RETRY_MS } from './retry-budgets.js';
@@ -12,12 +12,13 @@ export type { ReconcileDeps, ReconcileOutcome } from './reconcile-record.js';
 /**
  * Crash reconciliation (docs/architecture.md "Reconciliation"): a reservation
  * whose last submit has no known outcome — its daemon died (lease take-over), or its own booking timed out
- * or crashed after the submit — is checked against the site's list of the client's appointments BEFORE any
- * retry: found → `succeeded` (recovered), not found and the slot ahead → `scheduled`, unknowable →
- * `needs_attention`. Nothing is ever submitted here.
+ * or crashed after the submit — is checked against the site BEFORE any retry, with what a member can ask
+ * it: the appointment by the hash the site answered with (stored on the attempt the moment it arrived), or,
+ * without one, whether the slot is still offered. Ours → `succeeded` (recovered), still offered and the slot
+ * ahead → `scheduled`, anything else → `needs_attention`. Nothing is ever submitted here.
  */
 
-/** Longest wait for the site's appointment list, ms. */
+/** Longest wait for the site's answers (its look-ups run side by side), ms. */
 const DEFAULT_LOOKUP_TIMEOUT_MS = 5_000;
 /**
  * A submit younger than this may still be on its way to the site (a client-side timeout does not stop a
@@ -81,10 +82,10 @@ export async function reconcileOwnBooking(
   });
 }
 
-type Looked = { appointments: AcuityAppointment[] } | { error: string };
+type Asked = { site: SiteAnswers } | { error: string };
 
 /**
- * `settle`: what to do when the site lists nothing yet but a submit is younger than the settle time — `wait`
+ * `settle`: what to do when nothing is booked (still offered) but a submit is younger than the settle time — `wait`
  * (a booking job: sleep, then look again) or `defer` (a tick: keep the lease only until the settle time, so the
  * row is taken over and looked up again by a later tick, without holding up claims).
  */
@@ -109,13 +110,14 @@ async function reconcileHeld(
     return record(confirmed ? fromAttempt(confirmed) : { kind: 'requeue', why: 'nothing_submitted' });
   }
   const decide = async (): Promise<ReconcileDecision> => {
-    const looked = await lookUp(deps, row);
-    if (!('error' in looked)) return decideFromSite({ row, attempts, open, appointments: looked.appointments, cause, now: new Date(deps.clock.now()) });
-    // An attempt that read the site's confirmation is the site's own word: no list needed to record it.
+    const now = new Date(deps.clock.now());
+    const asked = await askSite(deps, row, whatToAsk(row, open, now));
+    if (!('error' in asked)) return decideFromSite({ row, attempts, open, site: asked.site, cause, now });
+    // An attempt that read the site's confirmation is the site's own word: no look-up needed to record it.
     if (confirmed) return fromAttempt(confirmed);
     return {
       kind: 'needs_attention',
-      reason: `the site's appointments could not be looked up (${looked.error}) after ${describeAttempts(open)} was submitted with an unknown outcome (${cause}): check the site for a booking on ${row.target_date} at ${row.target_time} before retrying`,
+      reason: `${asked.error} after ${describeAttempts(open)} was submitted with an unknown outcome (${cause}): check the site for a booking on ${row.target_date} at ${row.target_time} before retrying`,
     };
   };
   let decision = await decide();
@@ -145,7 +147,7 @@ function fenceLiveSubmitters(deps: ReconcileDeps, row: HeldBooking, open: Attemp
   const daemons = [...new Set(live.map((a) => a.daemon_id))].join(', ');
   return {
     kind: 'needs_attention',
-    reason: `${describeAttempts(live)} was submitted by daemon ${daemons}, whose lease ran out but which is not known to have stopped: the site lists no booking yet, but a paused daemon could still send it; check the site for a booking on ${row.target_date} at ${row.target_time} before setting the row back to scheduled`,
+    reason: `${describeAttempts(live)} was submitted by daemon ${daemons}, whose lease ran out but which is not known to have stopped: the slot is still offered, but a paused daemon could still send it; check the site for a booking on ${row.target_date} at ${row.target_time} before setting the row back to scheduled`,
   };
 }
 
@@ -158,24 +160,42 @@ async function defer(deps: ReconcileDeps, row: HeldBooking, open: AttemptRow[], 
   return outcome;
 }
 
-/** The client's appointments at the row's venue, within the look-up timeout; errors become text without the email. */
-async function lookUp(deps: ReconcileDeps, row: HeldBooking): Promise<Looked> {
-  const venue = deps.venues[row.venue];
-  if (!venue) return { error: `venue "${row.venue}" is not configured` };
-  if (!deps.lookup) return { error: 'this daemon has no appointment look-up for the site' };
+/**
+ * Asks the site `questions` (side by side, within the look-up timeout on the clock): the appointments of the
+ * hashes and whether the slot is offered on each court. No question → no request. A failure becomes text
+ * naming what could not be read (the look-ups' errors carry no e-mail).
+ */
+async function askSite(deps: ReconcileDeps, row: HeldBooking, questions: { hashes: string[]; courts: number[] }): Promise<Asked> {
+  const { hashes, courts } = questions;
+  if (hashes.length === 0 && courts.length === 0) return { site: { appointments: [], offered: new Map() } };
+  const what = hashes.length > 0 ? "the site's appointments could not be looked up by hash" : "the site's offered times could not be read";
+  if (!Object.hasOwn(deps.venues, row.venue)) return { error: `${what} (venue "${row.venue}" is not configured)` };
+  const lookup = deps.siteLookup;
+  if (!lookup) return { error: `${what} (this daemon has no site look-up)` };
   const timeoutMs = deps.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
   const timedOut = new AbortController();
   const finished = new AbortController();
   void deps.clock.sleep(timeoutMs, finished.signal).then(() => {
     if (!finished.signal.aborted) timedOut.abort();
   });
+  const { signal } = timedOut;
+  let failed = what;
+  const step = <T>(text: string, work: Promise<T>): Promise<T> =>
+    work.catch((err: unknown) => {
+      failed = text;
+      throw err;
+    });
   try {
-    return { appointments: await deps.lookup(venue, row.email, timedOut.signal) };
+    const [appointments, offered] = await Promise.all([
+      hashes.length === 0 ? Promise.resolve<SiteAppointment[]>([]) : step("the site's appointments could not be looked up by hash", lookup.byHash(row.venue, hashes, signal)),
+      Promise.all(courts.map((c) => step("the site's offered times could not be read", lookup.offered(row.venue, c, row.target_date, row.target_time, signal)).then((o) => [c, o] as const))),
+    ]);
+    return { site: { appointments, offered: new Map(offered) } };
   } catch (err) {
-    if (timedOut.signal.aborted) return { error: `no answer within ${timeoutMs} ms` };
+    if (signal.aborted) return { error: `${failed} (no answer within ${timeoutMs} ms)` };
     const message = err instanceof Error ? err.message : String(err);
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return { error: `${message}${cause}`.split('\n')[0]! };
+    return { error: `${failed} (${`${message}${cause}`.split('\n')[0]!})` };
   } finally {
     finished.abort();
   }

@@ -11,6 +11,7 @@ import {
   finishAttempt,
   isHeld,
   recordIntent,
+  recordSiteAnswer,
   rejectHeld,
   releaseClaim,
   startAttempt,
@@ -227,7 +228,7 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
  * The executor's view of one held row: guarded writes under this owner's lease, nothing else. Each is retried
  * through a dropped connection (`retry-budgets.ts`), and each is safe to repeat: begin fire and the intent are
  * guarded UPDATEs that a repeat applies again with the same effect (the intent keeps its first
- * `submitted_at`); finishing an attempt is guarded by `finished_at IS NULL` (a repeat after a lost reply
+ * `submitted_at`); storing the site's answer writes the same hash again; finishing an attempt is guarded by `finished_at IS NULL` (a repeat after a lost reply
  * changes nothing); an attempt's start is an INSERT, so a retry first looks for the attempt a lost reply may
  * have created (`findStartedAttempt`).
  */
@@ -261,6 +262,15 @@ function createPort(
       return {
         attempt: started.attempt,
         recordIntent: () => onFirePath(`${attemptWhat}: recording the intent`, () => recordIntent(db, { attemptId: started.id, reservationId: id, owner, now: now() })),
+        async recordAnswer(hash) {
+          // Not cut short by a lost lease either: the site's hash helps whoever reconciles the row.
+          await retryTransient(() => recordSiteAnswer(db, { attemptId: started.id, hash }), {
+            what: `reservation ${id}: ${attemptWhat}: storing the site's answer`,
+            logger,
+            budgetMs: FIRE_RETRY_MS,
+            signal: args.signal,
+          });
+        },
         async finish(a) {
           const finishedAt = now();
           // Not cut short by a lost lease: the row's next holder reconciles from this outcome.

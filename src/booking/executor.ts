@@ -204,7 +204,8 @@ async function waitForFire(o: ExecutorOptions, session: BookingSessionPort, page
 /**
  * Submits, retrying "not open yet" every `notOpenRetryIntervalMs` until `notOpenRetryBudgetMs` after the fire
  * instant. Before each submit the attempt's intent is recorded through the session; when the session refuses
- * it (the row is no longer held), the flow sends nothing.
+ * it (the row is no longer held), the flow sends nothing. A hash the site answers with is stored on the
+ * attempt at once (`recordAnswer`).
  */
 async function submitUntilOpen(o: ExecutorOptions, handle: unknown, session: BookingSessionPort, attempt: AttemptPort, log: Logger): Promise<FlowResult> {
   const deadlineMs = session.fireAt.getTime() + o.notOpenRetryBudgetMs;
@@ -216,10 +217,12 @@ async function submitUntilOpen(o: ExecutorOptions, handle: unknown, session: Boo
     submitted ||= held;
     return held;
   };
+  // The site's hash is stored the moment it answers, before the outcome: a crash then leaves it to look up.
+  const onAnswer = (hash: string): Promise<void> => attempt.recordAnswer(hash);
   for (let tries = 1; ; tries++) {
     let result: FlowResult;
     try {
-      result = await o.flow.submit(handle, { user: session.request.user, timeoutMs: o.attemptTimeoutMs, onBeforeSubmit });
+      result = await o.flow.submit(handle, { user: session.request.user, timeoutMs: o.attemptTimeoutMs, onBeforeSubmit, onAnswer });
     } catch (err) {
       result = flowResultFromError(err, submitted);
     }

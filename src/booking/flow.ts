@@ -56,6 +56,17 @@ export interface SlotTarget {
   user?: BookingUser;
 }
 
+/** What {@link SlotFlow.submit} is given. */
+export interface SlotSubmitArgs {
+  user: BookingUser;
+  /** Awaited before the submit is pressed (writes the intent); false or a throw: nothing is sent. */
+  onBeforeSubmit: () => Promise<boolean>;
+  /** Budget from the submit to its answer, ms. */
+  timeoutMs: number;
+  /** Called with the site's 32-hex appointment hash the moment the booking answer carries one. */
+  onAnswer?: (hash: string) => Promise<void> | void;
+}
+
 /** The steps that book one slot on one site (docs/architecture.md "Booking"). */
 export interface SlotFlow<Handle = unknown> {
   /** Flow name recorded in `booking_attempts.flow` and metadata `flow`. */
@@ -66,8 +77,13 @@ export interface SlotFlow<Handle = unknown> {
    * Fills and submits. `onBeforeSubmit` is awaited before the submit is pressed (it writes the intent row);
    * when it resolves false (or throws) nothing is sent and the result is `interrupted` (`error` on a throw),
    * `submitted: false`.
+   *
+   * `onAnswer`, when given, is called with the site's appointment hash as soon as the booking answer carries
+   * one (before the flow checks anything else and before it returns), so the caller can store it while the
+   * outcome is still open. The flow awaits it but never lets it fail the submit (a throw is ignored). Flows
+   * whose site answers without such a hash never call it.
    */
-  submit(handle: Handle, args: { user: BookingUser; onBeforeSubmit: () => Promise<boolean>; timeoutMs: number }): Promise<FlowResult>;
+  submit(handle: Handle, args: SlotSubmitArgs): Promise<FlowResult>;
   /**
    * Optional: refreshes a prepared handle shortly before the fire instant (e.g. the connection a server closed
    * while idle). Never throws; sends nothing that books.

@@ -48,8 +48,52 @@ export interface AttemptPort {
    * the row is still in `booking` held by this owner. False: nothing may be submitted.
    */
   recordIntent(): Promise<boolean>;
+  /**
+   * Stores the site's 32-hex appointment hash on this attempt (`booking_attempts.confirmation_code`) the
+   * moment the booking answer arrives, before the outcome is known: after a crash, an attempt with an intent,
+   * no outcome and a hash is "the site answered with this hash". Retried through a dropped connection;
+   * rejects only once the retries are spent (the flow swallows it).
+   */
+  recordAnswer(hash: string): Promise<void>;
   /** Closes the attempt with its outcome (once). */
   finish(args: { outcome: BookingOutcome; confirmationCode: string | null; error: string | null; metadata: JsonObject }): Promise<void>;
+}
+
+/**
+ * One appointment as the site's look-up by hash returns it (crash reconciliation, {@link SiteLookup}).
+ * `date` / `time` are venue-local `YYYY-MM-DD` / `HH:MM`.
+ */
+export interface SiteAppointment {
+  /** The site's numeric appointment id. */
+  id: number;
+  /** The site's 32-hex appointment hash (what the booking answer carries). */
+  hash: string;
+  date: string;
+  time: string;
+  appointmentTypeID: number;
+  calendarID: number;
+  /** The venue's court whose appointment type AND calendar are this appointment's; null when none is. */
+  court: number | null;
+  firstName: string;
+  lastName: string;
+  email: string;
+  /** True when the appointment was cancelled on the site. */
+  canceled: boolean;
+}
+
+/**
+ * What a member can ask the booking site after a crash (docs/architecture.md "Reconciliation"): an
+ * appointment by its hash, and whether a time is still offered. Never a look-up by e-mail (the real client
+ * page has none). `venueId` is the reservation's `venue`; the composition root maps it to the site.
+ * Both reject with an Error whose message never contains an e-mail address or a phone number when the venue
+ * or court is unknown, the site cannot be reached, answers an error status or an unexpected shape, or
+ * `signal` aborts (the caller's timeout).
+ */
+export interface SiteLookup {
+  /** The venue's appointments with these hashes (cancelled ones included; an unknown hash is simply absent). */
+  byHash(venueId: string, hashes: readonly string[], signal: AbortSignal): Promise<SiteAppointment[]>;
+  /** Whether `date` `time` (venue-local `YYYY-MM-DD`, `HH:MM`) is still offered on `court` of the venue. */
+  offered(venueId: string, court: number, date: string, time: string, signal: AbortSignal): Promise<boolean>;
 }
 
 /**

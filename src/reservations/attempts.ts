@@ -105,6 +105,26 @@ export async function recordIntent(db: Kysely<Database>, args: { attemptId: numb
   return changedRow(result);
 }
 
+/**
+ * Stores the site's appointment hash on an attempt whose answer just arrived (`confirmation_code = hash`),
+ * while its outcome is still open (`outcome IS NULL`, `finished_at IS NULL`). Not guarded by the lease: the
+ * hash is the site's word, useful to whoever reconciles the row. After a crash, an attempt with an intent,
+ * no outcome and a code is "the site answered with this hash, its outcome was never recorded". Safe to
+ * repeat (writes the same value).
+ *
+ * @returns false when the attempt is missing or already finished (nothing written).
+ */
+export async function recordSiteAnswer(db: Kysely<Database>, args: { attemptId: number; hash: string }): Promise<boolean> {
+  const result = await db
+    .updateTable('booking_attempts')
+    .set({ confirmation_code: args.hash })
+    .where('id', '=', String(args.attemptId))
+    .where('outcome', 'is', null)
+    .where('finished_at', 'is', null)
+    .executeTakeFirst();
+  return changedRow(result);
+}
+
 /** Arguments of {@link finishAttempt}. */
 export interface FinishAttemptArgs {
   attemptId: number;
@@ -117,7 +137,9 @@ export interface FinishAttemptArgs {
 }
 
 /**
- * Records how an attempt ended (`finished_at = now`, outcome, confirmation code, error, metadata).
+ * Records how an attempt ended (`finished_at = now`, outcome, confirmation code, error, metadata). A null
+ * `confirmationCode` keeps a hash {@link recordSiteAnswer} stored (an answer the flow then judged not a
+ * booking, e.g. for another slot, is still the site's appointment: reconciliation looks it up).
  *
  * @returns false when the attempt does not exist or was already finished (an attempt ends once).
  */
@@ -127,7 +149,7 @@ export async function finishAttempt(db: Kysely<Database>, args: FinishAttemptArg
     .set({
       finished_at: args.now,
       outcome: args.outcome,
-      confirmation_code: args.confirmationCode,
+      confirmation_code: args.confirmationCode ?? sql<string | null>`confirmation_code`,
       error: args.error,
       metadata: JSON.stringify(args.metadata),
     })

@@ -11,6 +11,7 @@ export {
   startAttempt,
   findStartedAttempt,
   recordIntent,
+  recordSiteAnswer,
   finishAttempt,
   listAttempts,
   type StartAttemptArgs,

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AppointmentLookup } from '../booking/flows/acuity-lookup.js';
-import type { BookingExecutor } from '../booking/session-port.js';
+import type { BookingExecutor, SiteLookup } from '../booking/session-port.js';
 import { createBookingSessions } from '../booking-session/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
@@ -38,7 +37,7 @@ export async function bookNow(args: {
   owner: string;
   input: ImmediateBookingInput;
   signal: AbortSignal;
-  lookup?: AppointmentLookup;
+  siteLookup?: SiteLookup;
 }): Promise<{ reservationId: number; result: BookingResult; recorded: boolean }> {
   const { db, config, clock, input } = args;
   const request = buildImmediateRequest(input, (id) => Object.hasOwn(config.venues, id));
@@ -54,7 +53,7 @@ export async function bookNow(args: {
     venues: config.venues,
     leaseMs: config.daemon.leaseMs,
     executor: args.executor,
-    ...(args.lookup ? { lookup: args.lookup } : {}),
+    ...(args.siteLookup ? { siteLookup: args.siteLookup } : {}),
   });
   const session = await sessions.holdImmediate({ request, releaseAt, slotAt });
   args.logger.info({ reservation_id: session.id, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime }, 'immediate booking');

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AppointmentLookup } from '../booking/flows/acuity-lookup.js';
-import type { BookingExecutor } from '../booking/session-port.js';
+import type { BookingExecutor, SiteLookup } from '../booking/session-port.js';
 import { createBookingSessions, type BookingSession, type BookingSessions } from '../booking-session/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
@@ -34,10 +33,10 @@ export interface SchedulerOptions {
   /** Subscribes to "a reservation was inserted/changed" notifications; the callback wakes the loop. */
   subscribe?: (onNotify: () => void) => void;
   /**
-   * Reads a client's appointments on the site, to reconcile unknown booking outcomes. Without it, every
-   * submit with an unknown outcome goes to `needs_attention`.
+   * Asks the site what a member can (an appointment by hash, whether a time is offered), to reconcile unknown
+   * booking outcomes. Without it, every submit with an unknown outcome goes to `needs_attention`.
    */
-  lookup?: AppointmentLookup;
+  siteLookup?: SiteLookup;
 }
 
 /** A running scheduler. */
@@ -72,7 +71,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     venues: config.venues,
     leaseMs: config.daemon.leaseMs,
     executor: options.executor,
-    ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.siteLookup ? { siteLookup: options.siteLookup } : {}),
     ...(options.isDeadOwner ? { isDeadOwner: options.isDeadOwner } : {}),
   });
   const loopAbort = new AbortController();

@@ -37,6 +37,14 @@ function bookedOutcome(body: unknown, target: AcuitySpaTarget): SpaOutcome {
   return { outcome: 'booked', confirmationCode: hash, message: null };
 }
 
+/** The 32-hex hash of a 2xx booking answer, or null (any other answer, or no such hash in it). */
+export function answerHash(answer: SpaAnswer): string | null {
+  if (answer.kind !== 'response' || (answer.status !== 200 && answer.status !== 201)) return null;
+  const body = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as Record<string, unknown>;
+  const hash = textOf(body.hash);
+  return HASH_RE.test(hash) ? hash : null;
+}
+
 /**
  * Maps an answer. 200 → `booked` (checked against the target); 409 → `slot_taken`; 422 irregular usage →
  * `site_blocked` with the site's text; 422 `time_unavailable` → `slot_taken` (the flow submits only a time

@@ -61,18 +61,54 @@ function readLayout(page: Page): Promise<CalendarLayout> {
   });
 }
 
+/** Most "more times" pages the flow turns looking for the target's day (one careful person, not a crawler). */
+export const MAX_CALENDAR_PAGES = 6;
+
+/** How far past the target a visible day label proves the picker has passed it, days. */
+const PASSED_WINDOW_DAYS = 31;
+
+/** Whether the picker's text shows a day label for `date` (whole words, Spanish or English). */
+function showsDay(text: string, date: string): boolean {
+  return dayColumnOf([text], date) === 0;
+}
+
+/** `YYYY-MM-DD` `days` after `date` (UTC calendar arithmetic on a plain date). */
+function dayAfter(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T12:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
 /**
  * Clicks the time button of the target's date AND time (day column from the labels, then the
- * `button.time-selection > p` text in that grid column). Returns false when the time is not on the page.
+ * `button.time-selection > p` text in that grid column). When the picker does not show the target's day yet
+ * it turns pages with "Más horas" (each one XHR), at most {@link MAX_CALENDAR_PAGES}, stopping as soon as a
+ * later day shows. Returns false when the time is not offered.
  */
 export async function clickTargetTime(page: Page, target: AcuitySpaTarget, timeoutMs: number): Promise<boolean> {
-  const layout = await readLayout(page);
-  const day = dayColumnOf(layout.labels, target.date);
-  if (day < 0) return false;
-  const index = layout.buttons.findIndex((b) => b.column === day + 1 && b.text === target.time);
-  if (index < 0) return false;
-  await page.locator(SPA_HOOKS.time).nth(index).click({ timeout: timeoutMs });
-  return true;
+  const container = page.locator(SPA_HOOKS.container);
+  for (let turned = 0; ; turned++) {
+    const layout = await readLayout(page);
+    const day = dayColumnOf(layout.labels, target.date);
+    if (day >= 0) {
+      const index = layout.buttons.findIndex((b) => b.column === day + 1 && b.text === target.time);
+      if (index < 0) return false;
+      await page.locator(SPA_HOOKS.time).nth(index).click({ timeout: timeoutMs });
+      return true;
+    }
+    const text = await container.innerText({ timeout: timeoutMs });
+    const more = page.locator(SPA_HOOKS.moreTimes).first();
+    if (showsDay(text, target.date) || turned >= MAX_CALENDAR_PAGES || (await more.count()) === 0) return false;
+    for (let d = 1; d <= PASSED_WINDOW_DAYS; d++) if (showsDay(text, dayAfter(target.date, d))) return false;
+    await more.click({ timeout: timeoutMs });
+    // The next page replaces the picker after its XHR: wait until it shows other text and its pager again.
+    await page.waitForFunction(
+      ({ selector, pager, before }) => {
+        const box = document.querySelector(selector) as HTMLElement | null;
+        return box !== null && box.innerText !== before && box.querySelector(pager) !== null;
+      },
+      { selector: SPA_HOOKS.container, pager: SPA_HOOKS.moreTimes, before: text },
+      { timeout: timeoutMs },
+    );
+  }
 }
 
 /** Whether the form already holds `user` (names and phone as typed, the e-mail committed as a chip). */

@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { systemClock, type Clock } from '../../clock.js';
 import type { FlowResult, PageLease, SlotFlow } from '../flow.js';
 import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-common.js';
-import { outcomeOfAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
+import { answerHash, outcomeOfAnswer, type SpaAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
 import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
 import { acuitySpaCalendarUrl, acuitySpaSlotUrl, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
 import { mapFlowError } from './map-flow-error.js';
@@ -85,6 +85,20 @@ async function confirmRoute(page: Page, result: SpaOutcome): Promise<SpaOutcome>
 }
 
 /**
+ * Hands the hash of a 2xx booking answer to `onAnswer` (awaited). Never throws: storing the hash is the
+ * caller's business, and the flow's outcome must not depend on it.
+ */
+async function reportAnswer(seen: SpaAnswer, onAnswer: ((hash: string) => Promise<void> | void) | undefined): Promise<void> {
+  const hash = answerHash(seen);
+  if (hash === null || !onAnswer) return;
+  try {
+    await onAnswer(hash);
+  } catch {
+    // The caller logs its own failures (the attempt port retries and logs); the answer stands.
+  }
+}
+
+/**
  * Creates the SPA flow. `prepare` opens the direct-slot URL, waits for the app (never a page `load`) and
  * pre-fills an early form; it never throws (`preparedView` / `prepareError` say what happened). `submit`
  * never throws either: see {@link submitAcuitySpa}.
@@ -122,12 +136,14 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
  * once. Without the form on the page it loads the calendar route and clicks the time by date AND time (absent → `not_open_yet`, nothing sent). Fills, AWAITS
  * `onBeforeSubmit` (false → `interrupted`, a throw → `error`; nothing sent either way), then clicks
  * "Confirmar cita" with the answer waiters registered before the click, and maps the booking XHR's answer
- * (`outcomeOfAnswer`). `submitted` is true from the click on; no answer within `timeoutMs` after the click
+ * (`outcomeOfAnswer`). A 2xx answer carrying a 32-hex hash is handed to `onAnswer` first (awaited; a throw
+ * is ignored), before the hash is checked against the target and the confirmation route, so the caller can
+ * store it while the outcome is open. `submitted` is true from the click on; no answer within `timeoutMs` after the click
  * → `timeout`. Timings: `open_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`, `total_ms`.
  */
 export async function submitAcuitySpa(
   handle: AcuitySpaHandle,
-  args: { user: AcuityClient; onBeforeSubmit: () => Promise<boolean>; timeoutMs: number },
+  args: { user: AcuityClient; onBeforeSubmit: () => Promise<boolean>; timeoutMs: number; onAnswer?: (hash: string) => Promise<void> | void },
   opts: Required<Omit<AcuitySpaFlowOptions, 'prefillUser'>>,
 ): Promise<FlowResult> {
   const timer = createTimer(opts.clock);
@@ -157,6 +173,7 @@ export async function submitAcuitySpa(
     const seen = await answer;
     timer.lap('submit_to_result');
     if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
+    await reportAnswer(seen, args.onAnswer);
     return done(await confirmRoute(page, outcomeOfAnswer(seen, handle.target)));
   } catch (err) {
     return done({ ...mapFlowError(err), confirmationCode: null });

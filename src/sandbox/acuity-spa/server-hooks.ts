@@ -13,12 +13,17 @@ function isPublic(url: string): boolean {
   return url.startsWith('/schedule') || url.startsWith('/api/') || url.startsWith('/app.js');
 }
 
+/** Whether the limiter counts `url` under its `scope` switch. */
+function isLimited(ctx: SpaSiteContext, url: string): boolean {
+  return ctx.state.switches().limiter.scope === 'all' ? isPublic(url) : url.startsWith('/api/');
+}
+
 /** Registers the request hooks and the error handler on `app`. Call before any route. */
 export function registerServerHooks(app: FastifyInstance, ctx: SpaSiteContext): void {
   app.addHook('onRequest', async (request, reply) => {
     // The site's own time in the Date header, as a real server's clock would show it.
     void reply.header('date', new Date(ctx.state.siteNow()).toUTCString());
-    if (isPublic(request.url)) return limit(ctx, request, reply);
+    if (isLimited(ctx, request.url)) return limit(ctx, request, reply);
   });
   app.addHook('onSend', async (request, reply, payload) => {
     await slowDown(ctx, request, reply);

@@ -38,7 +38,10 @@ export interface AcuitySpaSiteOptions {
 
 /** A running (or startable) look-alike site. */
 export interface AcuitySpaSite {
-  /** Listens on 127.0.0.1:`port` (0 = a free port); resolves to the base URL `http://127.0.0.1:<port>`. */
+  /**
+   * Listens on 127.0.0.1:`port` (0 = a free port); resolves to the base URL `http://127.0.0.1:<port>`. May be
+   * called again after {@link AcuitySpaSite.stop} (bookings and switches are kept).
+   */
   start(port: number): Promise<string>;
   /** Cancels competitors and slow answers, closes every connection and the listener. */
   stop(): Promise<void>;
@@ -77,10 +80,19 @@ export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSit
     competitors.cancelAll();
     state.reset();
   };
-  const server = buildSpaServer(ctx, { scheduleCompetitor: competitors.schedule, reset });
+  const build = () => buildSpaServer(ctx, { scheduleCompetitor: competitors.schedule, reset });
+  let server = build();
+  // A Fastify instance cannot listen again once closed: a start after stop() gets a fresh one (same state).
+  let closed = false;
 
   return {
     async start(port) {
+      if (closed) {
+        server = build();
+        closed = false;
+        // stop() cancelled competitors until further notice; those scheduled from now on run again.
+        competitors.cancelAll();
+      }
       stopping = new AbortController();
       classNames = randomClassNames();
       // Every slow answer in flight listens on this signal (up to the concurrent limit and more).
@@ -95,6 +107,7 @@ export function createAcuitySpaSite(options: AcuitySpaSiteOptions): AcuitySpaSit
     async stop() {
       competitors.stop();
       stopping.abort();
+      closed = true;
       await server.close();
     },
     state,

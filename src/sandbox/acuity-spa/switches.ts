@@ -26,8 +26,13 @@ export interface SpaSwitches {
   captchaVerdict: CaptchaVerdict;
   /** Delay before `/__recaptcha/token` answers (the captcha's mint time), ms on the injected clock. Default 0. */
   captchaLatencyMs: number;
-  /** Per-client-address limiter of the public routes. Default on, 10 requests/s and 20 concurrent (the official API's limit). */
-  limiter: { enabled: boolean; perSecond: number; concurrent: number };
+  /**
+   * Per-client-address limiter. Default on, 10 requests/s and 20 concurrent (the official API's published
+   * limit), over `scope`: `api` (default) counts the JSON routes (`/api/…`) only, `all` also the page routes
+   * and the app bundle. Default `api`: the published limit is the API's; whether the pages (served by a CDN on
+   * the real site) share it is not captured.
+   */
+  limiter: { enabled: boolean; perSecond: number; concurrent: number; scope: 'api' | 'all' };
   /** Delay added to every public answer (after the work is done), ms. Default 0. */
   slowMs: number;
   /** Extra delay added to booking POST answers only (after the commit), ms. Default 0. */
@@ -63,7 +68,7 @@ export function defaultSpaSwitches(): SpaSwitches {
     language: 'es',
     captchaVerdict: { kind: 'pass' },
     captchaLatencyMs: 0,
-    limiter: { enabled: true, perSecond: 10, concurrent: 20 },
+    limiter: { enabled: true, perSecond: 10, concurrent: 20, scope: 'api' },
     slowMs: 0,
     slowSubmitMs: 0,
     loseAnswerAfterCommit: 'off',
@@ -101,7 +106,8 @@ export function applySpaSwitches(current: SpaSwitches, patch: SpaSwitchesPatch):
   }
   for (const f of ['captchaLatencyMs', 'slowMs', 'slowSubmitMs'] as const) if (!isNonNegative(next[f])) bad(f);
   if (typeof next.skewMs !== 'number' || !Number.isFinite(next.skewMs)) bad('skewMs');
-  if (typeof next.limiter.enabled !== 'boolean' || !(next.limiter.perSecond >= 1) || !(next.limiter.concurrent >= 1)) bad('limiter');
+  if (typeof next.limiter.enabled !== 'boolean' || !(next.limiter.perSecond >= 1) || !(next.limiter.concurrent >= 1) ||
+    (next.limiter.scope !== 'api' && next.limiter.scope !== 'all')) bad('limiter');
   if (!['off', 'once', 'always'].includes(next.loseAnswerAfterCommit)) bad('loseAnswerAfterCommit');
   if (next.unofferedSlotPage !== 'calendar' && next.unofferedSlotPage !== 'form') bad('unofferedSlotPage');
   if (next.unreleasedPost !== 'time_unavailable' && next.unreleasedPost !== 'book') bad('unreleasedPost');
