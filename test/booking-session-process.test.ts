@@ -128,7 +128,7 @@ describe('book-now beside a running daemon', () => {
     const attempts = await attemptsOf(id);
     expect(attempts.map((a) => [a.attempt, a.outcome, a.submitted, a.daemon_id === daemonId])).toEqual([[1, 'booked', true, false]]);
     // The heartbeat renewed the lease while the booking ran, and the daemon never logged anything about the row.
-    expect(run.logs.some((l) => l.level === 40 && String(l.msg).includes('lease'))).toBe(false);
+    expect(run.logs.some((l) => (l.level === 'warn' || l.level === 'error') && String(l.msg).includes('lease'))).toBe(false);
     expect(daemon.logs().filter((l) => l.reservation_id === id)).toEqual([]);
     expect(daemon.child.exitCode).toBeNull();
   }, 150_000);
@@ -138,7 +138,7 @@ describe('a lease stolen on the way to the submit', () => {
   it('refuses the intent: nothing is submitted, the attempt is closed interrupted, the row is left to its new owner', async () => {
     const date = '2027-09-08';
     const time = '10:00';
-    const releaseAtMs = standBeforeRelease(date, time, leadFor(1));
+    standBeforeRelease(date, time, leadFor(1));
     const id = await queue(EMAIL, date, time);
     const daemon = await startDaemon();
     await waitFor('the first attempt to be opened (page prepared)', async () => (await attemptsOf(id)).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 20 });
@@ -152,8 +152,7 @@ describe('a lease stolen on the way to the submit', () => {
 
     const ended = await daemon.waitForLog('the session to end', (l) => l.reservation_id === id && String(l.msg).includes('the row changed meanwhile'), 30_000);
     expect(String(ended.msg)).toContain(`it is now booking, held by ${thief}`);
-    expect(daemon.logs().some((l) => l.reservation_id === id && l.msg === 'the reservation is no longer held by this daemon (cancelled or taken over): not submitting')).toBe(true);
-    expect(clock.now()).toBeGreaterThan(releaseAtMs); // it had fired
+    expect(daemon.logs().some((l) => l.reservation_id === id && l.msg === 'firing')).toBe(true); // the steal came after the fire began
     expect(submitsOf(date, time)).toEqual([]);
     const attempts = await attemptsOf(id);
     expect(attempts.map((a) => [a.attempt, a.outcome, a.submitted])).toEqual([[1, 'interrupted', false]]); // no fallback court either
