@@ -16,7 +16,7 @@ import { waitFor } from './helpers/wait.js';
  * form at it: about half a second of CPU), so the load is sized for 2 cores: three bookings per release,
  * release instants {@link RELEASE_GAP_S} seconds apart — venue k opens a date's slots at 00:00:(3k) the day
  * before (a cron rule with seconds, horizonDays 1) — and the shared shifted clock starts {@link LEAD_MS}
- * before the first.
+ * (more when daemons start slowly) before the first.
  */
 
 const VENUES = 20;
@@ -28,6 +28,7 @@ const ZONE = 'America/Guatemala'; // UTC−6, no DST
 const SLOT_DATE = '2027-10-12';
 /** The first release: 00:00:00 local on the day before the slots, in UTC. */
 const FIRST_RELEASE_MS = Date.parse(`${addDays(SLOT_DATE, -1)}T06:00:00.000Z`);
+/** Real time from the daemons' spawn to the first release on an idle machine. */
 const LEAD_MS = 25_000;
 
 let database: TestDatabase;
@@ -59,7 +60,6 @@ function venues(): Record<string, TestVenueInput> {
 }
 
 beforeAll(async () => {
-  offsetMs = FIRST_RELEASE_MS - LEAD_MS - systemClock.now();
   database = await createTestDatabase();
   // Three daemons' browsers on one address: the site's 429 limiter would answer most of it (a test of its own).
   sandbox = await startTestSandbox({ clock, venues: venues(), switches: { limiter: { enabled: false } } });
@@ -67,6 +67,12 @@ beforeAll(async () => {
     daemon: { pollIntervalMs: 1_000, prepareLeadMs: 6_000, leaseMs: 10_000, stopGraceMs: 10_000, maxConcurrentBookings: 16 },
     venues: Object.fromEntries(Object.entries(venues()).map(([id, v]) => [id, { ...v, site: { ...v.site, baseUrl: sandbox.url } }])),
   });
+  // Warm-up on the empty table: fills tsx's cache and measures a start. Under load (other test files on the same
+  // cores) a start takes many times its idle ~4 s; the three daemons, started side by side, must be up before
+  // the first release, or the first releases all fire at once.
+  const warmUp = await spawnDaemon({ configPath, databaseUrl: database.url });
+  await warmUp.stop('SIGKILL');
+  offsetMs = FIRST_RELEASE_MS - Math.max(LEAD_MS, 2 * warmUp.startupMs + 12_000) - systemClock.now();
   const { rows: users } = await sql<{ id: string }>`
     INSERT INTO booking_users (first_name, last_name, email, phone)
     SELECT 'Player', 'No ' || n, 'player' || n || '@example.test', '+502 5555 ' || lpad(n::text, 4, '0')
@@ -79,7 +85,7 @@ beforeAll(async () => {
     }
   }
   daemons.push(...(await Promise.all(Array.from({ length: DAEMONS }, () => spawnDaemon({ configPath, databaseUrl: database.url, clockOffsetMs: offsetMs })))));
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
