@@ -81,8 +81,11 @@ async function startDaemon(): Promise<DaemonProcess> {
   return daemon;
 }
 
-/** Real time to stand before a release so that `starts` daemons are up, and have claimed and prepared, before it. */
-const leadFor = (starts: number): number => Math.max(15_000, starts * slowestStartMs + 12_000);
+/**
+ * Real time to stand before a release so that `starts` daemons are up, and have claimed and prepared, before
+ * it: one start more than asked for, as the load comes and goes.
+ */
+const leadFor = (starts: number): number => Math.max(15_000, (starts + 1) * slowestStartMs + 12_000);
 
 const submitsOf = (date: string, time: string) => sandbox.site.submits().filter((b) => b.email === EMAIL && b.date === date && b.time === time);
 
