@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { systemClock } from '../../src/clock.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -21,6 +22,12 @@ export interface DaemonExit {
 export interface DaemonProcess {
   readonly child: ChildProcess;
   readonly pid: number;
+  /**
+   * Real ms from the spawn to its "reservd started" line. Idle, about 4 s (tsx, Chromium, the pool); under
+   * load (other test files on the same cores) many times that: scenarios that stand a fixed time before a
+   * release can size their lead by the slowest start seen.
+   */
+  readonly startupMs: number;
   /** Parsed JSON log lines so far (stdout). */
   logs(): Array<Record<string, unknown>>;
   /** Everything written so far (stdout + stderr), for failure messages. */
@@ -51,7 +58,9 @@ export async function spawnDaemon(args: { configPath: string; databaseUrl: strin
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: args.databaseUrl, RESERVD_LOG_LEVEL: 'debug' };
   delete env.RESERVD_TEST_CLOCK_OFFSET_MS;
   if (args.clockOffsetMs !== undefined) env.RESERVD_TEST_CLOCK_OFFSET_MS = String(Math.round(args.clockOffsetMs));
+  const spawnedAtMs = systemClock.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'run', '--config', args.configPath], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let startupMs = Number.NaN;
   let stdout = '';
   let stderr = '';
   const lines: Array<Record<string, unknown>> = [];
@@ -96,6 +105,9 @@ export async function spawnDaemon(args: { configPath: string; databaseUrl: strin
   const daemon: DaemonProcess = {
     child,
     pid: child.pid!,
+    get startupMs() {
+      return startupMs;
+    },
     logs: () => lines,
     output,
     waitForLog,
@@ -107,6 +119,7 @@ export async function spawnDaemon(args: { configPath: string; databaseUrl: strin
   };
   try {
     await waitForLog('the daemon to start', (l) => l.msg === 'reservd started', args.startTimeoutMs ?? 60_000);
+    startupMs = systemClock.now() - spawnedAtMs;
   } catch (err) {
     await daemon.stop('SIGKILL');
     throw new Error(`${(err as Error).message}\n${output().slice(-4_000)}`, { cause: err });
