@@ -133,6 +133,41 @@ function submitResult(x: SpaXhr): SandboxSubmitResult {
   return 'other';
 }
 
+/** A booking as {@link SandboxSite.bookings} shows it, with its venue id. */
+function bookingView(b: SpaBooking, venueIdOf: ReadonlyMap<string, string>): SandboxBooking {
+  return {
+    id: b.id,
+    hash: b.hash,
+    venue: venueIdOf.get(b.slot.venue.ownerKey) ?? b.slot.venue.ownerKey,
+    court: b.slot.court.court,
+    date: b.slot.date,
+    time: b.slot.time,
+    ...b.client,
+    source: b.source,
+    arrivedAtMs: b.arrivedAtMs,
+    arrivedAt: new Date(b.arrivedAtMs).toISOString(),
+    releaseAt: new Date(spaReleaseAtMs(b.slot)).toISOString(),
+  };
+}
+
+/** A booking POST as {@link SandboxSite.submits} shows it: what it asked for and what it got. */
+function submitView(x: SpaXhr, spa: AcuitySpaSite, venueIdOf: ReadonlyMap<string, string>): SandboxSubmit {
+  const posted = (typeof x.request === 'object' && x.request !== null ? x.request : {}) as Record<string, unknown>;
+  const found = spa.courtOf(Number(posted.appointmentTypeID));
+  const datetime = typeof posted.datetime === 'string' ? /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(posted.datetime) : null;
+  return {
+    arrivedAtMs: x.arrivedAtMs,
+    arrivedAt: new Date(x.arrivedAtMs).toISOString(),
+    venue: found ? (venueIdOf.get(found.venue.ownerKey) ?? null) : null,
+    court: found?.court.court ?? null,
+    date: datetime?.[1] ?? null,
+    time: datetime?.[2] ?? null,
+    email: typeof posted.email === 'string' ? posted.email : null,
+    status: x.status,
+    result: submitResult(x),
+  };
+}
+
 /** Creates (without I/O) the sandbox site for `options.config`'s venues. @throws Error when two venues share an owner key. */
 export function createSandboxSite(options: SandboxSiteOptions): SandboxSite {
   const { config, clock } = options;
@@ -155,35 +190,8 @@ export function createSandboxSite(options: SandboxSiteOptions): SandboxSite {
     }
     return { ownerKey: venue.site.ownerKey, court: name.court, date: name.date, time: name.time };
   };
-  const view = (b: SpaBooking): SandboxBooking => ({
-    id: b.id,
-    hash: b.hash,
-    venue: venueIdOf.get(b.slot.venue.ownerKey) ?? b.slot.venue.ownerKey,
-    court: b.slot.court.court,
-    date: b.slot.date,
-    time: b.slot.time,
-    ...b.client,
-    source: b.source,
-    arrivedAtMs: b.arrivedAtMs,
-    arrivedAt: new Date(b.arrivedAtMs).toISOString(),
-    releaseAt: new Date(spaReleaseAtMs(b.slot)).toISOString(),
-  });
-  const submitOf = (x: SpaXhr): SandboxSubmit => {
-    const posted = (typeof x.request === 'object' && x.request !== null ? x.request : {}) as Record<string, unknown>;
-    const found = spa.courtOf(Number(posted.appointmentTypeID));
-    const datetime = typeof posted.datetime === 'string' ? /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(posted.datetime) : null;
-    return {
-      arrivedAtMs: x.arrivedAtMs,
-      arrivedAt: new Date(x.arrivedAtMs).toISOString(),
-      venue: found ? (venueIdOf.get(found.venue.ownerKey) ?? null) : null,
-      court: found?.court.court ?? null,
-      date: datetime?.[1] ?? null,
-      time: datetime?.[2] ?? null,
-      email: typeof posted.email === 'string' ? posted.email : null,
-      status: x.status,
-      result: submitResult(x),
-    };
-  };
+  const view = (b: SpaBooking): SandboxBooking => bookingView(b, venueIdOf);
+  const submitOf = (x: SpaXhr): SandboxSubmit => submitView(x, spa, venueIdOf);
   const listen = async (port: number): Promise<{ url: string; port: number }> => {
     const url = await spa.start(port);
     address = { url, port: Number(new URL(url).port) };
