@@ -177,6 +177,17 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
     expect(result.message).toBe('rate limited (HTTP 429, Retry-After 1000 ms): Rate limit reached. Limit 1req/s and 20 concurrent connections');
     expect(posts().map((x) => x.status)).toEqual([429]);
     expect(site.state.bookings()).toEqual([]);
+    // The same form submitted again after Retry-After (the executor's same-court retry): the 429's alert still
+    // under the button is not this click's answer; the new POST's 200 is.
+    expect(await (await lease.page()).locator('p[role="alert"]').count()).toBe(1);
+    clock.advance(1000);
+    site.state.setSwitches({ limiter: { enabled: false } });
+    let hashed = '';
+    const again = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, onAnswer: (h) => void (hashed = h), timeoutMs: 10_000 });
+    expect(again).toMatchObject({ outcome: 'booked', submitted: true });
+    expect(again.confirmationCode).toBe(site.state.bookings()[0]!.hash);
+    expect(hashed).toBe(again.confirmationCode);
+    expect(posts().map((x) => x.status)).toEqual([429, 200]);
   }, 40_000);
 
   it('a 429 for the times XHR of the calendar reload → rate_limited (not "not open yet"), nothing sent', async () => {

@@ -123,8 +123,8 @@ describe('the config schema for cron release rules', () => {
     name: 'Club',
     timeZone: 'America/New_York',
     releaseRule,
-    site: { baseUrl: 'http://127.0.0.1:1', slug: 'club', appointmentTypeId: '1' },
-    courts: { '1': '5001' },
+    site: { baseUrl: 'http://127.0.0.1:1', ownerKey: 'c1ab0001' },
+    courts: { '1': { appointmentTypeId: 1, calendarId: 5001 } },
   });
   const configError = (releaseRule: unknown): string => {
     try {

@@ -142,6 +142,9 @@ export async function fillForm(page: Page, user: AcuityClient, timeoutMs: number
   await page.keyboard.press('Enter');
 }
 
+/** `text` with the regular-expression specials escaped. */
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** The first of `waits` to resolve, or null when all reject. */
 function firstResolved<T>(waits: Promise<T>[]): Promise<T | null> {
   return new Promise((resolve) => {
@@ -153,9 +156,10 @@ function firstResolved<T>(waits: Promise<T>[]): Promise<T | null> {
 /**
  * Starts waiting for the outcome of a click on "Confirmar cita" (call BEFORE clicking): the answer to the
  * page's booking POST (status, JSON body and headers, e.g. a 429's `Retry-After`), its failure (socket lost), or a `p[role=alert]` shown without any POST (e.g. the
- * captcha script failed). Resolves null when nothing came within `timeoutMs`.
+ * captcha script failed). Resolves null when nothing came within `timeoutMs`. `staleAlert`: the text of an
+ * alert already on the form before the click (a previous submit's), which is not taken for this one's answer.
  */
-export function awaitBookingAnswer(page: Page, timeoutMs: number): Promise<SpaAnswer | null> {
+export function awaitBookingAnswer(page: Page, timeoutMs: number, staleAlert: string | null = null): Promise<SpaAnswer | null> {
   const isPost = (r: Request): boolean => r.method() === 'POST' && new URL(r.url()).pathname === APPOINTMENTS_PATH;
   let posted = false;
   const onRequest = (r: Request): void => { if (isPost(r)) posted = true; };
@@ -164,11 +168,14 @@ export function awaitBookingAnswer(page: Page, timeoutMs: number): Promise<SpaAn
     .then(async (r): Promise<SpaAnswer> => ({ kind: 'response', status: r.status(), body: await r.json().catch(() => null), headers: r.headers() }));
   const failed = page.waitForEvent('requestfailed', { predicate: isPost, timeout: timeoutMs })
     .then((r): SpaAnswer => ({ kind: 'lost', reason: r.failure()?.errorText ?? 'request failed' }));
-  const alert = page.locator(SPA_HOOKS.alert).first().waitFor({ state: 'visible', timeout: timeoutMs })
+  // An alert still shown from the previous submit (a 429 retried on the same form) is not this click's answer.
+  const alerts = page.locator(SPA_HOOKS.alert);
+  const fresh = (staleAlert === null ? alerts : alerts.filter({ hasNotText: new RegExp(`^\\s*${escapeRegExp(staleAlert)}\\s*$`) })).first();
+  const alert = fresh.waitFor({ state: 'visible', timeout: timeoutMs })
     .then(async (): Promise<SpaAnswer> => {
       // The app shows the alert after the POST's answer: when a POST went out, its answer decides.
       if (posted) return firstResolved([response, failed]).then((a) => a ?? Promise.reject(new Error('no answer')));
-      return { kind: 'alert', text: ((await page.locator(SPA_HOOKS.alert).first().textContent()) ?? '').trim() };
+      return { kind: 'alert', text: ((await fresh.textContent()) ?? '').trim() };
     });
   return firstResolved([response, failed, alert]).finally(() => page.off('request', onRequest));
 }

@@ -231,7 +231,9 @@ export async function submitAcuitySpa(
       return done({ outcome: 'error', confirmationCode: null, message: `not submitted: onBeforeSubmit failed: ${mapFlowError(err).message}` });
     }
     timer.lap('before_submit');
-    const answer = awaitBookingAnswer(page, Math.max(1, args.timeoutMs));
+    const alertBox = page.locator(SPA_HOOKS.alert).first();
+    const staleAlert = (await alertBox.count()) > 0 ? ((await alertBox.textContent()) ?? '').trim() : null;
+    const answer = awaitBookingAnswer(page, Math.max(1, args.timeoutMs), staleAlert);
     submitted = true;
     await page.locator(SPA_HOOKS.confirm).click({ timeout: opts.hookTimeoutMs });
     const seen = await answer;
