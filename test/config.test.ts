@@ -199,6 +199,10 @@ describe('parseConfig errors name the key path', () => {
     const lines = err.message.split('\n').slice(1).map((line) => line.trim().split(':')[0]);
     expect(lines.sort()).toEqual(['daemon.leaseMs', 'venues.x.courts', 'venues.x.timeZone']);
   });
+  it('refuses a site-block cool-off under a minute (reservd always stops after a flag)', () => {
+    expect(configError({ daemon: { siteBlockedCoolOffMs: 0 }, venues: { x: venue() } }).message).toContain('daemon.siteBlockedCoolOffMs: Too small: expected number to be >=60000');
+    expect(parseConfig({ daemon: { siteBlockedCoolOffMs: 60_000 }, venues: { x: venue() } }).daemon.siteBlockedCoolOffMs).toBe(60_000);
+  });
 });
 
 describe('environment overrides', () => {

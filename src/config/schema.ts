@@ -141,12 +141,14 @@ const daemonSchema = z.strictObject({
   maxConcurrentBookings: z.number().int().min(1).max(200).default(8),
   /**
    * How long no booking is attempted for a venue after its site flagged one of this daemon's bookings as
-   * irregular usage (the 422 "uso irregular" answer), ms; 0 turns the cool-off off. The flag is the site's
+   * irregular usage (the 422 "uso irregular" answer), ms; at least 1 min: after a flag reservd always stops
+   * (a flagged submit is reconciled and, its time still offered, re-queued: the cool-off is what ends it
+   * without another submit). The flag is the site's
    * anti-abuse verdict on the account or address: the remedy is a word with the club, not another try, and
    * fast retries only make the flag worse. Stored in `site_blocks`, so a restart and every other daemon on
    * the database respect it. Default 6 h.
    */
-  siteBlockedCoolOffMs: z.number().int().min(0).max(30 * 86_400_000).default(21_600_000),
+  siteBlockedCoolOffMs: z.number().int().min(60_000).max(30 * 86_400_000).default(21_600_000),
   /** How long in-flight bookings may finish after SIGTERM before they are interrupted. Default 30 s. */
   stopGraceMs: z.number().int().min(0).max(600_000).default(30_000),
   /** Chromium executable; null = auto-detect (Playwright's browser, /usr/bin/chromium, ...). */
