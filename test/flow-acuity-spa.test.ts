@@ -286,6 +286,13 @@ describe('answer mapping and day columns (pure)', () => {
     const booked = { hash: 'a'.repeat(32), date: '2027-07-23', time: '09:00', appointmentTypeID: C1.appointmentTypeId, calendarID: C1.calendarId };
     expect(outcomeOfAnswer({ kind: 'response', status: 200, body: booked }, t())).toEqual({ outcome: 'booked', confirmationCode: 'a'.repeat(32), message: null });
     expect(outcomeOfAnswer({ kind: 'response', status: 200, body: { ...booked, time: '10:00' } }, t()).outcome).toBe('site_changed');
+    // The right slot booked for another client (e-mail or names changed on the way) is not our booking.
+    const ours = { ...booked, firstName: 'Ana', lastName: 'Pérez', email: 'ana@example.test' };
+    expect(outcomeOfAnswer({ kind: 'response', status: 200, body: ours }, t(), 0, USER).outcome).toBe('booked');
+    expect(outcomeOfAnswer({ kind: 'response', status: 200, body: { ...ours, email: ' ANA@example.test ' } }, t(), 0, USER).outcome).toBe('booked');
+    expect(outcomeOfAnswer({ kind: 'response', status: 200, body: { ...ours, email: 'mallory@x.test', firstName: 'Mallory' } }, t(), 0, USER)).toEqual({
+      outcome: 'site_changed', confirmationCode: null, message: `the site's booking is for another client (email, firstName differ); hash ${'a'.repeat(32)}`,
+    });
     expect(outcomeOfAnswer({ kind: 'response', status: 422, body: { error: 'time_unavailable', message: 'gone' } }, t()).outcome).toBe('slot_taken');
     const limited = outcomeOfAnswer({ kind: 'response', status: 429, body: { message: 'Rate limit reached.' } }, t());
     expect(limited).toEqual({ outcome: 'rate_limited', confirmationCode: null, message: 'rate limited (HTTP 429, no Retry-After): Rate limit reached.' });

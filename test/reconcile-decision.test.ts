@@ -84,6 +84,20 @@ describe('what the answers decide', () => {
       { kind: 'needs_attention', reason: `the site shows appointment ${H1} cancelled: check with the club before retrying` },
     ],
     [
+      'hash found for the right slot but another client (e-mail) → needs_attention',
+      [attempt(1, 1, { code: H1 })],
+      site([appointment(H1, { email: 'mallory@x.test' })]),
+      { ...ROW, last_name: 'López', email: 'ana@example.test' },
+      { kind: 'needs_attention', reason: `the site's appointment ${H1}, answered to attempt 1 on court 1: the site's booking is for another client (email differs): check with the club before retrying` },
+    ],
+    [
+      'hash found for our client, e-mail in another case → booked',
+      [attempt(1, 1, { code: H1 })],
+      site([appointment(H1, { email: 'ANA@example.test' })]),
+      { ...ROW, last_name: 'López', email: 'ana@example.test' },
+      { kind: 'booked', court: 1, confirmationCode: H1, attempt: 1, from: 'site' },
+    ],
+    [
       'hash found for another court → needs_attention',
       [attempt(1, 1, { code: H1 })],
       site([appointment(H1, { court: 2 })]),

@@ -1,4 +1,5 @@
 import type { SiteAppointment } from '../booking/session-port.js';
+import { clientMismatch } from '../booking/flows/acuity-spa-target.js';
 import { DEFINITIVE_NOT_BOOKED } from '../contracts/index.js';
 import type { AttemptRow, HeldBooking } from '../reservations/index.js';
 
@@ -88,7 +89,7 @@ export interface SiteAnswers {
 
 /** Arguments of {@link decideFromSite}. */
 export interface SiteDecisionArgs {
-  row: Pick<HeldBooking, 'target_date' | 'target_time' | 'slot_at' | 'first_name'>;
+  row: Pick<HeldBooking, 'target_date' | 'target_time' | 'slot_at' | 'first_name'> & Partial<Pick<HeldBooking, 'last_name' | 'email'>>;
   /** Every attempt of the reservation, in attempt order. */
   attempts: readonly AttemptRow[];
   /** {@link openAttempts} of `attempts` (not empty). */
@@ -124,6 +125,10 @@ function judgeHash(a: AttemptRow, args: SiteDecisionArgs): HashVerdict {
       kind: 'problem',
       reason: `the site's appointment ${hash}, answered to attempt ${a.attempt} on court ${a.court}, is for ${where}, not ${slot} on court ${a.court}: check with the club before retrying`,
     };
+  }
+  const other = clientMismatch(found, { firstName: row.first_name, ...(row.last_name ? { lastName: row.last_name } : {}), ...(row.email ? { email: row.email } : {}) });
+  if (other) {
+    return { kind: 'problem', reason: `the site's appointment ${hash}, answered to attempt ${a.attempt} on court ${a.court}: ${other}: check with the club before retrying` };
   }
   return { kind: 'ours', attempt: a, hash };
 }

@@ -1,5 +1,6 @@
 import type { FlowResult } from '../flow.js';
-import { bookedMismatch, type AcuityBookedAnswer, type AcuitySpaTarget } from './acuity-spa-target.js';
+import type { AcuityClient } from './acuity-common.js';
+import { bookedMismatch, clientMismatch, type AcuityBookedAnswer, type AcuityBookedClient, type AcuitySpaTarget } from './acuity-spa-target.js';
 
 /**
  * How the answer to the page's own `POST /api/scheduling/v1/appointments` maps onto a flow outcome. The
@@ -31,12 +32,14 @@ function envelope(body: unknown): { error: string; message: string } {
 }
 
 /** A 200 answer: `booked` with the 32-hex hash, or `site_changed` when it is not the requested slot. */
-function bookedOutcome(body: unknown, target: AcuitySpaTarget): SpaOutcome {
+function bookedOutcome(body: unknown, target: AcuitySpaTarget, client?: AcuityClient): SpaOutcome {
   const answer = (typeof body === 'object' && body !== null ? body : {}) as AcuityBookedAnswer;
   const hash = textOf(answer.hash);
   if (!HASH_RE.test(hash)) return { outcome: 'site_changed', confirmationCode: null, message: 'the booking answer carries no 32-hex hash' };
   const mismatch = bookedMismatch(answer, target);
   if (mismatch) return { outcome: 'site_changed', confirmationCode: null, message: `${mismatch}; hash ${hash}` };
+  const other = client ? clientMismatch(answer as AcuityBookedClient, client) : null;
+  if (other) return { outcome: 'site_changed', confirmationCode: null, message: `${other}; hash ${hash}` };
   // The change/cancel link (`confirmationPage`): kept only as an http(s) URL.
   const page = textOf((answer as Record<string, unknown>).confirmationPage);
   const confirmationUrl = /^https?:\/\/[^\s]+$/.test(page) ? page : undefined;
@@ -85,7 +88,7 @@ export function rateLimited(answer: { headers?: Readonly<Record<string, string>>
  * HTTP-date without a `Date` header); 400 `bad_request`, and any other 4xx but 409/422/429 with a message,
  * → `form_rejected` with the site's message; anything else → `error`; a lost answer → `unknown`.
  */
-export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget, nowMs?: number): SpaOutcome {
+export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget, nowMs?: number, client?: AcuityClient): SpaOutcome {
   const none = { confirmationCode: null };
   if (answer.kind === 'lost') return { ...none, outcome: 'unknown', message: `submitted, answer lost: ${answer.reason}` };
   if (answer.kind === 'alert') {
@@ -95,7 +98,7 @@ export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget, nowM
   const { status, body } = answer;
   const { error, message } = envelope(body);
   const said = message || error || `HTTP ${status}`;
-  if (status === 200 || status === 201) return bookedOutcome(body, target);
+  if (status === 200 || status === 201) return bookedOutcome(body, target, client);
   if (status === 409) return { ...none, outcome: 'slot_taken', message: said };
   if (status === 422 && (error === 'irregular_usage' || IRREGULAR_RE.test(message))) return { ...none, outcome: 'site_blocked', message: said };
   if (status === 422 && error === 'time_unavailable') return { ...none, outcome: 'slot_taken', message: `not available after the release: ${said}` };

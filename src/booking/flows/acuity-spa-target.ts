@@ -87,6 +87,26 @@ export interface AcuityBookedAnswer {
   calendarID?: unknown;
 }
 
+/** Who a booking is for, as the site's answer and look-up name it. */
+export interface AcuityBookedClient {
+  firstName?: unknown;
+  lastName?: unknown;
+  email?: unknown;
+}
+
+const sameText = (a: unknown, b: string): boolean =>
+  typeof a === 'string' && a.normalize('NFC').trim().toLowerCase() === b.normalize('NFC').trim().toLowerCase();
+
+/**
+ * Why a booking the site names is not for `client` (e-mail, first and last name, compared trimmed and
+ * case-insensitively), or null when it is. Only fields both sides have are compared. No value is quoted: the
+ * reason may reach a log.
+ */
+export function clientMismatch(booked: AcuityBookedClient, client: { firstName?: string; lastName?: string; email?: string }): string | null {
+  const differs = (['email', 'firstName', 'lastName'] as const).filter((k) => booked[k] !== undefined && client[k] !== undefined && !sameText(booked[k], client[k]!));
+  return differs.length === 0 ? null : `the site's booking is for another client (${differs.join(', ')} ${differs.length === 1 ? 'differs' : 'differ'})`;
+}
+
 /** Why a booked answer does not match the target (date, time, court), or null when it does. */
 export function bookedMismatch(answer: AcuityBookedAnswer, target: AcuitySpaTarget): string | null {
   const got = `${String(answer.date)} ${String(answer.time)} type ${String(answer.appointmentTypeID)} calendar ${String(answer.calendarID)}`;

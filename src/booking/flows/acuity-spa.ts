@@ -5,7 +5,7 @@ import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-commo
 import { answerHash, outcomeOfAnswer, rateLimited, type SpaAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
 import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
 import { lookupAppointmentsByHash } from './acuity-spa-lookup.js';
-import { acuitySpaCalendarUrl, acuitySpaSlotUrl, bookedMismatch, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
+import { acuitySpaCalendarUrl, acuitySpaSlotUrl, bookedMismatch, checkAcuitySpaTarget, clientMismatch, type AcuitySpaTarget } from './acuity-spa-target.js';
 import { mapFlowError } from './map-flow-error.js';
 
 /**
@@ -113,7 +113,7 @@ const CHECK_LOOKUP_MS = 3000;
  * `unknown`, and reconciliation looks the hash up again). A look-up that fails or times out keeps `booked`:
  * the booking answer is the site's own word, already checked against the target.
  */
-async function checkByLookup(result: SpaOutcome, target: AcuitySpaTarget, opts: { clock: Clock }): Promise<SpaOutcome> {
+async function checkByLookup(result: SpaOutcome, target: AcuitySpaTarget, client: AcuityClient, opts: { clock: Clock }): Promise<SpaOutcome> {
   if (result.outcome !== 'booked' || result.confirmationCode === null) return result;
   const hash = result.confirmationCode;
   const timedOut = new AbortController();
@@ -132,7 +132,7 @@ async function checkByLookup(result: SpaOutcome, target: AcuitySpaTarget, opts: 
   const found = listed.find((a) => a.hash === hash);
   if (!found) return { ...siteChanged(`the site does not list the appointment ${hash} it just confirmed`), confirmationCode: null };
   if (found.canceled) return { ...siteChanged(`the site lists the appointment ${hash} it just confirmed as cancelled`), confirmationCode: null };
-  const mismatch = bookedMismatch(found, target);
+  const mismatch = bookedMismatch(found, target) ?? clientMismatch(found, client);
   return mismatch ? { ...siteChanged(`looked up by its hash: ${mismatch}; hash ${hash}`), confirmationCode: null } : result;
 }
 
@@ -240,8 +240,8 @@ export async function submitAcuitySpa(
     timer.lap('submit_to_result');
     if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
     await reportAnswer(seen, args.onAnswer);
-    const routed = await confirmRoute(page, outcomeOfAnswer(seen, handle.target, opts.clock.now()));
-    return done(await checkByLookup(routed, handle.target, opts));
+    const routed = await confirmRoute(page, outcomeOfAnswer(seen, handle.target, opts.clock.now(), args.user));
+    return done(await checkByLookup(routed, handle.target, args.user, opts));
   } catch (err) {
     return done({ ...mapFlowError(err), confirmationCode: null });
   }
