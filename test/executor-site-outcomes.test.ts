@@ -148,6 +148,20 @@ describe('executor: one submit in flight per client account', () => {
     expect(order.filter((e) => !e.endsWith(' 10'))).toEqual(['asked 7', 'asked 8', 'answered 7', 'sent 8']);
     expect(second.attempts).toEqual([{ court: 1, outcome: 'booked', error: null, intents: 1 }]);
   });
+  it('a submit that timed out keeps the account locked for 5 s more (its request may still reach the site)', async () => {
+    const clock = createManualClock(FIRE_AT);
+    const { executor, submits } = executorFor(clock, (s) => (s.reservationId === 7 ? { outcome: 'timeout', message: 'no answer' } : { outcome: 'booked' }));
+    const first = scriptedSession(7, FIRE_AT, { email: 'ana@example.test' });
+    const second = scriptedSession(8, FIRE_AT, { email: 'ana@example.test' });
+    expect((await executor.execute(first.port)).kind).toBe('unknown');
+    const running2 = executor.execute(second.port);
+    await waitFor('the second submit asked', () => submits.some((s) => s.reservationId === 8) || undefined, { timeoutMs: 5_000, everyMs: 1 });
+    clock.set(FIRE_AT + 4_999);
+    expect(submits.find((s) => s.reservationId === 8)?.sentAtMs).toBeNull();
+    clock.set(FIRE_AT + 5_000);
+    expect((await running2).result).toMatchObject({ status: 'success', confirmationCode: 'CODE-8' });
+    expect(submits.find((s) => s.reservationId === 8)?.sentAtMs).toBe(FIRE_AT + 5_000);
+  });
 });
 
 describe('executor: a time absent at the fire (taken or not released yet)', () => {

@@ -11,7 +11,7 @@ import type { AttemptRow } from '../src/reservations/index.js';
  */
 
 const NOW = new Date('2027-07-21T15:00:00.000Z');
-const ROW = { target_date: '2027-07-22', target_time: '09:00', slot_at: new Date('2027-07-22T15:00:00.000Z'), first_name: 'Ana' };
+const ROW: { target_date: string; target_time: string; slot_at: Date; first_name: string; last_name?: string; email?: string } = { target_date: '2027-07-22', target_time: '09:00', slot_at: new Date('2027-07-22T15:00:00.000Z'), first_name: 'Ana' };
 const STARTED = { ...ROW, target_date: '2027-07-21', target_time: '08:00', slot_at: new Date('2027-07-21T14:00:00.000Z') };
 const H1 = '11111111111111111111111111111111';
 const H2 = '22222222222222222222222222222222';

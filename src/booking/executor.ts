@@ -267,6 +267,20 @@ async function waitForFire(o: ExecutorRuntime, session: BookingSessionPort, page
 }
 
 /**
+ * How long the client account stays locked after a submit whose answer did not come (a timeout, a lost
+ * answer): the request may still be on its way to the site or in its hands, ms.
+ */
+export const ACCOUNT_SETTLE_MS = 5_000;
+
+/** Frees the account lock after a submit: at once, or {@link ACCOUNT_SETTLE_MS} later when the answer did not come. */
+function releaseAccount(o: ExecutorRuntime, release: Release | null, result: FlowResult): void {
+  if (release === null) return;
+  const answerless = result.submitted && (result.outcome === 'timeout' || result.outcome === 'unknown' || result.outcome === 'error');
+  if (!answerless) return release();
+  void o.clock.sleep(ACCOUNT_SETTLE_MS).then(release, release);
+}
+
+/**
  * Submits the same court while {@link sameCourtRetryMs} says so: "not open yet" (only with `retryNotOpen`) every
  * `notOpenRetryIntervalMs`, a 429 once its `Retry-After` has passed, both until `notOpenRetryBudgetMs` after
  * the fire instant. Before each submit the attempt's intent is recorded through the session; when the session
@@ -291,13 +305,13 @@ async function submitUntilOpen(o: ExecutorRuntime, handle: unknown, session: Boo
   // The site's hash is stored the moment it answers, before the outcome: a crash then leaves it to look up.
   const onAnswer = (hash: string): Promise<void> => attempt.recordAnswer(hash);
   for (let tries = 1; ; tries++) {
-    let result: FlowResult;
+    let result: FlowResult = flowResultFromError(new Error('the flow ended without a result'), submitted);
     try {
       result = await o.flow.submit(handle, { user: session.request.user, timeoutMs: o.attemptTimeoutMs, onBeforeSubmit, onAnswer });
     } catch (err) {
       result = flowResultFromError(err, submitted);
     } finally {
-      (release as Release | null)?.();
+      releaseAccount(o, release, result);
       release = null;
     }
     if (result.outcome === 'not_open_yet' && !retryNotOpen) return result;
