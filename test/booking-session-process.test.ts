@@ -87,6 +87,9 @@ async function startDaemon(): Promise<DaemonProcess> {
  */
 const leadFor = (starts: number): number => Math.max(15_000, (starts + 1) * slowestStartMs + 12_000);
 
+/** A wait's budget for something due by shortly after the release at `releaseAtMs`: the real time left to it, plus a minute. */
+const byRelease = (releaseAtMs: number): number => Math.max(0, releaseAtMs - clock.now()) + 60_000;
+
 const submitsOf = (date: string, time: string) => sandbox.site.submits().filter((b) => b.email === EMAIL && b.date === date && b.time === time);
 
 async function rowOf(id: number) {
@@ -134,21 +137,21 @@ describe('book-now beside a running daemon', () => {
     expect(run.logs.some((l) => (l.level === 'warn' || l.level === 'error') && String(l.msg).includes('lease'))).toBe(false);
     expect(daemon.logs().filter((l) => l.reservation_id === id)).toEqual([]);
     expect(daemon.child.exitCode).toBeNull();
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('a lease stolen on the way to the submit', () => {
   it('refuses the intent: nothing is submitted, the attempt is closed interrupted, the row is left to its new owner', async () => {
     const date = '2027-09-08';
     const time = '10:00';
-    standBeforeRelease(date, time, leadFor(1));
+    const releaseAtMs = standBeforeRelease(date, time, leadFor(1));
     const id = await queue(EMAIL, date, time);
     const daemon = await startDaemon();
-    await waitFor('the first attempt to be opened (page prepared)', async () => (await attemptsOf(id)).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 20 });
+    await waitFor('the first attempt to be opened (page prepared)', async () => (await attemptsOf(id)).length > 0 || undefined, { timeoutMs: byRelease(releaseAtMs), everyMs: 20 });
     // From now on every answer of the site's pages and XHRs comes 0.8 s late (under the flow's 3 s wait for the
     // app): the fire's reload of the calendar takes a few seconds, and is on its way when we steal.
     sandbox.site.setSwitches({ slowMs: 800 });
-    await waitFor('the fire to begin (claimed → booking)', async () => (await rowOf(id)).status === 'booking' || undefined, { timeoutMs: 60_000, everyMs: 10 });
+    await waitFor('the fire to begin (claimed → booking)', async () => (await rowOf(id)).status === 'booking' || undefined, { timeoutMs: byRelease(releaseAtMs), everyMs: 10 });
     const thief = 'thief-host:1:abcdef';
     // An hour on the shared (shifted) clock: the daemon must not see the thief's lease as expired.
     await sql`UPDATE reservations SET lease_owner = ${thief}, lease_expires_at = ${new Date(clock.now() + 3_600_000)} WHERE id = ${id}`.execute(database.db);
@@ -161,7 +164,7 @@ describe('a lease stolen on the way to the submit', () => {
     expect(attempts.map((a) => [a.attempt, a.outcome, a.submitted])).toEqual([[1, 'interrupted', false]]); // no fallback court either
     expect(await rowOf(id)).toMatchObject({ status: 'booking', lease_owner: thief });
     expect(daemon.child.exitCode).toBeNull();
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('a daemon paused between its intent and its POST', () => {
@@ -169,7 +172,7 @@ describe('a daemon paused between its intent and its POST', () => {
     const date = '2027-09-08';
     const time = '12:00';
     const email = 'paused-session@example.test';
-    standBeforeRelease(date, time, leadFor(2));
+    const releaseAtMs = standBeforeRelease(date, time, leadFor(2));
     // A test fixture, not reservd's schema: the intent of this client's attempts takes 3 s to write, so the
     // daemon that writes it can be stopped in between (as a GC pause, a swap storm or SIGSTOP would).
     await sql`
@@ -187,7 +190,7 @@ describe('a daemon paused between its intent and its POST', () => {
       await waitFor('the intent to be on its way', async () => {
         const { rows: sleeping } = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'`.execute(database.db);
         return Number(sleeping[0]!.n) > 0 || undefined;
-      }, { timeoutMs: 60_000, everyMs: 10 });
+      }, { timeoutMs: byRelease(releaseAtMs), everyMs: 10 });
       const holderPid = Number(/:(\d+):/.exec((await rowOf(id)).lease_owner ?? '')?.[1]);
       const [holder, other] = holderPid === first.pid ? [first, second] : [second, first];
       expect(holder.pid).toBe(holderPid);
@@ -209,5 +212,5 @@ describe('a daemon paused between its intent and its POST', () => {
     } finally {
       await sql`DROP TRIGGER IF EXISTS test_slow_intent ON booking_attempts`.execute(database.db);
     }
-  }, 150_000);
+  }, 300_000);
 });

@@ -102,11 +102,14 @@ async function row(id: number) {
   return rows[0]!;
 }
 
-const finalRow = (id: number) =>
-  waitFor(`reservation ${id} to finish`, async () => {
-    const r = await row(id);
+/** A wait's budget for something due by shortly after `s`'s release: the real time left to it, plus a minute. */
+const byRelease = (s: Scenario): number => Math.max(0, s.releaseAtMs - clock.now()) + 60_000;
+
+const finalRow = (s: Scenario) =>
+  waitFor(`reservation ${s.id} to finish`, async () => {
+    const r = await row(s.id);
     return ['succeeded', 'failed', 'needs_attention', 'rejected', 'expired', 'cancelled'].includes(r.status) ? r : undefined;
-  }, { timeoutMs: 60_000, everyMs: 50 });
+  }, { timeoutMs: byRelease(s), everyMs: 50 });
 
 /** Our client's bookings of the scenario's slot on the site. */
 const siteBookings = (s: Scenario) => sandbox.site.bookings().filter((b) => b.email === EMAIL && b.date === s.date && b.time === s.time);
@@ -114,7 +117,7 @@ const submitsOf = (s: Scenario) => sandbox.site.submits().filter((b) => b.email 
 
 /** Exactly one booking on the site, on court 2, the row `succeeded` with its hash, nothing held. */
 async function expectBookedOnce(s: Scenario): Promise<void> {
-  const done = await finalRow(s.id);
+  const done = await finalRow(s);
   const bookings = siteBookings(s);
   expect(bookings.map((b) => [b.court, b.source])).toEqual([[2, 'client']]);
   expect(bookings[0]!.hash).toMatch(/^[0-9a-f]{32}$/);
@@ -176,7 +179,7 @@ describe('kill -9 at each point of a booking, then restart', () => {
   it("after the claim: the restarted daemon takes the dead one's lease over at once and books", async () => {
     const s = await scenario('2027-09-06', '08:00');
     const first = await start();
-    await waitFor('the claim', async () => (await row(s.id)).status === 'claimed' || undefined, { timeoutMs: 60_000, everyMs: 20 });
+    await waitFor('the claim', async () => (await row(s.id)).status === 'claimed' || undefined, { timeoutMs: byRelease(s), everyMs: 20 });
     await first.stop('SIGKILL');
     const killedAtMs = systemClock.now();
     const second = await start();
@@ -188,12 +191,12 @@ describe('kill -9 at each point of a booking, then restart', () => {
     expect(arrivedAfterRelease(s)).toBe(true);
     const attempts = await attemptsOf(s.id);
     expect(attempts.map((a) => [a.outcome, a.daemon_id.includes(`:${second.pid}:`)])).toEqual([['booked', true]]);
-  }, 150_000);
+  }, 300_000);
 
   it('after the page is warmed: the same, no submit from the dead daemon', async () => {
     const s = await scenario('2027-09-06', '09:00');
     const first = await start();
-    await first.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant');
+    await first.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant', byRelease(s));
     await first.stop('SIGKILL');
     expect(submitsOf(s)).toEqual([]);
     await start();
@@ -207,14 +210,14 @@ describe('kill -9 at each point of a booking, then restart', () => {
       ['interrupted', true],
       ['booked', false],
     ]);
-  }, 150_000);
+  }, 300_000);
 
   it('after the intent, before the POST left the page: the slot still offered, so the new daemon books it, once', async () => {
     const s = await scenario('2027-09-06', '16:00');
     // The page mints its captcha token at the click and only then posts: 8 s between the intent and the POST.
     sandbox.site.setSwitches({ captchaLatencyMs: 8_000 });
     const first = await start();
-    await waitFor('the intent', async () => (await attemptsOf(s.id)).some((a) => a.submitted) || undefined, { timeoutMs: 60_000, everyMs: 10 });
+    await waitFor('the intent', async () => (await attemptsOf(s.id)).some((a) => a.submitted) || undefined, { timeoutMs: byRelease(s), everyMs: 10 });
     const browsers = childPids(first.pid);
     await first.stop('SIGKILL');
     // Its Chromium goes with it (the pipe to its dead parent closes): nothing can post for the dead daemon.
@@ -232,17 +235,17 @@ describe('kill -9 at each point of a booking, then restart', () => {
       [2, 'booked', true, false, true],
     ]);
     expect((await row(s.id)).result).not.toHaveProperty('metadata.recovered');
-  }, 150_000);
+  }, 300_000);
 
   it('right after the POST was sent, before the answer was read: no hash and the slot gone → needs_attention, not submitted again', async () => {
     const s = await scenario('2027-09-06', '10:00');
     sandbox.site.setSwitches({ slowSubmitMs: 5_000 }); // the site takes the booking when the POST arrives, answers 5 s later
     const first = await start();
-    await waitFor('the submit to reach the site', () => submitsOf(s).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 5 });
+    await waitFor('the submit to reach the site', () => submitsOf(s).length > 0 || undefined, { timeoutMs: byRelease(s), everyMs: 5 });
     await first.stop('SIGKILL');
     sandbox.site.setSwitches({ slowSubmitMs: 0 });
     await start();
-    const done = await finalRow(s.id);
+    const done = await finalRow(s);
     // The site holds the dead daemon's booking, but nobody read its hash: it cannot be proven ours.
     expect(siteBookings(s).map((b) => [b.court, b.source])).toEqual([[2, 'client']]);
     expect(done).toMatchObject({ status: 'needs_attention', confirmation_code: null, booked_court: null });
@@ -251,7 +254,7 @@ describe('kill -9 at each point of a booking, then restart', () => {
     const attempts = await attemptsOf(s.id);
     expect(attempts.map((a) => [a.attempt, a.submitted, a.daemon_id.includes(`:${first.pid}:`)])).toEqual([[1, true, true]]);
     await expectNothingHeld();
-  }, 150_000);
+  }, 300_000);
 
   it('after the answer was read (its hash stored), before the outcome was recorded: looked up by hash → succeeded (recovered), not submitted again', async () => {
     const s = await scenario('2027-09-06', '11:00');
@@ -262,7 +265,7 @@ describe('kill -9 at each point of a booking, then restart', () => {
         const { rows } = await sql<{ n: string }>`
           SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep' AND query ILIKE '%booking_attempts%'`.execute(database.db);
         return Number(rows[0]!.n) > 0 || undefined;
-      }, { timeoutMs: 60_000, everyMs: 10 });
+      }, { timeoutMs: byRelease(s), everyMs: 10 });
       const bookings = siteBookings(s);
       expect(bookings).toHaveLength(1);
       // The answer's hash reached the attempt the moment it arrived; the outcome did not.
@@ -278,14 +281,14 @@ describe('kill -9 at each point of a booking, then restart', () => {
     } finally {
       await releaseOutcomeWrites();
     }
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('the database drops the daemon', () => {
   it('pg_terminate_backend on every daemon connection while it waits for the release: the booking still happens', async () => {
     const s = await scenario('2027-09-06', '15:00');
     const daemon = await start();
-    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant');
+    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant', byRelease(s));
     const { rows } = await sql<{ n: string }>`
       SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'reservd%'`.execute(database.db);
@@ -293,21 +296,21 @@ describe('the database drops the daemon', () => {
     await expectBookedOnce(s);
     expect(arrivedAfterRelease(s)).toBe(true);
     expect(daemon.child.exitCode).toBeNull(); // survived
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('the browser dies', () => {
   it('Chromium killed before the release: a new browser is started and the booking still happens', async () => {
     const s = await scenario('2027-09-06', '14:00');
     const daemon = await start();
-    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant');
+    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant', byRelease(s));
     const browsers = childPids(daemon.pid);
     expect(browsers.length).toBeGreaterThan(0);
     for (const pid of browsers) process.kill(pid, 'SIGKILL');
     await expectBookedOnce(s);
     expect(daemon.logs().some((l) => l.reservation_id === s.id && l.msg === 'the prepared page is gone (browser crashed?); preparing it again')).toBe(true);
     expect(daemon.logs().some((l) => l.msg === 'browser launched' && l.browser_id === 'chromium-2')).toBe(true);
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('stopping and cancelling', () => {
@@ -315,23 +318,23 @@ describe('stopping and cancelling', () => {
     const s = await scenario('2027-09-06', '12:00');
     sandbox.site.setSwitches({ slowSubmitMs: 2_000 });
     const daemon = await start();
-    await waitFor('the submit to reach the site', () => submitsOf(s).length > 0 || undefined, { timeoutMs: 60_000, everyMs: 5 });
+    await waitFor('the submit to reach the site', () => submitsOf(s).length > 0 || undefined, { timeoutMs: byRelease(s), everyMs: 5 });
     const sentAtMs = systemClock.now();
     const exit = await daemon.stop('SIGTERM');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(systemClock.now() - sentAtMs).toBeLessThan(8_000 + 5_000); // stopGraceMs + closing the browser and pool
     await expectBookedOnce(s);
-  }, 150_000);
+  }, 300_000);
 
   it('a row cancelled by its user while the daemon waits for the release: no submit, stays cancelled', async () => {
     const s = await scenario('2027-09-06', '13:00');
     const daemon = await start();
-    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant');
+    await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant', byRelease(s));
     await sql`UPDATE reservations SET status = 'cancelled' WHERE id = ${s.id}`.execute(database.db);
     // The heartbeat (or the fire itself) finds the row cancelled and gives the booking up.
-    await daemon.waitForLog('the job to give up', (l) => l.reservation_id === s.id && typeof l.msg === 'string' && l.msg.includes('not submitting'), 30_000);
-    await waitFor('the release to pass', () => clock.now() > s.releaseAtMs + 1_000 || undefined, { timeoutMs: 30_000, everyMs: 50 });
+    await daemon.waitForLog('the job to give up', (l) => l.reservation_id === s.id && typeof l.msg === 'string' && l.msg.includes('not submitting'), byRelease(s));
+    await waitFor('the release to pass', () => clock.now() > s.releaseAtMs + 1_000 || undefined, { timeoutMs: byRelease(s), everyMs: 50 });
     expect(submitsOf(s)).toEqual([]);
     expect((await row(s.id)).status).toBe('cancelled');
-  }, 150_000);
+  }, 300_000);
 });

@@ -64,15 +64,17 @@ beforeAll(async () => {
   // Three daemons' browsers on one address: the site's 429 limiter would answer most of it (a test of its own).
   sandbox = await startTestSandbox({ clock, venues: venues(), switches: { limiter: { enabled: false } } });
   const configPath = writeDaemonConfig({
-    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 6_000, leaseMs: 10_000, stopGraceMs: 10_000, maxConcurrentBookings: 16 },
+    // Four bookings in flight per daemon (each a page in its Chromium): the steady state needs about four over all
+    // three; the cap keeps a late start from loading every page at once.
+    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 6_000, leaseMs: 10_000, stopGraceMs: 10_000, maxConcurrentBookings: 4 },
     venues: Object.fromEntries(Object.entries(venues()).map(([id, v]) => [id, { ...v, site: { ...v.site, baseUrl: sandbox.url } }])),
   });
   // Warm-up on the empty table: fills tsx's cache and measures a start. Under load (other test files on the same
-  // cores) a start takes many times its idle ~4 s; the three daemons, started side by side, must be up before
-  // the first release, or the first releases all fire at once.
+  // cores) a start takes many times its idle ~4 s; the three daemons, started side by side (about one start's
+  // CPU each), must be up before the first release, or the first releases all fire at once.
   const warmUp = await spawnDaemon({ configPath, databaseUrl: database.url });
   await warmUp.stop('SIGKILL');
-  offsetMs = FIRST_RELEASE_MS - Math.max(LEAD_MS, 2 * warmUp.startupMs + 12_000) - systemClock.now();
+  offsetMs = FIRST_RELEASE_MS - Math.max(LEAD_MS, DAEMONS * warmUp.startupMs + 12_000) - systemClock.now();
   const { rows: users } = await sql<{ id: string }>`
     INSERT INTO booking_users (first_name, last_name, email, phone)
     SELECT 'Player', 'No ' || n, 'player' || n || '@example.test', '+502 5555 ' || lpad(n::text, 4, '0')
