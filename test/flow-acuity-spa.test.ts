@@ -228,14 +228,15 @@ describe('the Acuity SPA flow against the look-alike in real Chromium', () => {
     expect(site.state.bookings()).toEqual([]);
   }, 40_000);
 
-  it('pages without the hooks → site_changed within a few seconds (not-active page; container without the app)', async () => {
+  it('pages without the hooks → site_changed within a few seconds, after one more look at submit (not-active page; container without the app)', async () => {
     for (const t of [target('09:00', { ownerKey: 'deadbeef' }), target('09:00', { baseUrl: otherUrl })]) {
       const startMs = systemClock.now();
       const handle = await flow.prepare(lease, t);
       expect(handle.preparedView).toBe('missing');
       const result = await flow.submit(handle, { user: USER, onBeforeSubmit: async () => true, timeoutMs: 10_000 });
       expect(result).toMatchObject({ outcome: 'site_changed', submitted: false });
-      expect(systemClock.now() - startMs).toBeLessThan(5000);
+      // Prepare's hook budget (3 s) plus one more look at submit: seconds, never a long timeout.
+      expect(systemClock.now() - startMs).toBeLessThan(8000);
     }
     expect(posts()).toEqual([]);
   }, 40_000);

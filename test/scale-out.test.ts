@@ -110,7 +110,8 @@ describe('three daemons on one database', () => {
 
     if (process.env.SCALE_OUT_DUMP) for (const d of daemons) (await import('node:fs')).writeFileSync(`/tmp/scale-${d.pid}.log`, d.output());
     const { rows: statuses } = await sql<{ status: string; n: string }>`SELECT status, count(*) AS n FROM reservations GROUP BY status`.execute(database.db);
-    expect(Object.fromEntries(statuses.map((r) => [r.status, Number(r.n)]))).toEqual({ succeeded: total });
+    const { rows: unbooked } = await sql<{ id: string; reason: string | null }>`SELECT id, reason FROM reservations WHERE status <> 'succeeded' ORDER BY id`.execute(database.db);
+    expect(Object.fromEntries(statuses.map((r) => [r.status, Number(r.n)])), `not booked: ${JSON.stringify(unbooked)}`).toEqual({ succeeded: total });
 
     // The site: one booking per court-slot, each ours, each reached by exactly one submit.
     const bookings = sandbox.site.bookings();

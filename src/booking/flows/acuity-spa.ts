@@ -196,8 +196,8 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
 }
 
 /**
- * Fills and submits a prepared attempt. A handle whose prepare found the hooks missing → `site_changed` at
- * once. Without the form on the page it loads the calendar route and clicks the time by date AND time (absent → `not_open_yet`, nothing sent). Fills, AWAITS
+ * Fills and submits a prepared attempt. Without the form (a prepare that found the hooks missing included:
+ * the page is looked at once more, and still without them it is `site_changed` within one hook budget) on the page it loads the calendar route and clicks the time by date AND time (absent → `not_open_yet`, nothing sent). Fills, AWAITS
  * `onBeforeSubmit` (false → `interrupted`, a throw → `error`; nothing sent either way), then clicks
  * "Confirmar cita" with the answer waiters registered before the click, and maps the booking XHR's answer
  * (`outcomeOfAnswer`). A 2xx answer carrying a 32-hex hash is handed to `onAnswer` first (awaited; a throw
@@ -213,8 +213,8 @@ export async function submitAcuitySpa(
   const timer = createTimer(opts.clock);
   let submitted = false;
   const done = (r: SpaOutcome): FlowResult => ({ ...r, submitted, timingsMs: { ...handle.timingsMs, ...timer.finish() } });
-  // Prepare already spent the hook budget on a page without the app's hooks: no second wait.
-  if (handle.preparedView === 'missing') return done(siteChanged(`no ${SPA_HOOKS.container} with a time picker or form at ${handle.url}`));
+  // A page without the app's hooks at prepare (or one still loading on a busy host) is looked at once more:
+  // `bringUpForm` reloads the calendar and answers site_changed within one more hook budget if they are still missing.
   try {
     const page = await handle.lease.page();
     const early = await bringUpForm(page, handle, opts);
@@ -235,8 +235,10 @@ export async function submitAcuitySpa(
     const staleAlert = (await alertBox.count()) > 0 ? ((await alertBox.textContent()) ?? '').trim() : null;
     const answer = awaitBookingAnswer(page, Math.max(1, args.timeoutMs), staleAlert);
     submitted = true;
-    await page.locator(SPA_HOOKS.confirm).click({ timeout: opts.hookTimeoutMs });
+    // A click that timed out may still have been delivered: the answer, if one comes, decides.
+    const clickError = await page.locator(SPA_HOOKS.confirm).click({ timeout: opts.hookTimeoutMs }).then(() => null, (err: unknown) => err);
     const seen = await answer;
+    if (seen === null && clickError !== null) throw clickError;
     timer.lap('submit_to_result');
     if (seen === null) return done({ outcome: 'timeout', confirmationCode: null, message: `no answer within ${args.timeoutMs} ms after "Confirmar cita"` });
     await reportAnswer(seen, args.onAnswer);
