@@ -166,7 +166,8 @@ describe('estimateSiteClockOffset errors', () => {
     try {
       const startedAtMs = systemClock.now();
       await expect(estimateSiteClockOffset({ url: server.url, clock: systemClock, maxDurationMs: 300 })).rejects.toThrow(`site clock: no response from ${server.url} within 300 ms`);
-      expect(systemClock.now() - startedAtMs).toBeLessThan(300 + 100);
+      // Ends at its budget, not after a connection timeout (the margin absorbs a busy 2-core host).
+      expect(systemClock.now() - startedAtMs).toBeLessThan(300 + 1_500);
     } finally {
       await server.close();
     }

@@ -36,7 +36,7 @@ export interface AcuitySpaHandle {
 export interface AcuitySpaFlowOptions {
   /** Clock of the phase timings and time budgets (default the system clock). */
   clock?: Clock;
-  /** How long each stable hook may take to appear before the page counts as changed (default 3000 ms). */
+  /** How long each stable hook may take to appear before the page counts as changed (default 5000 ms: a busy host renders slowly). */
   hookTimeoutMs?: number;
   /** Budget of one navigation to the direct-slot URL, until its response starts (default 15000 ms). */
   navigationTimeoutMs?: number;
@@ -167,7 +167,7 @@ async function reportAnswer(seen: SpaAnswer, onAnswer: ((hash: string) => Promis
 export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuitySpaFlow {
   const opts = {
     clock: options.clock ?? systemClock,
-    hookTimeoutMs: options.hookTimeoutMs ?? 3000,
+    hookTimeoutMs: options.hookTimeoutMs ?? 5000,
     navigationTimeoutMs: options.navigationTimeoutMs ?? 15_000,
   };
   return {
