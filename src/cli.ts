@@ -40,6 +40,32 @@ export interface CommandHandlers {
   demo(options: DemoOptions): Promise<number>;
 }
 
+/**
+ * The `book-now` flag of each field a validation error may name (the error names the column, as for a queued
+ * row; see `REQUEST_FIELDS` in `src/contracts/`).
+ */
+export const BOOK_NOW_FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  venue: '--venue',
+  target_date: '--date',
+  target_time: '--time',
+  'target_date/target_time': '--date/--time',
+  courts: '--courts',
+  'booking_users.first_name': '--first-name',
+  'booking_users.last_name': '--last-name',
+  'booking_users.email': '--email',
+  'booking_users.phone': '--phone',
+});
+
+/**
+ * A `book-now` validation message with the flag beside the column it names:
+ * `target_time: "25:00" is ...` → `target_time (--time): "25:00" is ...`. A message about another field,
+ * or not of the `field: ...` form, is returned unchanged.
+ */
+export function withBookNowFlag(field: string | undefined, message: string): string {
+  const flag = field === undefined || !Object.hasOwn(BOOK_NOW_FLAGS, field) ? undefined : BOOK_NOW_FLAGS[field];
+  return flag !== undefined && message.startsWith(`${field}: `) ? `${field} (${flag}): ${message.slice(field!.length + 2)}` : message;
+}
+
 function parseInteger(name: string) {
   return (value: string): number => {
     if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number (got "${value}")`);

@@ -2,7 +2,7 @@
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { createApp, openServices, siteLookupFor } from './app.js';
-import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
+import { createProgram, DEFAULT_CONFIG_PATH, withBookNowFlag, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
 import { createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -12,7 +12,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { runDemo } from './demo.js';
 import { ReservdError } from './errors.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
-import { bookNow } from './scheduling/book-now.js';
+import { bookNow, validateImmediateBooking, type ImmediateBookingInput } from './scheduling/book-now.js';
 import { SlotTimeError } from './scheduling/release-time.js';
 import { createLogger, loggableReason, type Logger } from './telemetry/logger.js';
 
@@ -113,6 +113,15 @@ async function sandbox(options: SandboxOptions): Promise<number> {
 async function bookNowCommand(options: BookNowOptions): Promise<number> {
   const config = load(options, 'stderr');
   const clock = daemonClock();
+  const input: ImmediateBookingInput = {
+    user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },
+    venue: options.venue,
+    targetDate: options.date,
+    targetTime: options.time,
+    courts: options.courts,
+  };
+  // Before the database and Chromium: bad input exits 65 with its one sentence, and nothing is started.
+  validateImmediateBooking(config, input, new Date(clock.now()));
   const services = await openServices({ config, logger, clock });
   const abort = new AbortController();
   void onceStopSignal().then(() => abort.abort());
@@ -126,13 +135,7 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
       owner: services.daemonId,
       siteLookup: siteLookupFor(config),
       signal: abort.signal,
-      input: {
-        user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },
-        venue: options.venue,
-        targetDate: options.date,
-        targetTime: options.time,
-        courts: options.courts,
-      },
+      input,
     });
     // `recorded: false`: the row changed under the booking (cancelled, taken over); the row says what to check.
     const summary = { reservation_id: reservationId, status: result.status, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, errors: result.errors, recorded };
@@ -182,8 +185,9 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const code = exitCodeFor(err);
   const message = err instanceof Error ? err.message : String(err);
   if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
-    process.stderr.write(`reservd: ${message}\n`);
     const field = (err as { field?: string }).field;
+    // Only `book-now` lets an input error reach this point (the daemon rejects a bad row and keeps running).
+    process.stderr.write(`reservd: ${code === EXIT_BAD_INPUT ? withBookNowFlag(field, message) : message}\n`);
     logger.error({ code: (err as { code?: string }).code, field }, loggableReason(field, message));
   } else {
     logger.fatal({ err }, `reservd crashed: ${message}`);

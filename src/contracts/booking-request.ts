@@ -66,7 +66,7 @@ export interface RequestCandidate {
   reservationId: number | null;
 }
 
-/** How the caller names each input field in errors (DB columns for rows, input paths for `book-now`). */
+/** The name of each input field in errors; see {@link REQUEST_FIELDS}. */
 export interface RequestFieldNames {
   user: { firstName: string; lastName: string; email: string; phone: string };
   venue: string;
@@ -77,13 +77,29 @@ export interface RequestFieldNames {
 }
 
 /**
- * The single validation path for every booking request: immediate (`book-now`) and queued bookings go
- * through the SAME builders. Checks, in order: venue (known), target date, target time, courts, queue position,
- * then the user's names, email and phone.
- *
- * @throws ContractError whose `field` is taken from `names` and whose message quotes the bad value.
+ * THE vocabulary of validation errors, for queued rows and `reservd book-now` alike: every field is named by
+ * its database column (`target_time`, `courts`, `booking_users.email`, ...), whatever the input was called
+ * where it came from (a CLI adds its flag beside the name, never instead of it).
  */
-export function createBookingRequest(candidate: RequestCandidate, knownVenues: KnownVenues, names: RequestFieldNames): BookingRequest {
+export const REQUEST_FIELDS: RequestFieldNames = Object.freeze({
+  user: Object.freeze({ firstName: 'booking_users.first_name', lastName: 'booking_users.last_name', email: 'booking_users.email', phone: 'booking_users.phone' }),
+  venue: 'venue',
+  targetDate: 'target_date',
+  targetTime: 'target_time',
+  courts: 'courts',
+  queuePosition: 'queue_position',
+});
+
+/**
+ * The single validation path for every booking request: immediate (`book-now`) and queued bookings go
+ * through the SAME builders and the same field names ({@link REQUEST_FIELDS}). Checks, in order: venue
+ * (known), target date, target time, courts, queue position, then the user's names, email and phone.
+ *
+ * @throws ContractError whose `field` is the column (see {@link REQUEST_FIELDS}) and whose message says
+ *   what is wrong (quoting the bad value, except for names and over-long e-mail addresses).
+ */
+export function createBookingRequest(candidate: RequestCandidate, knownVenues: KnownVenues): BookingRequest {
+  const names = REQUEST_FIELDS;
   const venue = parseField(venueIdSchema, candidate.venue, names.venue);
   const known = typeof knownVenues === 'function' ? knownVenues(venue) : knownVenues.has(venue);
   if (!known) throw new ContractError(names.venue, `unknown venue ${describeValue(venue)}`);

@@ -13,8 +13,8 @@ export class ContractError extends ReservdError {
   /** Never retryable: the same input fails the same way. */
   declare readonly retryable: false;
   /**
-   * What was wrong, named the way the caller named it: a DB column for reservation rows (`courts`,
-   * `target_time`, `booking_users.email`), an input path for direct input (`user.email`, `targetTime`),
+   * What was wrong: for a booking request the DB column, whether the input is a queued row or `book-now`'s
+   * (`courts`, `target_time`, `booking_users.email`, `target_date/target_time` for the slot as a whole);
    * a key path for metadata (`metadata.timings_ms.submit`).
    */
   readonly field: string;

@@ -10,6 +10,7 @@ export type { BookingSource } from './booking-source.js';
 export type { BookingUser } from './booking-user.js';
 export { createCourtPreference, type CourtPreference } from './court-preference.js';
 export {
+  REQUEST_FIELDS,
   withReservationId,
   type BookingRequest,
   type KnownVenues,

@@ -1,9 +1,13 @@
 import type { z } from 'zod';
 import { ContractError } from './errors.js';
+import { escapeForbidden } from './forbidden-code-points.js';
 
 /**
  * Renders a bad value for an error message: strings quoted (`"25:00"`), arrays and objects as compact JSON,
- * everything else via `String`. Long renderings are cut at 80 characters so a hostile row cannot flood logs.
+ * everything else via `String`. Control, bidirectional-control, separator and lone-surrogate code points are
+ * written as `\uXXXX` escapes (JSON.stringify escapes only C0 and lone surrogates), so a hostile value cannot
+ * reorder or break the line the message is shown on. Long renderings are cut at 80 code points so a hostile
+ * row cannot flood logs.
  */
 export function describeValue(value: unknown): string {
   let text: string;
@@ -18,7 +22,8 @@ export function describeValue(value: unknown): string {
       text = String(value);
     }
   }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const chars = [...escapeForbidden(text)];
+  return chars.length > 80 ? `${chars.slice(0, 77).join('')}...` : chars.join('');
 }
 
 /**

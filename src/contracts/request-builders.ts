@@ -1,4 +1,4 @@
-import { createBookingRequest, type BookingRequest, type KnownVenues, type RequestFieldNames } from './booking-request.js';
+import { createBookingRequest, type BookingRequest, type KnownVenues } from './booking-request.js';
 import { ContractError } from './errors.js';
 import { describeValue } from './parse-field.js';
 
@@ -24,7 +24,10 @@ export interface BookingUserRowInput {
   phone: string | null;
 }
 
-/** Input of `reservd book-now` (field names in errors are these paths: `user.email`, `targetTime`, `courts`...). */
+/**
+ * Input of `reservd book-now`. Errors name its fields by the column they are stored in, as for a queued row
+ * (`booking_users.email`, `target_time`, `courts`, ...; `REQUEST_FIELDS`).
+ */
 export interface ImmediateRequestInput {
   user: { firstName: string; lastName: string; email: string; phone: string };
   venue: string;
@@ -32,24 +35,6 @@ export interface ImmediateRequestInput {
   targetTime: string;
   courts: number[];
 }
-
-const ROW_FIELDS: RequestFieldNames = {
-  user: { firstName: 'booking_users.first_name', lastName: 'booking_users.last_name', email: 'booking_users.email', phone: 'booking_users.phone' },
-  venue: 'venue',
-  targetDate: 'target_date',
-  targetTime: 'target_time',
-  courts: 'courts',
-  queuePosition: 'queue_position',
-};
-
-const IMMEDIATE_FIELDS: RequestFieldNames = {
-  user: { firstName: 'user.firstName', lastName: 'user.lastName', email: 'user.email', phone: 'user.phone' },
-  venue: 'venue',
-  targetDate: 'targetDate',
-  targetTime: 'targetTime',
-  courts: 'courts',
-  queuePosition: 'queuePosition',
-};
 
 /**
  * Converts a `reservations.id` (number, or `int8` digit text) to a positive safe integer.
@@ -86,16 +71,16 @@ export function buildRequestFromReservation(row: ReservationRowInput, user: Book
       reservationId,
     },
     knownVenues,
-    ROW_FIELDS,
   );
 }
 
 /**
  * Builds the request for `reservd book-now` (`source: 'immediate'`, `reservationId: null`,
  * `queuePosition: null`); attach a row id later with `withReservationId`. Same rules as
- * {@link buildRequestFromReservation}.
+ * {@link buildRequestFromReservation}, and the same field names in errors.
  *
- * @throws ContractError whose `field` is the input path (`user.email`, `targetTime`, `courts`, `venue`, ...).
+ * @throws ContractError whose `field` is the column the input is stored in (`booking_users.email`,
+ *   `target_time`, `courts`, `venue`, ...), exactly as for a queued row.
  */
 export function buildImmediateRequest(input: ImmediateRequestInput, knownVenues: KnownVenues): BookingRequest {
   return createBookingRequest(
@@ -110,6 +95,5 @@ export function buildImmediateRequest(input: ImmediateRequestInput, knownVenues:
       reservationId: null,
     },
     knownVenues,
-    IMMEDIATE_FIELDS,
   );
 }

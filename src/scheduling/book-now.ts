@@ -3,11 +3,10 @@ import type { BookingExecutor, SiteLookup } from '../booking/session-port.js';
 import { createBookingSessions } from '../booking-session/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import { buildImmediateRequest, type BookingResult } from '../contracts/index.js';
+import { buildImmediateRequest, type BookingRequest, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import { computeReleaseAt, slotStartAt } from './release-time.js';
-import { assertBookableAtVenue } from './validate-pending.js';
+import { assertBookableAtVenue, type BookableSlot } from './validate-pending.js';
 
 /** What `reservd book-now` asks for. */
 export interface ImmediateBookingInput {
@@ -18,15 +17,35 @@ export interface ImmediateBookingInput {
   courts: number[];
 }
 
+/** A validated immediate booking: the request, and when its slot starts and was released. */
+export interface ValidatedImmediateBooking extends BookableSlot {
+  request: BookingRequest;
+}
+
 /**
- * Books a slot right now through the SAME builder (`buildImmediateRequest` shares the queue's validation),
+ * Validates a `book-now` input exactly as the queue validates a `pending` row: the same builder
+ * (`buildImmediateRequest` shares `createBookingRequest`), the same venue checks ({@link assertBookableAtVenue}:
+ * courts, slot grid, slot not started at `now`, release before start), the same messages and field names
+ * (columns: `target_time`, `booking_users.email`, ...). Pure: no database, no browser, so `reservd book-now`
+ * runs it before it opens either.
+ *
+ * @throws ContractError naming the field, with the same text a queued row would be rejected with.
+ */
+export function validateImmediateBooking(config: Config, input: ImmediateBookingInput, now: Date): ValidatedImmediateBooking {
+  const request = buildImmediateRequest(input, (id) => Object.hasOwn(config.venues, id));
+  return { request, ...assertBookableAtVenue(request, config.venues[request.venue]!, now) };
+}
+
+/**
+ * Books a slot right now through the SAME validation as the queue ({@link validateImmediateBooking}, checked
+ * again at the instant of booking: the slot may have started while the caller opened the browser),
  * the same booking session (`src/booking-session/`: lease, heartbeat, guarded intent, the one persistence
  * helper, reconciliation of an unknown outcome) and the same executor as queued bookings. The booking is
  * recorded as a `reservations` row with `source = 'immediate'`, held by `owner` in `booking` and kept alive
  * by the session's heartbeat for as long as the booking takes, so a daemon on the same database never takes
  * it over while it runs.
  *
- * @throws ContractError / SlotTimeError when the input is invalid (the message names the field).
+ * @throws ContractError when the input is invalid (the message names the field, as for a queued row).
  */
 export async function bookNow(args: {
   db: Kysely<Database>;
@@ -40,11 +59,7 @@ export async function bookNow(args: {
   siteLookup?: SiteLookup;
 }): Promise<{ reservationId: number; result: BookingResult; recorded: boolean }> {
   const { db, config, clock, input } = args;
-  const request = buildImmediateRequest(input, (id) => Object.hasOwn(config.venues, id));
-  const venue = config.venues[request.venue]!;
-  const slotAt = slotStartAt(request.targetDate, request.targetTime, venue.timeZone);
-  assertBookableAtVenue(request, venue, { courts: 'courts', targetTime: 'targetTime' });
-  const releaseAt = computeReleaseAt(venue.releaseRule, request.targetDate, request.targetTime, venue.timeZone);
+  const { request, releaseAt, slotAt } = validateImmediateBooking(config, input, new Date(clock.now()));
   const sessions = createBookingSessions({
     db,
     clock,

@@ -7,24 +7,70 @@ import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { computeReleaseAt, describeReleaseRule, SlotTimeError, slotStartAt } from './release-time.js';
 import { describeSlotGrid, isSlotTime } from './slot-grid.js';
 
+/** The field of a rule about the slot as a whole (its date and time together). */
+const SLOT_FIELD = 'target_date/target_time';
+
+/** When a bookable slot starts and is released. */
+export interface BookableSlot {
+  /** The slot's start instant (`slot_at`). */
+  slotAt: Date;
+  /** The release instant the venue's rule gives the slot (`release_at`); always before `slotAt`. */
+  releaseAt: Date;
+}
+
 /**
- * What the contract builders cannot know: every preferred court must be one of the venue's courts, and the
- * slot time must be on the venue's slot grid (the site has no other slots: its direct-slot URL is a 404).
- * @param fields how the caller names the court list and the time in errors (`courts`/`target_time` columns,
- *   or the `book-now` input names).
- * @throws ContractError naming the field and the bad value.
+ * THE venue checks of a booking request, for the queue (`validatePendingOnce`) and `reservd book-now`
+ * alike (same rules, same messages), i.e. what the contract builders cannot know:
+ * 1. the slot's wall-clock start exists in the venue's zone (not in a DST gap);
+ * 2. every preferred court is one of the venue's courts;
+ * 3. the slot time is on the venue's slot grid (the site has no other slots: its direct-slot URL is a 404);
+ * 4. the slot has not started at `now` (one that started a minute ago is refused too);
+ * 5. the venue's release rule releases the slot before its start (e.g. `horizonDays: 0` with a cron run
+ *    after the slot time does not).
+ *
+ * @param request - a request from `buildRequestFromReservation` / `buildImmediateRequest`.
+ * @param venue - the config of `request.venue`.
+ * @param now - the instant the check is made at.
+ * @returns the slot's start and release instants.
+ * @throws ContractError naming the column (`courts`, `target_time`, `target_date`, or
+ *   `target_date/target_time` for the slot as a whole) and the bad value.
  */
-export function assertBookableAtVenue(request: BookingRequest, venue: VenueConfig, fields: { courts: string; targetTime: string }): void {
+export function assertBookableAtVenue(request: BookingRequest, venue: VenueConfig, now: Date): BookableSlot {
+  const { targetDate, targetTime } = request;
+  const slot = `${targetDate} ${targetTime} (${venue.timeZone})`;
+  const slotAt = slotTimeRule(() => slotStartAt(targetDate, targetTime, venue.timeZone));
   for (const court of request.courtPreference.asList()) {
     if (!Object.hasOwn(venue.courts, String(court))) {
-      throw new ContractError(fields.courts, `court ${court} is not a court of venue "${request.venue}" (its courts: ${Object.keys(venue.courts).join(', ')})`);
+      throw new ContractError('courts', `court ${court} is not a court of venue "${request.venue}" (its courts: ${Object.keys(venue.courts).join(', ')})`);
     }
   }
-  if (!isSlotTime(venue, request.targetDate, request.targetTime)) {
+  if (!isSlotTime(venue, targetDate, targetTime)) {
+    throw new ContractError('target_time', `"${targetTime}" is not a slot start at venue "${request.venue}" on ${targetDate} (slots start ${describeSlotGrid(venue)})`);
+  }
+  if (slotAt.getTime() <= now.getTime()) {
+    throw new ContractError(SLOT_FIELD, `the slot ${slot} started at ${slotAt.toISOString()}, which is in the past`);
+  }
+  const releaseAt = slotTimeRule(() => computeReleaseAt(venue.releaseRule, targetDate, targetTime, venue.timeZone));
+  if (releaseAt.getTime() >= slotAt.getTime()) {
     throw new ContractError(
-      fields.targetTime,
-      `"${request.targetTime}" is not a slot start at venue "${request.venue}" on ${request.targetDate} (slots start ${describeSlotGrid(venue)})`,
+      SLOT_FIELD,
+      `venue "${request.venue}"'s release rule ${describeReleaseRule(venue.releaseRule)} releases the slot ${slot} at ${releaseAt.toISOString()}, which is not before its start at ${slotAt.toISOString()}`,
     );
+  }
+  return { slotAt, releaseAt };
+}
+
+/**
+ * Runs a release-time computation, turning its {@link SlotTimeError} (a start time in a DST gap, a cron
+ * with no run) into the {@link ContractError} every other rule of {@link assertBookableAtVenue} throws,
+ * with the same field and text (`target_time: "02:30" ...`).
+ */
+function slotTimeRule<T>(compute: () => T): T {
+  try {
+    return compute();
+  } catch (err) {
+    if (!(err instanceof SlotTimeError)) throw err;
+    throw new ContractError(err.field, err.message, { cause: err });
   }
 }
 
@@ -36,9 +82,9 @@ export interface ValidationCounts {
 
 /**
  * Validates up to `limit` `pending` rows: a valid row becomes `scheduled` with its `release_at` and
- * `slot_at`; an invalid one becomes `rejected` with a reason that names the column. A slot whose release
- * instant is not before its start (e.g. `horizonDays: 0` with a cron run after the slot time) is rejected with
- * a reason naming the venue's release rule. Nothing is lost (a bad row is kept, `rejected`, with its reason)
+ * `slot_at`; an invalid one becomes `rejected` with a reason that names the column: the contract builders'
+ * rules, then {@link assertBookableAtVenue} (courts, slot grid, slot not started, release before start).
+ * Nothing is lost (a bad row is kept, `rejected`, with its reason)
  * and one bad row never stops the others.
  */
 export async function validatePendingOnce(args: {
@@ -53,23 +99,13 @@ export async function validatePendingOnce(args: {
   const rows = await listPending(db, args.limit ?? 100);
   for (const row of rows) {
     const log = logger.child({ reservation_id: Number(row.id), venue: row.venue, target_date: row.target_date, target_time: row.target_time });
-    let verdict: { releaseAt: Date; slotAt: Date } | { reason: string; field?: string };
+    let verdict: BookableSlot | { reason: string; field: string };
     try {
       const request = buildRequestFromReservation(row, row, (id) => Object.hasOwn(config.venues, id));
-      const venue = config.venues[request.venue]!;
-      const slotAt = slotStartAt(request.targetDate, request.targetTime, venue.timeZone);
-      assertBookableAtVenue(request, venue, { courts: 'courts', targetTime: 'target_time' });
-      if (slotAt.getTime() <= now.getTime()) {
-        verdict = { reason: `target_date/target_time: the slot ${request.targetDate} ${request.targetTime} (${venue.timeZone}) started at ${slotAt.toISOString()}, which is in the past` };
-      } else {
-        const releaseAt = computeReleaseAt(venue.releaseRule, request.targetDate, request.targetTime, venue.timeZone);
-        verdict = releaseAt.getTime() < slotAt.getTime()
-          ? { releaseAt, slotAt }
-          : { reason: `target_date/target_time: venue "${request.venue}"'s release rule ${describeReleaseRule(venue.releaseRule)} releases the slot ${request.targetDate} ${request.targetTime} (${venue.timeZone}) at ${releaseAt.toISOString()}, which is not before its start at ${slotAt.toISOString()}` };
-      }
+      verdict = assertBookableAtVenue(request, config.venues[request.venue]!, now);
     } catch (err) {
-      if (!(err instanceof ContractError) && !(err instanceof SlotTimeError)) throw err;
-      verdict = { reason: err instanceof SlotTimeError ? `${err.field}: ${err.message}` : err.message, field: err.field };
+      if (!(err instanceof ContractError)) throw err;
+      verdict = { reason: err.message, field: err.field };
     }
     if ('reason' in verdict) {
       if (await markRejected(db, { id: Number(row.id), reason: verdict.reason, now })) counts.rejected += 1;
