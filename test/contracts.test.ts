@@ -55,10 +55,10 @@ function expectContractError(fn: () => unknown, field: string, ...parts: string[
 
 describe('ContractError', () => {
   it('has a stable code, is not retryable, and names the field once', () => {
-    const err = new ContractError('user.email', 'not a valid email address (got "bob@")');
+    const err = new ContractError('booking_users.email', 'not a valid email address (got "bob@")');
     expect(err).toBeInstanceOf(Error);
-    expect([err.name, err.code, err.retryable, err.field]).toEqual(['ContractError', 'invalid_request', false, 'user.email']);
-    expect(err.message).toBe('user.email: not a valid email address (got "bob@")');
+    expect([err.name, err.code, err.retryable, err.field]).toEqual(['ContractError', 'invalid_request', false, 'booking_users.email']);
+    expect(err.message).toBe('booking_users.email: not a valid email address (got "bob@")');
     expect(new ContractError('courts', 'courts: court 9 is not a court of venue "riverside"').message).toBe('courts: court 9 is not a court of venue "riverside"');
   });
 });
@@ -86,7 +86,7 @@ describe('CourtPreference', () => {
   });
 });
 
-describe('builders: rejections name the column (rows) or input path (book-now) and quote the bad value', () => {
+describe('builders: rejections name the column (rows and book-now alike) and quote the bad value', () => {
   it('produces the exact sentences of the brief', () => {
     expect(expectContractError(() => buildRequestFromReservation({ ...ROW, target_time: '25:00' }, USER_ROW, VENUES), 'target_time').message)
       .toBe('target_time: "25:00" is not a 24-hour HH:MM time');
@@ -123,21 +123,51 @@ describe('builders: rejections name the column (rows) or input path (book-now) a
     expectContractError(() => buildRequestFromReservation({ ...ROW, ...rowPatch }, { ...USER_ROW, ...userPatch }, VENUES), field, text);
   });
 
-  const immediateCases: [string, Partial<ImmediateRequestInput>, Partial<ImmediateRequestInput['user']>, string, string][] = [
-    ['empty court list', { courts: [] }, {}, 'courts', 'empty'],
-    ['duplicate court', { courts: [1, 1] }, {}, 'courts', 'court 1 is listed twice in [1,1]'],
-    ['bad email', {}, { email: 'bob@' }, 'user.email', '"bob@"'],
-    ['bad phone', {}, { phone: 'call me' }, 'user.phone', '"call me"'],
-    ['hour 25', { targetTime: '25:00' }, {}, 'targetTime', '"25:00"'],
-    ['one-digit hour', { targetTime: '7:00' }, {}, 'targetTime', '"7:00"'],
-    ['seconds', { targetTime: '07:00:00' }, {}, 'targetTime', '"07:00:00"'],
-    ['30 February', { targetDate: '2027-02-30' }, {}, 'targetDate', '"2027-02-30"'],
-    ['unknown venue', { venue: 'nowhere' }, {}, 'venue', '"nowhere"'],
+  const immediateCases: [string, Partial<ImmediateRequestInput>, Partial<ImmediateRequestInput['user']>, string][] = [
+    ['empty court list', { courts: [] }, {}, 'courts: the court list is empty'],
+    ['duplicate court', { courts: [1, 1] }, {}, 'courts: court 1 is listed twice in [1,1]'],
+    ['bad email', {}, { email: 'bob@' }, 'booking_users.email: "bob@" is not a valid email address'],
+    ['bad phone', {}, { phone: 'call me' }, 'booking_users.phone: "call me" is not a phone number (digits, with optional leading +, spaces, dashes, parentheses)'],
+    ['empty first name', {}, { firstName: ' ' }, 'booking_users.first_name: is empty; a name needs 1 to 80 characters'],
+    ['empty last name', {}, { lastName: '' }, 'booking_users.last_name: is empty; a name needs 1 to 80 characters'],
+    ['hour 25', { targetTime: '25:00' }, {}, 'target_time: "25:00" is not a 24-hour HH:MM time'],
+    ['one-digit hour', { targetTime: '7:00' }, {}, 'target_time: "7:00" is not a 24-hour HH:MM time'],
+    ['seconds', { targetTime: '07:00:00' }, {}, 'target_time: "07:00:00" is not a 24-hour HH:MM time'],
+    ['30 February', { targetDate: '2027-02-30' }, {}, 'target_date: "2027-02-30" is not a real calendar date in YYYY-MM-DD form'],
+    ['unknown venue', { venue: 'nowhere' }, {}, 'venue: unknown venue "nowhere"'],
   ];
-  it.each(immediateCases)('book-now: %s', (_name, patch, userPatch, field, text) => {
-    expectContractError(() => buildImmediateRequest({ ...IMMEDIATE, ...patch, user: { ...IMMEDIATE.user, ...userPatch } }, VENUES), field, text);
+  it.each(immediateCases)('book-now: %s, named by the column as for a row', (_name, patch, userPatch, message) => {
+    const field = message.slice(0, message.indexOf(': '));
+    const err = expectContractError(() => buildImmediateRequest({ ...IMMEDIATE, ...patch, user: { ...IMMEDIATE.user, ...userPatch } }, VENUES), field);
+    expect(err.message).toBe(message);
+  });
+
+  it('the same bad input gives the same error from a row and from book-now', () => {
+    const pairs: [Partial<ReservationRowInput>, Partial<BookingUserRowInput>, Partial<ImmediateRequestInput>, Partial<ImmediateRequestInput['user']>][] = [
+      [{ target_time: '7:00' }, {}, { targetTime: '7:00' }, {}],
+      [{ target_date: '2027-02-29' }, {}, { targetDate: '2027-02-29' }, {}],
+      [{ courts: [2, 2] }, {}, { courts: [2, 2] }, {}],
+      [{}, { email: 'ana@@example.com' }, {}, { email: 'ana@@example.com' }],
+      [{}, { last_name: 'Lo\u202epez' }, {}, { lastName: 'Lo\u202epez' }],
+    ];
+    for (const [rowPatch, userRowPatch, patch, userPatch] of pairs) {
+      const fromRow = expectThrown(() => buildRequestFromReservation({ ...ROW, ...rowPatch }, { ...USER_ROW, ...userRowPatch }, VENUES));
+      const fromCli = expectThrown(() => buildImmediateRequest({ ...IMMEDIATE, ...patch, user: { ...IMMEDIATE.user, ...userPatch } }, VENUES));
+      expect([fromCli.field, fromCli.message]).toEqual([fromRow.field, fromRow.message]);
+    }
   });
 });
+
+/** The ContractError `fn` throws. */
+function expectThrown(fn: () => unknown): ContractError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ContractError);
+    return err as ContractError;
+  }
+  throw new Error('expected a ContractError');
+}
 
 describe('builders: accepted requests', () => {
   it('queued: trims, converts the int8 id, keeps order, is frozen', () => {
