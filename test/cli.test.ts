@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createProgram, DEFAULT_CONFIG_PATH, type BookNowOptions, type CommandHandlers } from '../src/cli.js';
+import { BOOK_NOW_FLAGS, createProgram, DEFAULT_CONFIG_PATH, withBookNowFlag, type BookNowOptions, type CommandHandlers } from '../src/cli.js';
+import { REQUEST_FIELDS } from '../src/contracts/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'reservd-cli-'));
@@ -17,12 +18,18 @@ interface Exit {
   stderr: string;
 }
 
-/** Runs `node --import tsx src/main.ts ...args` and resolves with its exit code and output (never rejects). */
-function reservd(args: string[]): Promise<Exit> {
+/**
+ * Runs `node --import tsx src/main.ts ...args` and resolves with its exit code and output (never rejects).
+ * @param extraEnv - variables to set on top of this process's environment.
+ */
+function reservd(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Exit> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.RESERVD_CONFIG;
   delete env.RESERVD_LOG_LEVEL;
   delete env.DATABASE_URL;
+  delete env.RESERVD_BROWSER;
+  delete env.RESERVD_TEST_CLOCK_OFFSET_MS;
+  Object.assign(env, extraEnv);
   return new Promise((done) => {
     execFile(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env, timeout: 45_000 }, (err, stdout, stderr) => {
       const failure = err as (Error & { code?: number | string; signal?: NodeJS.Signals | null }) | null;
@@ -76,6 +83,82 @@ describe('reservd process exit codes', () => {
     const exit = await reservd(['book-now', ...BOOK_NOW_ARGS]);
     expect(exit.code).toBe(64);
     expect(exit.stderr).toContain("required option '--courts <list>' not specified");
+  });
+});
+
+describe('reservd book-now validates its input before it opens the database or starts Chromium', () => {
+  /**
+   * A config under which opening the services fails at once: the browser path does not exist (exit 78,
+   * checked first by openServices) and the database is a closed port. A 65 with the input's sentence can
+   * only come from validation that ran before either.
+   */
+  function unstartableConfig(): string {
+    const raw = JSON.parse(readFileSync(join(ROOT, 'config/reservd.json'), 'utf8')) as { daemon: Record<string, unknown>; database: Record<string, unknown> };
+    raw.daemon.browserExecutable = join(tmp, 'no-such-chromium');
+    raw.database.url = 'postgres://reservd:unused@127.0.0.1:1/reservd';
+    const path = join(tmp, 'unstartable.json');
+    writeFileSync(path, JSON.stringify(raw));
+    return path;
+  }
+  const ARGS = (over: Record<string, string>): string[] => {
+    const o = { venue: 'la-villa', date: '2030-06-03', time: '07:00', courts: '2,1', 'first-name': 'Ana', 'last-name': 'López', email: 'ana@example.com', phone: '+50255550000', ...over };
+    return Object.entries(o).flatMap(([k, v]) => [`--${k}`, v]);
+  };
+  /** The `reservd: ...` sentences on stderr (the rest are JSON log lines). */
+  const sentences = (text: string): string[] => text.split('\n').filter((line) => line.startsWith('reservd: '));
+
+  it('control: valid input under that config does try to start the browser (exit 78)', async () => {
+    const exit = await reservd(['book-now', '--config', unstartableConfig(), ...ARGS({})]);
+    expect(exit.code).toBe(78);
+    expect(sentences(exit.stderr)).toEqual([`reservd: browser executable ${join(tmp, 'no-such-chromium')} (daemon.browserExecutable or RESERVD_BROWSER) does not exist; fix the path, or unset it to auto-detect`]);
+  });
+
+  it('a name with an ESC sequence → 65 and one sentence naming the column and the flag; no browser', async () => {
+    const exit = await reservd(['book-now', '--config', unstartableConfig(), ...ARGS({ 'first-name': 'Ana\u001b[31m' })]);
+    expect(exit.code).toBe(65);
+    expect(sentences(exit.stderr)).toEqual(['reservd: booking_users.first_name (--first-name): contains a control character U+001B (ESC) at position 4; names may not contain control or bidirectional-control characters']);
+    expect(exit.stderr).not.toContain('no-such-chromium');
+    expect(exit.stdout).toBe('');
+  });
+
+  it('a slot that started one minute ago → 65 with the queue\'s sentence (clock shifted to 13:01Z)', async () => {
+    // 2030-06-03 07:00 in America/Guatemala is 13:00Z; the shifted clock stands about one minute after it.
+    const offsetMs = Date.parse('2030-06-03T13:01:00.000Z') - Date.now();
+    const exit = await reservd(['book-now', '--config', unstartableConfig(), ...ARGS({})], { RESERVD_TEST_CLOCK_OFFSET_MS: String(offsetMs) });
+    expect(exit.code).toBe(65);
+    expect(sentences(exit.stderr)).toEqual(['reservd: target_date/target_time (--date/--time): the slot 2030-06-03 07:00 (America/Guatemala) started at 2030-06-03T13:00:00.000Z, which is in the past']);
+    expect(exit.stderr).not.toContain('no-such-chromium');
+  });
+
+  it('a bad time → 65, named target_time with its flag', async () => {
+    const exit = await reservd(['book-now', '--config', unstartableConfig(), ...ARGS({ time: '7:00' })]);
+    expect(exit.code).toBe(65);
+    expect(sentences(exit.stderr)).toEqual(['reservd: target_time (--time): "7:00" is not a 24-hour HH:MM time']);
+  });
+});
+
+describe('book-now flags beside column names', () => {
+  it('every field a request error can name has its flag (queue_position is not a book-now input)', () => {
+    const { user, queuePosition: _q, ...rest } = REQUEST_FIELDS;
+    for (const field of [...Object.values(user), ...Object.values(rest)]) expect(BOOK_NOW_FLAGS, field).toHaveProperty([field]);
+    expect(BOOK_NOW_FLAGS).toEqual({
+      venue: '--venue',
+      target_date: '--date',
+      target_time: '--time',
+      'target_date/target_time': '--date/--time',
+      courts: '--courts',
+      'booking_users.first_name': '--first-name',
+      'booking_users.last_name': '--last-name',
+      'booking_users.email': '--email',
+      'booking_users.phone': '--phone',
+    });
+  });
+
+  it('withBookNowFlag adds the flag after the column; other messages are unchanged', () => {
+    expect(withBookNowFlag('booking_users.email', 'booking_users.email: "ana@" is not a valid email address')).toBe('booking_users.email (--email): "ana@" is not a valid email address');
+    expect(withBookNowFlag('reservationId', 'reservationId: 0 is not a reservation id')).toBe('reservationId: 0 is not a reservation id');
+    expect(withBookNowFlag(undefined, 'something else')).toBe('something else');
+    expect(withBookNowFlag('courts', 'a message of another form')).toBe('a message of another form');
   });
 });
 
