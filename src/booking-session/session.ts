@@ -189,7 +189,7 @@ async function claimAndAdmit(
   args: { horizonMs: number; limit: number },
 ): Promise<Array<{ row: ClaimedReservation; request: BookingRequest; venue: VenueConfig }>> {
   const { db, clock, logger } = deps;
-  const claim = (): Promise<ClaimedReservation[]> => claimDue(db, { owner: deps.daemonId, now: new Date(clock.now()), ...args, leaseMs: deps.leaseMs });
+  const claim = (): Promise<ClaimedReservation[]> => claimDue(db, { owner: deps.daemonId, now: new Date(clock.now()), ...args, leaseMs: deps.leaseMs, venues: Object.keys(deps.venues) });
   const claimed = await retryTransient(claim, { what: 'claiming due reservations', logger, budgetMs: CLAIM_RETRY_MS });
   const admitted: Array<{ row: ClaimedReservation; request: BookingRequest; venue: VenueConfig }> = [];
   for (const row of claimed) {
