@@ -12,6 +12,7 @@ import { createAcuitySiteLookup } from './booking/flows/acuity-spa-lookup.js';
 import { openDatabase, type DatabaseHandle } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createScheduler, type Scheduler } from './scheduling/daemon.js';
+import { createDaemonRegistration, type DaemonRegistration } from './scheduling/daemon-registration.js';
 import { createSiteClockCache } from './scheduling/site-clock-cache.js';
 import type { Logger } from './telemetry/logger.js';
 
@@ -153,6 +154,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
   const { config, logger, clock } = args;
   let services: Services | null = null;
   let scheduler: Scheduler | null = null;
+  let registration: DaemonRegistration | null = null;
   let unlisten: (() => Promise<void>) | null = null;
   let starting: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
@@ -164,6 +166,14 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const { database, executor, daemonId } = services;
     let wake: () => void = () => {};
     const siteClocks = createSiteClockCache({ clock, logger });
+    registration = createDaemonRegistration({
+      db: database.db,
+      clock,
+      logger,
+      record: { id: daemonId, host: hostname(), pid: process.pid, venues: Object.keys(config.venues), leaseMs: config.daemon.leaseMs },
+    });
+    // Live before the first tick: other daemons on the database leave this daemon's venues to it from now on.
+    await registration.start();
     scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, siteLookup: siteLookupFor(config), subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
@@ -178,6 +188,8 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const errors: unknown[] = [];
     for (const step of [
       () => scheduler?.stop(config.daemon.stopGraceMs),
+      // After the in-flight bookings: the daemon serves its venues until it has stopped booking.
+      () => registration?.stop(),
       () => unlisten?.(),
       () => services?.close(),
     ]) {

@@ -1,14 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, parseConfig, type ConfigEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { listReservationOutcomes, insertReservation, insertUser } from './reservations/index.js';
+import type { Database } from './db/types.js';
+import { listLiveDaemons, listReservationOutcomes, insertReservation, insertUser } from './reservations/index.js';
 import { createSandboxSite, type SandboxBooking } from './sandbox/site.js';
 import { addDays, localDateTime } from './scheduling/release-time.js';
 import { createLogger } from './telemetry/logger.js';
@@ -24,7 +27,11 @@ import { createLogger } from './telemetry/logger.js';
  * slot two days ahead opens at that instant on the sandbox too.
  */
 
-const DEMO_VENUE_ID = 'demo-club';
+/**
+ * The demo venue's id: unique per run, so a demo on a database shared with other daemons (another demo
+ * included, whose sandbox is another site) never has its rows taken by them, nor takes theirs.
+ */
+const DEMO_VENUE_ID = `demo-club-${randomBytes(3).toString('hex')}`;
 const DEMO_ZONE = 'America/Guatemala';
 const FINAL = new Set(['succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention']);
 
@@ -111,6 +118,7 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
   try {
     await app.start();
     const db = app.services()!.database.db;
+    await printOtherDaemons(db, app.services()!.daemonId, clock);
     const ana = await insertUser(db, { firstName: 'Ana', lastName: 'Alvarez', email: 'ana@example.com', phone: '+502 5555 0101' });
     const ben = await insertUser(db, { firstName: 'Ben', lastName: 'Barrios', email: 'ben@example.com', phone: '+502 5555 0102' });
     const cleo = await insertUser(db, { firstName: 'Cleo', lastName: 'Castillo', email: 'cleo@example.com', phone: '+502 5555 0103' });
@@ -161,6 +169,17 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
     if (throwaway) await rm(throwaway.root, { recursive: true, force: true });
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }
+}
+
+/**
+ * Names the other live daemons on the database (a shared `DATABASE_URL`) and the venues they serve: the demo
+ * books only its own venue's rows and leaves theirs to them.
+ */
+async function printOtherDaemons(db: Kysely<Database>, daemonId: string, clock: Clock): Promise<void> {
+  const others = (await listLiveDaemons(db, { now: new Date(clock.now()) })).filter((d) => d.id !== daemonId);
+  if (others.length === 0) return;
+  print(`${others.length} other daemon(s) run on this database; the demo books only its own venue ${DEMO_VENUE_ID} and leaves their rows to them:`);
+  for (const d of others) print(`  ${d.id} serves ${d.venues.join(', ')}`);
 }
 
 /** What the site holds, with each booking's arrival after its release (both on the site clock). */

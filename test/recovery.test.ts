@@ -62,12 +62,12 @@ describe('takeOverAbandonedBookings', () => {
   it('takes only booking rows whose lease expired, under a fresh lease, once', async () => {
     const expired = await bookingRow(at(-1));
     const stillLeased = await bookingRow(at(60_000));
-    const taken = await takeOverAbandonedBookings(database.db, { owner: 'd2', now: NOW, leaseMs: 30_000, limit: 10 });
+    const taken = await takeOverAbandonedBookings(database.db, { owner: 'd2', now: NOW, leaseMs: 30_000, limit: 10, venues: ['la-villa'] });
     expect(taken.map((r) => [r.id, r.previous_owner, r.lease_owner, r.status, r.email])).toEqual([[expired, 'dead-daemon', 'd2', 'booking', 'ana@example.com']]);
     expect(await getReservation(database.db, expired)).toMatchObject({ status: 'booking', lease_owner: 'd2', lease_expires_at: at(30_000) });
     expect(await getReservation(database.db, stillLeased)).toMatchObject({ status: 'booking', lease_owner: 'dead-daemon' });
     // The fresh lease is not taken again.
-    expect(await takeOverAbandonedBookings(database.db, { owner: 'd3', now: NOW, leaseMs: 30_000, limit: 10 })).toEqual([]);
+    expect(await takeOverAbandonedBookings(database.db, { owner: 'd3', now: NOW, leaseMs: 30_000, limit: 10, venues: ['la-villa'] })).toEqual([]);
   });
 });
 

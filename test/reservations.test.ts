@@ -33,6 +33,8 @@ import {
 import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
 
 const NOW = new Date('2027-07-13T12:00:00.000Z');
+/** The venues the claiming daemon serves. */
+const VENUES = ['la-villa'];
 const MIN = 60_000;
 const at = (offsetMs: number): Date => new Date(NOW.getTime() + offsetMs);
 const USER = { firstName: 'Ana', lastName: 'Alvarez', email: 'ana@example.com', phone: '+502 5555 0101' };
@@ -103,11 +105,11 @@ describe('validation transitions', () => {
   });
 
   it('nextReleaseAt is the earliest scheduled release, or null', async () => {
-    expect(await nextReleaseAt(db)).toBeNull();
+    expect(await nextReleaseAt(db, VENUES)).toBeNull();
     await held('claimed', 'd1', MIN, { releaseAt: at(-10 * MIN) });
     await scheduled(5 * MIN);
     await scheduled(3 * MIN);
-    expect(await nextReleaseAt(db)).toEqual(at(3 * MIN));
+    expect(await nextReleaseAt(db, VENUES)).toEqual(at(3 * MIN));
   });
 
   it('expireOverdue expires waiting rows whose slot started, never live or booking ones', async () => {
@@ -139,19 +141,19 @@ describe('claims and leases', () => {
     const tooLate = await scheduled(2 * MIN);
     const slotPassed = await scheduled(-MIN, { slotAt: NOW });
     await reservation();
-    const rows = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: MIN, leaseMs: 2 * MIN, limit: 10 });
+    const rows = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: MIN, leaseMs: 2 * MIN, limit: 10, venues: VENUES });
     expect(rows.map((r) => r.id)).toEqual([sooner, later]);
     expect(rows[0]).toMatchObject({ status: 'claimed', lease_owner: 'd1', lease_expires_at: at(2 * MIN), first_name: 'Ana', email: 'ana@example.com', venue: 'la-villa' });
     expect(await getStatus(db, tooLate)).toBe('scheduled');
     expect(await getStatus(db, slotPassed)).toBe('scheduled');
-    expect(await claimDue(db, { owner: 'd2', now: NOW, horizonMs: MIN, leaseMs: 2 * MIN, limit: 10 })).toEqual([]);
+    expect(await claimDue(db, { owner: 'd2', now: NOW, horizonMs: MIN, leaseMs: 2 * MIN, limit: 10, venues: VENUES })).toEqual([]);
   });
 
   it('claimDue takes over claimed rows whose lease expired, but never booking rows', async () => {
     const deadClaim = await held('claimed', 'd1', -1);
     await held('claimed', 'd1', 1);
     const deadBooking = await held('booking', 'd1', -1);
-    const rows = await claimDue(db, { owner: 'd2', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10 });
+    const rows = await claimDue(db, { owner: 'd2', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10, venues: VENUES });
     expect(rows.map((r) => [r.id, r.lease_owner])).toEqual([[deadClaim, 'd2']]);
     expect(await getReservation(db, deadBooking)).toMatchObject({ status: 'booking', lease_owner: 'd1' });
   });
@@ -170,7 +172,7 @@ describe('claims and leases', () => {
     expect((await getReservation(db, deadBooking))?.lease_expires_at).toEqual(NOW);
     expect((await getReservation(db, alive))?.lease_expires_at).toEqual(at(MIN));
     expect((await getReservation(db, done))?.lease_expires_at).toEqual(at(MIN)); // finished rows are not touched
-    const rows = await claimDue(db, { owner: 'd2', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10 });
+    const rows = await claimDue(db, { owner: 'd2', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10, venues: VENUES });
     expect(rows.map((r) => r.id)).toEqual([deadClaim]);
     const all = await expireLeasesOfDeadOwners(db, { now: NOW, isDead: () => true });
     expect(all.sort((a, b) => a.owner.localeCompare(b.owner))).toEqual([{ owner: 'd2', rows: 1 }, { owner: 'host:42:bb', rows: 1 }]);
@@ -178,7 +180,7 @@ describe('claims and leases', () => {
 
   it('claimDue respects limit', async () => {
     for (let i = 0; i < 5; i += 1) await scheduled(-i * 1000);
-    const rows = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 2 });
+    const rows = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 2, venues: VENUES });
     expect(rows.map((r) => r.release_at)).toEqual([at(-4000), at(-3000)]);
   });
 
@@ -195,7 +197,7 @@ describe('claims and leases', () => {
     expect(await heartbeat(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(false);
     expect(await startBooking(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(false);
 
-    const [claimed] = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 1 });
+    const [claimed] = await claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 1, venues: VENUES });
     expect(claimed?.id).toBe(id);
     expect(await startBooking(db, { id, owner: 'd1', now: NOW, leaseMs: MIN })).toBe(true);
     expect(await getStatus(db, id)).toBe('booking');
@@ -235,7 +237,7 @@ describe('concurrent claimers (SKIP LOCKED)', () => {
       const claimer = async (pool: Kysely<Database>, owner: string): Promise<number[]> => {
         const mine: number[] = [];
         for (;;) {
-          const batches = await Promise.all([1, 2, 3].map(() => claimDue(pool, { owner, now: NOW, horizonMs: 0, leaseMs: MIN, limit: 3 })));
+          const batches = await Promise.all([1, 2, 3].map(() => claimDue(pool, { owner, now: NOW, horizonMs: 0, leaseMs: MIN, limit: 3, venues: VENUES })));
           const ids = batches.flat().map((r) => r.id);
           if (ids.length === 0) return mine;
           mine.push(...ids);
@@ -273,7 +275,7 @@ describe('concurrent claimers (SKIP LOCKED)', () => {
       // Bounded: a claim that waited for the lock would deadlock with this test, so give up after 5 s.
       let timer: NodeJS.Timeout | undefined;
       const rows = await Promise.race([
-        claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10 }),
+        claimDue(db, { owner: 'd1', now: NOW, horizonMs: 0, leaseMs: MIN, limit: 10, venues: VENUES }),
         new Promise<'waited'>((resolve) => (timer = setTimeout(() => resolve('waited'), 5_000))),
       ]);
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import type { SiteAppointment } from '../booking/session-port.js';
 import type { BookingRequest, BookingResult } from '../contracts/index.js';
 import { retryTransient } from '../db/retry.js';
-import { getHeldBooking, heartbeat, listAttempts, takeOverAbandonedBookings, type AttemptRow, type HeldBooking } from '../reservations/index.js';
+import { flagUnservedBookings, getHeldBooking, heartbeat, listAttempts, takeOverAbandonedBookings, type AttemptRow, type HeldBooking } from '../reservations/index.js';
 import { confirmedAttempt, decideFromSite, describeAttempts, openAttempts, whatToAsk, type ReconcileDecision, type SiteAnswers } from './reconcile-decision.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { logDecision, recordDecision, type ReconcileDeps, type ReconcileOutcome } from './reconcile-record.js';
@@ -38,12 +38,14 @@ const TAKE_OVER_LIMIT = 20;
  */
 export async function reconcileAbandonedBookings(deps: ReconcileDeps, options: { isRunning?: (id: number) => boolean } = {}): Promise<ReconcileOutcome[]> {
   const now = new Date(deps.clock.now());
-  const taken = await takeOverAbandonedBookings(deps.db, { owner: deps.daemonId, now, leaseMs: deps.leaseMs, limit: TAKE_OVER_LIMIT });
+  const venues = Object.keys(deps.venues);
+  const unserved = await flagUnserved(deps, now, venues);
+  const taken = await takeOverAbandonedBookings(deps.db, { owner: deps.daemonId, now, leaseMs: deps.leaseMs, limit: TAKE_OVER_LIMIT, venues });
   // Our own row whose lease lapsed under its running session (a heartbeat late through an outage): the
   // take-over just renewed our lease, and the session goes on; it is not reconciled behind its back.
   const rows = taken.filter((row) => !options.isRunning?.(row.id));
   const cause = (row: HeldBooking): string => `the daemon ${row.previous_owner ?? '?'} booking it stopped`;
-  return Promise.all(
+  const reconciled = await Promise.all(
     rows.map(async (row) => {
       // Held from the take-over to the decision: the lease is renewed while the site is looked up.
       const beat = startHeartbeat(deps, { id: row.id, owner: deps.daemonId, leaseMs: deps.leaseMs });
@@ -55,6 +57,25 @@ export async function reconcileAbandonedBookings(deps: ReconcileDeps, options: {
       }
     }),
   );
+  return [...unserved, ...reconciled];
+}
+
+/**
+ * Abandoned `booking` rows of a venue this daemon does not serve are left to a live daemon that does (it
+ * takes them over); with none, nobody can ask the site, so they go to `needs_attention` rather than rot.
+ */
+async function flagUnserved(deps: ReconcileDeps, now: Date, venues: string[]): Promise<ReconcileOutcome[]> {
+  const flagged = await flagUnservedBookings(deps.db, { now, venues, limit: TAKE_OVER_LIMIT });
+  const outcomes: ReconcileOutcome[] = [];
+  for (const row of flagged) {
+    const { reason } = row;
+    deps.logger.warn(
+      { reservation_id: row.id, venue: row.venue, previous_owner: row.previousOwner, decision: 'needs_attention', reason },
+      `reservation ${row.id} needs attention: it was left in booking for venue "${row.venue}", which no running daemon serves (this daemon serves: ${venues.join(', ') || '(none)'})`,
+    );
+    outcomes.push({ reservationId: row.id, decision: 'needs_attention', attempt: null, result: null, reason });
+  }
+  return outcomes;
 }
 
 /**

@@ -83,9 +83,9 @@ export interface ImmediateHold {
 /** The session API (see the file's comment). */
 export interface BookingSessions {
   /**
-   * Claims the rows due within `horizonMs` (at most `limit`) and returns a session for each. A row that
-   * cannot be booked as it stands (a venue this daemon does not serve included) is `rejected` with its reason
-   * (logged). A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
+   * Claims the rows due within `horizonMs` (at most `limit`) of this daemon's venues (`deps.venues`; other
+   * daemons serve theirs) and returns a session for each. A row that cannot be booked as it stands is
+   * `rejected` with its reason (logged). A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
    */
   holdDue(args: { horizonMs: number; limit: number }): Promise<BookingSession[]>;
   /** Creates the `book-now` row, held by this owner in `booking`, and returns its session. */
@@ -189,7 +189,7 @@ async function claimAndAdmit(
   args: { horizonMs: number; limit: number },
 ): Promise<Array<{ row: ClaimedReservation; request: BookingRequest; venue: VenueConfig }>> {
   const { db, clock, logger } = deps;
-  const claim = (): Promise<ClaimedReservation[]> => claimDue(db, { owner: deps.daemonId, now: new Date(clock.now()), ...args, leaseMs: deps.leaseMs });
+  const claim = (): Promise<ClaimedReservation[]> => claimDue(db, { owner: deps.daemonId, now: new Date(clock.now()), ...args, leaseMs: deps.leaseMs, venues: Object.keys(deps.venues) });
   const claimed = await retryTransient(claim, { what: 'claiming due reservations', logger, budgetMs: CLAIM_RETRY_MS });
   const admitted: Array<{ row: ClaimedReservation; request: BookingRequest; venue: VenueConfig }> = [];
   for (const row of claimed) {
@@ -201,8 +201,7 @@ async function claimAndAdmit(
 
 /**
  * Whether a row just claimed becomes a session, and with which request: built once here. A row this owner
- * already runs and a row that cannot be booked as it stands (`rejected` with its reason, logged; a venue this
- * daemon does not serve included) do not.
+ * already runs and a row that cannot be booked as it stands (`rejected` with its reason, logged) do not.
  */
 async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running: ReadonlySet<number>): Promise<{ request: BookingRequest; venue: VenueConfig } | null> {
   const { db, clock, logger, daemonId: owner } = deps;
@@ -224,7 +223,7 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
     log.warn({ field: err.field }, `reservation ${row.id} rejected: ${loggableReason(err.field, err.message)}`);
     return null;
   }
-  // The builder refused a venue this daemon does not serve (`venue` rejection above).
+  // claimDue returns only this daemon's venues, and the builder checked the venue again.
   const venue = deps.venues[request.venue]!;
   // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the row was
   // still `claimed`), so none stays open forever.

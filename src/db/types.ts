@@ -136,10 +136,31 @@ export interface SiteBlocksTable {
   reason: string;
 }
 
+/**
+ * `daemons`: one row per `reservd run` process (migration 0005), kept after its stop. Live = `stopped_at IS
+ * NULL` and `seen_at` within two of its leases (`2 × lease_ms`); see `src/reservations/daemons.ts`.
+ */
+export interface DaemonsTable {
+  /** The daemon's lease owner id (`lease_owner`, `booking_attempts.daemon_id`). */
+  id: string;
+  host: string;
+  pid: number;
+  /** The venue ids of its config: the venues it validates, claims and reconciles. */
+  venues: string[];
+  /** Its `daemon.leaseMs`; it beats every third of it. */
+  lease_ms: number;
+  started_at: Date;
+  /** Refreshed on every beat (every `lease_ms / 3`). */
+  seen_at: Date;
+  /** Set on a clean stop; null while it runs (or after a crash, until `seen_at` is stale). */
+  stopped_at: Date | null;
+}
+
 /** The whole database as Kysely sees it. */
 export interface Database {
   booking_users: BookingUsersTable;
   reservations: ReservationsTable;
   booking_attempts: BookingAttemptsTable;
   site_blocks: SiteBlocksTable;
+  daemons: DaemonsTable;
 }

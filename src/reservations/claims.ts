@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { toJsonResult, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
+import { addMs, changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /** Arguments of {@link claimDue}. */
 export interface ClaimDueArgs {
@@ -14,12 +14,15 @@ export interface ClaimDueArgs {
   leaseMs: number;
   /** Most rows claimed per call. */
   limit: number;
+  /** The venue ids this daemon serves: rows of any other venue are left to a daemon that serves it. */
+  venues: readonly string[];
 }
 
 /**
  * Claims due reservations for `owner`: `scheduled` rows (and `claimed` rows whose lease expired, i.e. their
  * holder died before firing) with `release_at <= now + horizonMs` and a slot not yet started, earliest release
- * first, become `claimed` with a lease until `now + leaseMs`. `booking` rows with an expired lease are NOT taken
+ * first, become `claimed` with a lease until `now + leaseMs`. Only rows of `venues` (the daemon's own) are
+ * claimed: a daemon never claims another daemon's venue. `booking` rows with an expired lease are NOT taken
  * over: a submit may have happened, they need reconciliation.
  *
  * One statement: a CTE `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n` feeding the UPDATE, so concurrent claimers
@@ -36,6 +39,7 @@ export async function claimDue(db: Kysely<Database>, args: ClaimDueArgs): Promis
         .select('id')
         .where('release_at', '<=', addMs(now, args.horizonMs))
         .where('slot_at', '>', now)
+        .where(inVenues('venue', args.venues))
         .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), eb('lease_expires_at', '<=', now)])]))
         .orderBy('release_at')
         .orderBy('id')

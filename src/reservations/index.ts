@@ -6,6 +6,17 @@
  */
 export { listPending, markScheduled, markRejected, expireOverdue, nextReleaseAt } from './intake.js';
 export { claimDue, expireLeasesOfDeadOwners, heartbeat, isHeld, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
+export {
+  registerDaemon,
+  touchDaemon,
+  markDaemonStopped,
+  pruneGoneDaemons,
+  listLiveDaemons,
+  listDaemons,
+  LIVE_LEASES,
+  type DaemonRecord,
+  type DaemonRow,
+} from './daemons.js';
 export { getStatus, getReservation, listReservationOutcomes } from './lookups.js';
 export {
   startAttempt,
@@ -28,6 +39,7 @@ export {
   flagUnknownAfterCancel,
   rejectHeld,
   takeOverAbandonedBookings,
+  flagUnservedBookings,
   getHeldBooking,
   markAttemptReconciled,
   closeUnsubmittedAttempts,

@@ -1,17 +1,21 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
-import { changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
+import { changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
 
 /**
  * Up to `limit` reservations in `pending`, oldest id first, each with its user's contact columns
  * (`first_name`, `last_name`, `email`, `phone`; `user_id` is a foreign key, so the user always exists).
+ * With `firstVenues` (the daemon's own), rows of those venues come first: rows another daemon serves stay
+ * `pending` until it validates them, and a crowd of them must not hide this daemon's own.
  */
-export async function listPending(db: Kysely<Database>, limit: number): Promise<PendingReservation[]> {
-  const rows = await db
+export async function listPending(db: Kysely<Database>, limit: number, firstVenues?: readonly string[]): Promise<PendingReservation[]> {
+  let query = db
     .selectFrom('reservations as r')
     .innerJoin('booking_users as u', 'u.id', 'r.user_id')
     .select([...RESERVATION_COLUMNS, ...USER_COLUMNS])
-    .where('r.status', '=', 'pending')
+    .where('r.status', '=', 'pending');
+  if (firstVenues) query = query.orderBy(inVenues('r.venue', firstVenues), 'desc');
+  const rows = await query
     .orderBy('r.id')
     .limit(limit)
     .execute();
@@ -75,12 +79,16 @@ export async function expireOverdue(db: Kysely<Database>, now: Date): Promise<nu
   return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
 }
 
-/** The earliest `release_at` among `scheduled` reservations, or null when none is scheduled. */
-export async function nextReleaseAt(db: Kysely<Database>): Promise<Date | null> {
+/**
+ * The earliest `release_at` among `scheduled` reservations of `venues` (the daemon's own: it never wakes for
+ * another daemon's venue), or null when none is scheduled.
+ */
+export async function nextReleaseAt(db: Kysely<Database>, venues: readonly string[]): Promise<Date | null> {
   const row = await db
     .selectFrom('reservations')
     .select((eb) => eb.fn.min('release_at').as('next_release_at'))
     .where('status', '=', 'scheduled')
+    .where(inVenues('venue', venues))
     .executeTakeFirst();
   return row?.next_release_at ?? null;
 }

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { isLiveDaemon } from './daemons.js';
 import { DEFINITIVE_NOT_BOOKED, toJsonResult, type BookingResult } from '../contracts/index.js';
 import type { Database, ReservationStatus } from '../db/types.js';
-import { addMs, changedRow, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
+import { addMs, changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /**
  * Safety nets for rows a booking left behind, and the queries of crash reconciliation (docs/architecture.md
@@ -88,7 +89,6 @@ export async function rejectHeld(db: Kysely<Database>, args: { id: number; owner
   return changedRow(update);
 }
 
-
 /** A reservation this daemon holds in `booking` (its lease), with its user's contact columns. */
 export type HeldBooking = ClaimedReservation & {
   /** The lease owner before a take-over ({@link takeOverAbandonedBookings}); null for a row we already held. */
@@ -98,7 +98,9 @@ export type HeldBooking = ClaimedReservation & {
 /**
  * Takes over rows left in `booking` by a daemon that died (lease expired): they become held by `owner` with a
  * lease until `now + leaseMs`, status unchanged, so the caller can reconcile them against the site and then
- * finish them through the usual owner-guarded writes. One statement: a CTE `SELECT ... FOR UPDATE SKIP
+ * finish them through the usual owner-guarded writes. Only rows of `venues` (the daemon's own: only a daemon
+ * that serves a venue can look its bookings up on the site; see {@link flagUnservedBookings} for the rest).
+ * One statement: a CTE `SELECT ... FOR UPDATE SKIP
  * LOCKED` feeding the UPDATE (like `claimDue`), so several daemons running it at once never take the same
  * row, and a row just taken (fresh lease) is not taken again.
  *
@@ -106,7 +108,7 @@ export type HeldBooking = ClaimedReservation & {
  */
 export async function takeOverAbandonedBookings(
   db: Kysely<Database>,
-  args: { owner: string; now: Date; leaseMs: number; limit: number },
+  args: { owner: string; now: Date; leaseMs: number; limit: number; venues: readonly string[] },
 ): Promise<HeldBooking[]> {
   const { now } = args;
   const rows = await db
@@ -116,6 +118,7 @@ export async function takeOverAbandonedBookings(
         .select(['id', 'lease_owner as previous_owner', 'lease_expires_at as previous_expiry'])
         .where('status', '=', 'booking')
         .where('lease_expires_at', '<=', now)
+        .where(inVenues('venue', args.venues))
         .orderBy('lease_expires_at')
         .orderBy('id')
         .limit(args.limit)
@@ -206,4 +209,51 @@ export async function closeUnsubmittedAttempts(db: Kysely<Database>, args: { res
     .where('finished_at', 'is', null)
     .executeTakeFirst();
   return Number(update.numUpdatedRows);
+}
+
+/**
+ * Rows left in `booking` (lease expired) for a venue that neither `venues` (this daemon's) nor any live daemon
+ * serves (`daemons`, {@link isLiveDaemon}): nobody can look their booking up on the site, so rather than rot in
+ * `booking` they become `needs_attention`, lease cleared, with a reason naming the venue, the daemon that was
+ * booking it, and what to check. A row of a venue some live daemon serves is left to it. Same `FOR UPDATE SKIP
+ * LOCKED` CTE as {@link takeOverAbandonedBookings}, so daemons running it at once never write the same row.
+ *
+ * @returns the rows flagged, by id, with their venue, the reason written and the lease owner they had.
+ */
+export async function flagUnservedBookings(
+  db: Kysely<Database>,
+  args: { now: Date; venues: readonly string[]; limit: number },
+): Promise<Array<{ id: number; venue: string; reason: string; previousOwner: string | null }>> {
+  const { now } = args;
+  const served = args.venues.length > 0 ? args.venues.join(', ') : '(none)';
+  const rows = await db
+    .with('unserved', (qb) =>
+      qb
+        .selectFrom('reservations as r')
+        .select(['r.id', 'r.lease_owner as previous_owner'])
+        .where('r.status', '=', 'booking')
+        .where('r.lease_expires_at', '<=', now)
+        .where((eb) => eb.not(inVenues('r.venue', args.venues)))
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('daemons as d').select('d.id').where(isLiveDaemon(now)).where(sql<boolean>`r.venue = ANY(d.venues)`))),
+        )
+        .orderBy('r.id')
+        .limit(args.limit)
+        .forUpdate('r')
+        .skipLocked(),
+    )
+    .updateTable('reservations as t')
+    .from('unserved')
+    .set({
+      status: 'needs_attention',
+      reason: sql<string>`'venue "' || t.venue || '": no running daemon serves it (this daemon serves: ' || ${served}::text || '), so nobody can look up on the site the booking that daemon ' || coalesce(unserved.previous_owner, '?') || ' was making when it stopped: check the site for a booking on ' || t.target_date::text || ' at ' || t.target_time || ' and set the row''s status yourself'`,
+      lease_owner: null,
+      lease_expires_at: null,
+      finished_at: now,
+      updated_at: now,
+    })
+    .whereRef('t.id', '=', 'unserved.id')
+    .returning(['t.id', 't.venue', 't.reason', 'unserved.previous_owner'])
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), venue: r.venue, reason: r.reason ?? '', previousOwner: r.previous_owner })).sort((a, b) => a.id - b.id);
 }

@@ -1,4 +1,4 @@
-import type { Selectable, UpdateResult } from 'kysely';
+import { sql, type Expression, type Selectable, type SqlBool, type UpdateResult } from 'kysely';
 import type { BookingAttemptsTable, BookingUsersTable, ReservationsTable } from '../db/types.js';
 
 /**
@@ -67,4 +67,12 @@ export function changedRow(result: UpdateResult): boolean {
 /** `now + durationMs` as a new Date (SQL gets instants as bound parameters, never `now()` in logic). */
 export function addMs(now: Date, durationMs: number): Date {
   return new Date(now.getTime() + durationMs);
+}
+
+/**
+ * SQL: `column` is one of `venues` (`= ANY($1::text[])`, which an empty list makes false, where `IN ()` would be
+ * a syntax error).
+ */
+export function inVenues(column: string, venues: readonly string[]): Expression<SqlBool> {
+  return sql<SqlBool>`${sql.ref(column)} = ANY(${sql.val([...venues])}::text[])`;
 }

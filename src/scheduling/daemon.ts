@@ -80,6 +80,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let loopDone: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
   const now = (): Date => new Date(clock.now());
+  // Only this daemon's venues are claimed and waited for; other daemons on the database serve theirs.
+  const venueIds = Object.keys(config.venues);
+  /** Pending rows left to another daemon and already warned about (a warning per row, not per tick). */
+  const othersRows = new Set<number>();
 
   async function tickOnce(): Promise<void> {
     if (options.isDeadOwner) {
@@ -87,7 +91,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         logger.warn({ lease_owner: owner, rows }, `daemon ${owner} is gone (its process no longer runs): taking over its ${rows} reservation(s) now`);
       }
     }
-    await validatePendingOnce({ db, config, now: now(), logger });
+    await validatePendingOnce({ db, config, now: now(), logger, noticed: othersRows });
     // Lease take-over of `booking` rows whose daemon died, each reconciled against the site (logged there).
     await sessions.reconcileAbandoned();
     for (const id of await expireOverdue(db, now())) logger.warn({ reservation_id: id }, `reservation ${id} expired: its slot started before it could be booked`);
@@ -99,7 +103,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   async function nextDelayMs(): Promise<number> {
     if (baseline) return config.daemon.pollIntervalMs;
-    const next = await nextReleaseAt(db);
+    const next = await nextReleaseAt(db, venueIds);
     if (!next) return config.daemon.pollIntervalMs;
     const untilClaimMs = Math.min(config.daemon.pollIntervalMs, next.getTime() - claimHorizonMs(config, siteClocks, baseline) - clock.now());
     // A due row we could not claim this tick (locked by another daemon, or over our concurrency cap) must

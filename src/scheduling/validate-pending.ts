@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config, VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { listPending, markRejected, markScheduled } from '../reservations/index.js';
+import { listLiveDaemons, listPending, markRejected, markScheduled, type DaemonRow, type PendingReservation } from '../reservations/index.js';
 import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { computeReleaseAt, describeReleaseRule, SlotTimeError, slotStartAt } from './release-time.js';
 import { describeSlotGrid, isSlotTime } from './slot-grid.js';
@@ -81,8 +81,10 @@ export interface ValidationCounts {
 }
 
 /**
- * Validates up to `limit` `pending` rows: a valid row becomes `scheduled` with its `release_at` and
- * `slot_at`; an invalid one becomes `rejected` with a reason that names the column: the contract builders'
+ * Validates up to `limit` `pending` rows (this daemon's venues first): a row of a venue this daemon does not
+ * serve stays `pending` while a live daemon serves it, and is otherwise `rejected` (`venue: unknown venue "x": no
+ * running daemon serves it (this daemon serves: a, b)`); a valid row becomes `scheduled` with its `release_at`
+ * and `slot_at`; an invalid one becomes `rejected` with a reason that names the column: the contract builders'
  * rules, then {@link assertBookableAtVenue} (courts, slot grid, slot not started, release before start).
  * Nothing is lost (a bad row is kept, `rejected`, with its reason)
  * and one bad row never stops the others.
@@ -93,12 +95,22 @@ export async function validatePendingOnce(args: {
   now: Date;
   logger: Logger;
   limit?: number;
+  /** Rows already warned about as another daemon's (see {@link leaveToServingDaemon}); the scheduler keeps one per daemon. */
+  noticed?: Set<number>;
 }): Promise<ValidationCounts> {
   const { db, config, now, logger } = args;
   const counts: ValidationCounts = { scheduled: 0, rejected: 0 };
-  const rows = await listPending(db, args.limit ?? 100);
+  const rows = await listPending(db, args.limit ?? 100, Object.keys(config.venues));
+  const others: OtherDaemons = { now, noticed: args.noticed ?? new Set(), live: null };
   for (const row of rows) {
     const log = logger.child({ reservation_id: Number(row.id), venue: row.venue, target_date: row.target_date, target_time: row.target_time });
+    if (!Object.hasOwn(config.venues, row.venue)) {
+      if (await leaveToServingDaemon({ db, config, row, log, others })) continue;
+      const reason = unservedVenueReason(row.venue, config);
+      if (await markRejected(db, { id: Number(row.id), reason, now })) counts.rejected += 1;
+      log.warn({ reason, field: 'venue' }, `reservation ${row.id} rejected: ${reason}`);
+      continue;
+    }
     let verdict: BookableSlot | { reason: string; field: string };
     try {
       const request = buildRequestFromReservation(row, row, (id) => Object.hasOwn(config.venues, id));
@@ -117,4 +129,43 @@ export async function validatePendingOnce(args: {
     }
   }
   return counts;
+}
+
+/** Most row ids remembered as already warned about (then the oldest is forgotten: at worst one more warning). */
+const MAX_NOTICED = 1_000;
+
+/** What one validation pass knows of the other daemons: the live ones (read once, when first needed). */
+interface OtherDaemons {
+  now: Date;
+  noticed: Set<number>;
+  live: DaemonRow[] | null;
+}
+
+/** The reason a row whose venue no live daemon serves is rejected with (names the column `venue`). */
+function unservedVenueReason(venue: string, config: Config): string {
+  return `venue: unknown venue "${venue}": no running daemon serves it (this daemon serves: ${Object.keys(config.venues).join(', ')})`;
+}
+
+/**
+ * Several daemons with different venue lists may share one database (table `daemons`): a pending row of a
+ * venue this daemon does not serve is left `pending` when a live daemon serves it (that daemon validates and
+ * books it), with one warning per row naming the venue and the daemon(s) that serve it.
+ *
+ * @returns true when the row is left to another daemon; false when no live daemon serves its venue.
+ */
+async function leaveToServingDaemon(args: { db: Kysely<Database>; config: Config; row: PendingReservation; log: Logger; others: OtherDaemons }): Promise<boolean> {
+  const { row, others } = args;
+  others.live ??= await listLiveDaemons(args.db, { now: others.now });
+  const serving = others.live.filter((d) => d.venues.includes(row.venue)).map((d) => d.id);
+  if (serving.length === 0) return false;
+  const id = Number(row.id);
+  if (!others.noticed.has(id)) {
+    if (others.noticed.size >= MAX_NOTICED) others.noticed.delete(others.noticed.values().next().value!);
+    others.noticed.add(id);
+    args.log.warn(
+      { serving_daemons: serving },
+      `reservation ${id}: venue "${row.venue}" is not served by this daemon (it serves: ${Object.keys(args.config.venues).join(', ')}); left pending for daemon(s) ${serving.join(', ')}, which serve it`,
+    );
+  }
+  return true;
 }
