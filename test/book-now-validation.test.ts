@@ -104,11 +104,17 @@ describe('the queue and book-now refuse a slot alike, with the same text', () =>
     ['a time off the slot grid', slot({ targetTime: '07:30' }), 'target_time', 'target_time: "07:30" is not a slot start at venue "la-villa" on 2027-07-15 (slots start every 60 min from 07:00 to 21:00)'],
     ['a time after the last slot', slot({ targetTime: '22:00' }), 'target_time', 'target_time: "22:00" is not a slot start at venue "la-villa" on 2027-07-15 (slots start every 60 min from 07:00 to 21:00)'],
     ['a start in a DST gap', slot({ venue: 'ny', targetDate: '2027-03-14', targetTime: '02:00' }), 'target_time', 'target_time: 2027-03-14 02:00 does not exist in America/New_York (the clocks skip it: daylight-saving gap)'],
-    ['an unknown venue', slot({ venue: 'nowhere' }), 'venue', 'venue: unknown venue "nowhere"'],
   ])('%s', async (_name, s, field, message) => {
     const now = new Date('2027-01-01T00:00:00.000Z');
     expect(await queueVerdict(s, now)).toEqual({ status: 'rejected', reason: message });
     expect(bookNowVerdict(s, now)).toEqual({ field, message });
+  });
+
+  it('an unknown venue: the same field and words; the queue adds that no running daemon serves it', async () => {
+    const s = slot({ venue: 'nowhere' });
+    const now = new Date('2027-01-01T00:00:00.000Z');
+    expect(await queueVerdict(s, now)).toEqual({ status: 'rejected', reason: 'venue: unknown venue "nowhere": no running daemon serves it (this daemon serves: la-villa, ny, late-cron)' });
+    expect(bookNowVerdict(s, now)).toEqual({ field: 'venue', message: 'venue: unknown venue "nowhere"' });
   });
 
   it('assertBookableAtVenue is the one function: a request, its venue and now', () => {
