@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, type ConfigEnv } from '../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig, secretValuesOf, type ConfigEnv } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 
 const CONFIG_PATH = 'config/reservd.json';
@@ -445,5 +445,79 @@ describe('config error messages say what is wrong and what is expected', () => {
         '  venues.la-villa.courts: required: an object mapping each key to an object with keys "appointmentTypeId", "calendarId" (optional "name")\n' +
         '  venues.other.site: unknown key "ownerkey" (did you mean "ownerKey"?)',
     );
+  });
+});
+
+describe('secrets: { "fromEnv": NAME } and { "fromFile": path }', () => {
+  const secretFile = (name: string, content: string, mode: number): string => {
+    const path = join(tmp, name);
+    writeFileSync(path, content);
+    chmodSync(path, mode);
+    return path;
+  };
+  const parseWith = (database: Record<string, unknown>, env: ConfigEnv = {}) => {
+    const warnings: string[] = [];
+    const config = parseConfig({ database, venues: {} }, env, { onWarning: (w) => warnings.push(w) });
+    return { config, warnings };
+  };
+
+  it('reads database.url from the environment variable it names', () => {
+    const { config, warnings } = parseWith({ url: { fromEnv: 'RESERVD_TEST_DB_URL' } }, { RESERVD_TEST_DB_URL: 'postgres://reservd:from-env-pw@db.internal:5432/reservd' });
+    expect(config.database.url).toBe('postgres://reservd:from-env-pw@db.internal:5432/reservd');
+    expect(warnings).toEqual([]);
+    expect(secretValuesOf(config)).toEqual(['postgres://reservd:from-env-pw@db.internal:5432/reservd', 'from-env-pw']);
+  });
+
+  it('reads database.password from a 0600 file (one trailing newline dropped) and puts it into the url', () => {
+    const file = secretFile('db-password', 'p@ss w0rd\n', 0o600);
+    const { config, warnings } = parseWith({ url: 'postgres://reservd@db.internal:5432/reservd', password: { fromFile: file } });
+    expect(config.database.url).toBe('postgres://reservd:p%40ss%20w0rd@db.internal:5432/reservd');
+    expect(warnings).toEqual([]);
+    expect(secretValuesOf(config)).toEqual(['p@ss w0rd', 'postgres://reservd:p%40ss%20w0rd@db.internal:5432/reservd', 'p%40ss%20w0rd']);
+  });
+
+  it('warns about a secrets file readable by group or others, naming the file and chmod 600', () => {
+    const file = secretFile('db-password-open', 'hunter2hunter2', 0o644);
+    const { config, warnings } = parseWith({ url: 'postgres://reservd@db.internal/reservd', password: { fromFile: file } });
+    expect(config.database.url).toBe('postgres://reservd:hunter2hunter2@db.internal/reservd');
+    expect(warnings).toEqual([`database.password: secret file ${file} is readable by group or others (mode 644); run "chmod 600 ${file}" (and make reservd's user its owner)`]);
+    const groupOnly = secretFile('db-password-group', 'hunter2hunter2', 0o640);
+    expect(parseWith({ url: 'postgres://reservd@db.internal/reservd', password: { fromFile: groupOnly } }).warnings).toHaveLength(1);
+  });
+
+  it('an unset variable and a missing file are errors naming the config path, listed together', () => {
+    const missing = join(tmp, 'no-such-secret');
+    expect(configError({ database: { url: { fromEnv: 'RESERVD_TEST_UNSET' }, password: { fromFile: missing } }, venues: {} }, { RESERVD_TEST_UNSET: '' }).message).toBe(
+      'invalid configuration:\n' +
+        '  database.url: the environment variable RESERVD_TEST_UNSET ("fromEnv") is not set or empty; set it, or give the value another way\n' +
+        `  database.password: cannot read secret file ${missing} ("fromFile"): ENOENT: no such file or directory, stat '${missing}'`,
+    );
+    const empty = secretFile('empty-secret', '\n', 0o600);
+    expect(configError({ database: { url: { fromFile: empty } }, venues: {} }).message).toBe(`invalid configuration:\n  database.url: secret file ${empty} ("fromFile") is empty`);
+  });
+
+  it('refuses a malformed reference, never quoting the value given', () => {
+    expect(configError({ database: { url: { fromEnv: 'NOT A NAME' }, password: { fromVault: 'x' } }, venues: {} }).message).toBe(
+      'invalid configuration:\n' +
+        '  database.url.fromEnv: must be an environment variable name such as "RESERVD_DB_PASSWORD"\n' +
+        '  database.password: unknown key "fromVault" (known keys: "fromEnv", "fromFile"); expected a string, { "fromEnv": "VARIABLE_NAME" } or { "fromFile": "/path/to/file" }',
+    );
+    expect(configError({ database: { url: 'not a url: s3cret' }, venues: {} }).message).toBe(
+      'invalid configuration:\n  database.url: is not a URL; expected "postgres://user@host:5432/database" (the value is withheld: it may hold a password)',
+    );
+    expect(configError({ database: { password: 'x' }, venues: {} }).message).toBe(
+      'invalid configuration:\n  database.password: is set but there is no database.url (or DATABASE_URL) to use it with; the embedded PostgreSQL needs none',
+    );
+  });
+
+  it('warns about a password written in the file, not about one from DATABASE_URL', () => {
+    expect(parseWith({ url: 'postgres://reservd:written@db/reservd' }).warnings).toEqual([
+      'database: a password is written in the configuration file; give it as { "fromFile": "/etc/reservd/db-password" } (mode 600) or { "fromEnv": "NAME" } instead',
+    ]);
+    const fromEnv = parseWith({ url: 'postgres://reservd:written@db/reservd' }, { DATABASE_URL: 'postgres://reservd:env-pw@db/reservd' });
+    expect(fromEnv.warnings).toEqual([]);
+    expect(fromEnv.config.database.url).toBe('postgres://reservd:env-pw@db/reservd');
+    expect(secretValuesOf(fromEnv.config)).toEqual(['postgres://reservd:written@db/reservd', 'written', 'postgres://reservd:env-pw@db/reservd', 'env-pw']);
+    expect(parseWith({ url: 'postgres://reservd@db/reservd' }).warnings).toEqual([]);
   });
 });

@@ -260,7 +260,7 @@ function unionLines(issue: z.core.$ZodIssueInvalidUnion, path: PropertyKey[], gi
     const unknown = new Set(branchIssues.flatMap((i) => (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys : [])));
     return { issues: branchIssues, used: keys.filter((k) => !unknown.has(k)) };
   });
-  const matching = branches.filter((b) => b.used.length > 0);
+  const matching = branches.filter((b) => b.used.length > 0 && !b.issues.some((i) => i.code === 'invalid_type' && i.path.length === 0));
   if (matching.length === 1) {
     return matching[0]!.issues
       .flatMap((i) => linesFor(i, path, context))

@@ -87,12 +87,13 @@ export function parseConfig(raw: unknown, env: ConfigEnv = {}, options: ParseCon
   const resolved = resolveSecrets(result.data, { env, onWarning, ...(options.readFile ? { readFile: options.readFile } : {}), ...(options.fileMode ? { fileMode: options.fileMode } : {}) });
   if (resolved.problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${resolved.problems.join('\n  ')}`);
   const config = resolved.value as Config;
-  const secrets = resolved.secrets.map((s) => s.value);
+  // A URL written in the file is a secret only when it carries a password.
+  const secrets = resolved.secrets.flatMap((s) => (s.literal && s.path === 'database.url' ? urlSecrets(s.value) : [s.value]));
   if (env.DATABASE_URL) {
     config.database.url = env.DATABASE_URL;
     secrets.push(env.DATABASE_URL);
   }
-  secrets.push(...withDatabasePassword(config, resolved.secrets, onWarning));
+  secrets.push(...withDatabasePassword(config, resolved.secrets, !env.DATABASE_URL, onWarning));
   if (env.RESERVD_BROWSER) config.daemon.browserExecutable = env.RESERVD_BROWSER;
   if (env.RESERVD_LOG_LEVEL) {
     const level = configSchema.shape.log.unwrap().shape.level.safeParse(env.RESERVD_LOG_LEVEL);
@@ -110,7 +111,7 @@ export function parseConfig(raw: unknown, env: ConfigEnv = {}, options: ParseCon
  *
  * @throws ConfigError when a password is given without a URL, or the URL does not parse.
  */
-function withDatabasePassword(config: Config, secrets: ReadonlyArray<{ path: string; literal: boolean }>, onWarning: (message: string) => void): string[] {
+function withDatabasePassword(config: Config, secrets: ReadonlyArray<{ path: string; literal: boolean }>, urlFromFile: boolean, onWarning: (message: string) => void): string[] {
   const { url, password } = config.database;
   if (url === null) {
     if (password !== null) throw new ConfigError('invalid configuration:\n  database.password: is set but there is no database.url (or DATABASE_URL) to use it with; the embedded PostgreSQL needs none');
@@ -124,11 +125,21 @@ function withDatabasePassword(config: Config, secrets: ReadonlyArray<{ path: str
   }
   if (password !== null) parsed.password = password;
   const literal = (path: string) => secrets.some((s) => s.path === path && s.literal);
-  if ((literal('database.password') || (literal('database.url') && parsed.password && password === null)) && !config.database.url?.startsWith('postgres://${')) {
+  if (literal('database.password') || (urlFromFile && literal('database.url') && parsed.password && password === null)) {
     onWarning('database: a password is written in the configuration file; give it as { "fromFile": "/etc/reservd/db-password" } (mode 600) or { "fromEnv": "NAME" } instead');
   }
   if (password !== null) config.database.url = parsed.toString();
-  return [config.database.url as string, ...(parsed.password ? [decodeURIComponent(parsed.password), parsed.password] : [])];
+  return urlSecrets(config.database.url as string);
+}
+
+/** A URL with a password and its password (decoded and as written); nothing for a URL without one. */
+function urlSecrets(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return password ? [url, decodeURIComponent(password), password] : [];
+  } catch {
+    return [url];
+  }
 }
 
 /**
