@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, secretValuesOf } from '../src/config/load.js';
 import { openDatabase } from '../src/db/create-database.js';
 import { redactUrl, scrubSecrets } from '../src/redact.js';
-import { createLogger } from '../src/telemetry/logger.js';
+import { createLogger, loggableReason } from '../src/telemetry/logger.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'reservd-secrets-'));
@@ -104,5 +104,24 @@ describe('secrets never reach the logs', () => {
     expect(warning?.msg).toBe(`configuration: database.password: secret file ${passwordFile} is readable by group or others (mode 644); run "chmod 600 ${passwordFile}" (and make reservd's user its owner)`);
     expect(out).toContain('connecting to postgres://reservd:***@db.reservd.invalid:5432/reservd');
     expect(out).not.toContain(PASSWORD);
+  });
+});
+
+describe('contact details never reach the logs', () => {
+  it('loggableReason withholds reasons about contact fields at any depth', () => {
+    expect(loggableReason('booking_users.email', 'booking_users.email: "ana@" is not a valid email address')).toBe('booking_users.email: invalid value (details withheld from logs)');
+    expect(loggableReason('user.phone', 'user.phone: "12" is not a phone number')).toBe('user.phone: invalid value (details withheld from logs)');
+    expect(loggableReason('result.user.email', 'result.user.email: "ana@" is not a valid email address')).toBe('result.user.email: invalid value (details withheld from logs)');
+    expect(loggableReason('legacy.email', 'legacy.email: "ana@"')).toBe('legacy.email: invalid value (details withheld from logs)');
+    expect(loggableReason('courts', 'courts: court 9 is not a court')).toBe('courts: court 9 is not a court');
+    expect(loggableReason('target_time', 'target_time: "7:00" is not HH:MM')).toBe('target_time: "7:00" is not HH:MM');
+  });
+
+  it('a user, e-mail or phone bound to a log line is redacted', () => {
+    const { logger, text } = capturingLogger();
+    logger.info({ user: { email: 'ana@example.com', phone: '+502 5555 0101' }, result: { user: { email: 'ana@example.com' } }, email: 'ana@example.com' }, 'line');
+    logger.flush();
+    expect(text()).not.toContain('ana@example.com');
+    expect(text()).not.toContain('5555 0101');
   });
 });

@@ -6,7 +6,7 @@
  */
 export { listPending, markScheduled, markRejected, expireOverdue, nextReleaseAt } from './intake.js';
 export { claimDue, expireLeasesOfDeadOwners, heartbeat, isHeld, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
-export { getStatus, getReservation, listReservationOutcomes } from './lookups.js';
+export { getBookingResult, getStatus, getReservation, listReservationOutcomes } from './lookups.js';
 export {
   startAttempt,
   findStartedAttempt,

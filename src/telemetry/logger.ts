@@ -69,8 +69,8 @@ export function createSilentLogger(): Logger {
 
 export { redactUrl } from '../redact.js';
 
-/** Fields whose values are contact details: a reason about them keeps the value off the logs. */
-const CONTACT_FIELD_RE = /^(booking_users\.|user\.)|^(email|phone|firstName|lastName|first_name|last_name)$/;
+/** Fields whose values are contact details, at any depth (`user.email`, `result.user.phone`, `booking_users.email`). */
+const CONTACT_FIELD_RE = /(^|\.)(booking_users|user)\.|(^|\.)(email|phone|firstName|lastName|first_name|last_name)$/;
 
 /**
  * A validation reason fit for a log line: reasons about contact fields (which quote the bad value, e.g.
