@@ -29,10 +29,20 @@ function formsOf(secret: string): string[] {
  * Longest secrets are replaced first, so a URL that contains a password secret is scrubbed whole.
  */
 export function scrubSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  const forms = secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(formsOf).sort((a, b) => b.length - a.length);
-  for (const form of forms) out = out.split(form).join(SECRET_CENSOR);
-  return out.replace(URL_PASSWORD_RE, '$1***@');
+  return createSecretScrubber(secrets)(text);
+}
+
+/**
+ * {@link scrubSecrets} for a fixed list of secrets, their forms computed once (the logger calls it on every
+ * line).
+ */
+export function createSecretScrubber(secrets: readonly string[]): (text: string) => string {
+  const forms = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(formsOf))].sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const form of forms) if (out.includes(form)) out = out.split(form).join(SECRET_CENSOR);
+    return out.replace(URL_PASSWORD_RE, '$1***@');
+  };
 }
 
 /** A connection URL fit for a log line or message: its password replaced by `***`; unparseable ones withheld. */

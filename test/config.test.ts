@@ -231,8 +231,7 @@ describe('environment overrides', () => {
 
   it('refuses a bad RESERVD_LOG_LEVEL with a ConfigError naming the variable', () => {
     const err = configError({ venues: {} }, { RESERVD_LOG_LEVEL: 'verbose' });
-    expect(err.message).toMatch(/^RESERVD_LOG_LEVEL: /);
-    expect(err.message).toContain('"debug"');
+    expect(err.message).toBe('RESERVD_LOG_LEVEL: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "verbose"');
   });
 
   it('loadConfig names the file in front of an env error', () => {

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { ReservdError } from '../errors.js';
 import { formatConfigIssues } from './issues.js';
 import { resolveSecrets } from './secrets.js';
@@ -96,8 +95,9 @@ export function parseConfig(raw: unknown, env: ConfigEnv = {}, options: ParseCon
   secrets.push(...withDatabasePassword(config, resolved.secrets, !env.DATABASE_URL, onWarning));
   if (env.RESERVD_BROWSER) config.daemon.browserExecutable = env.RESERVD_BROWSER;
   if (env.RESERVD_LOG_LEVEL) {
-    const level = configSchema.shape.log.unwrap().shape.level.safeParse(env.RESERVD_LOG_LEVEL);
-    if (!level.success) throw new ConfigError(`RESERVD_LOG_LEVEL: ${z.prettifyError(level.error)}`);
+    const levelSchema = configSchema.shape.log.unwrap().shape.level.unwrap();
+    const level = levelSchema.safeParse(env.RESERVD_LOG_LEVEL);
+    if (!level.success) throw new ConfigError(`RESERVD_LOG_LEVEL: must be one of ${levelSchema.options.map((o) => `"${o}"`).join(', ')}, got "${env.RESERVD_LOG_LEVEL}"`);
     config.log.level = level.data;
   }
   const frozen = deepFreeze(config);

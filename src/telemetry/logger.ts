@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { scrubSecrets } from '../redact.js';
+import { createSecretScrubber } from '../redact.js';
 
 export type { Logger } from 'pino';
 
@@ -47,7 +47,7 @@ export interface LoggerOptions {
  * (pino's `streamWrite` hook; a path cannot reach a password inside a message or an error's text).
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const secrets = [...(options.secrets ?? [])];
+  const scrub = createSecretScrubber(options.secrets ?? []);
   return pino(
     {
       name: 'reservd',
@@ -55,7 +55,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { pid: process.pid, ...options.base },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' },
-      hooks: { streamWrite: (line) => scrubSecrets(line, secrets) },
+      hooks: { streamWrite: scrub },
       formatters: { level: (label) => ({ level: label }) },
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
