@@ -418,6 +418,7 @@ describe('config error messages say what is wrong and what is expected', () => {
         '  daemon.headless: must be true or false, got the string "yes"\n' +
         '  daemon.mode: must be one of "on-time", "polling-baseline", got the string "fast"',
     );
+    expect(messageOf({ daemon: { browserExecutable: 5 }, venues: {} })).toBe('invalid configuration:\n  daemon.browserExecutable: must be a string or null, got 5');
     expect(messageOf({ venues: [] })).toBe(
       'invalid configuration:\n  venues: must be an object mapping each key to an object with keys "name", "timeZone", "releaseRule", "site", "courts" (optional "slotLengthS", "firstSlotTime", "lastSlotTime"), got a list',
     );

@@ -50,13 +50,14 @@ function unwrap(schema: Schema | undefined): Schema | undefined {
 
 /** The schema at `path` under `root` (through objects, records and union options), if the path is known. */
 function schemaAt(root: Schema, path: readonly PropertyKey[]): Schema | undefined {
-  let current: Schema | undefined = unwrap(root);
+  // `current` keeps its wrappers (`nullable` says null is allowed); each step looks through them.
+  let current: Schema | undefined = root;
   for (const key of path) {
-    const def: SchemaDef | undefined = current?._zod.def;
+    const def: SchemaDef | undefined = unwrap(current)?._zod.def;
     if (!def) return undefined;
-    if (def.type === 'object') current = unwrap(def.shape?.[String(key)]);
-    else if (def.type === 'record') current = unwrap(def.valueType);
-    else if (def.type === 'union') current = unwrap(def.options?.map((o) => unwrap(o)?._zod.def.shape?.[String(key)]).find(Boolean));
+    if (def.type === 'object') current = def.shape?.[String(key)];
+    else if (def.type === 'record') current = def.valueType;
+    else if (def.type === 'union') current = def.options?.map((o) => unwrap(o)?._zod.def.shape?.[String(key)]).find(Boolean);
     else return undefined;
   }
   return current;
@@ -76,8 +77,24 @@ function objectKeys(schema: Schema): { required: string[]; optional: string[] } 
 const quote = (key: string): string => `"${key}"`;
 const quoteAll = (keys: readonly string[]): string => keys.map(quote).join(', ');
 
-/** The value a schema expects, in words (`a whole number`, `an object with keys "a", "b" (optional "c")`). */
+/** True when `schema`'s wrappers include `nullable` (null is then a valid value). */
+function acceptsNull(schema: Schema | undefined): boolean {
+  let current = schema;
+  for (let i = 0; current && i < 10; i += 1) {
+    const def = current._zod.def;
+    if (def.type === 'nullable') return true;
+    current = WRAPPERS.has(def.type) ? def.innerType : def.type === 'pipe' ? def.in : undefined;
+  }
+  return false;
+}
+
+/** The value a schema expects, in words (`a whole number`, `an object with keys "a", "b" (optional "c")`, `... or null`). */
 function describeSchema(schema: Schema | undefined, depth = 0): string {
+  const text = describeUnwrapped(schema, depth);
+  return acceptsNull(schema) ? `${text} or null` : text;
+}
+
+function describeUnwrapped(schema: Schema | undefined, depth: number): string {
   const def = unwrap(schema)?._zod.def;
   if (!def) return 'a value';
   switch (def.type) {
