@@ -4,6 +4,7 @@ import * as m0002 from './0002_unknown_outcome.js';
 import * as m0003 from './0003_site_outcomes.js';
 // 0004: written beside this one (merged in separately).
 import * as m0005 from './0005_daemons.js';
+import * as m0006 from './0006_result_without_contact.js';
 
 /**
  * Every migration, by name, in the order Kysely's `Migrator` applies them (names sort alphabetically).
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0003_site_outcomes': m0003,
   // 0004: written beside this one (merged in separately).
   '0005_daemons': m0005,
+  '0006_result_without_contact': m0006,
 };

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
-import { loadConfig, parseConfig, type ConfigEnv } from './config/load.js';
+import { loadConfig, parseConfig, secretValuesOf, type ConfigEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/types.js';
 import { listLiveDaemons, listReservationOutcomes, insertReservation, insertUser } from './reservations/index.js';
@@ -42,7 +42,9 @@ function demoConfig(args: { at: string; baseUrl: string; base?: Config | undefin
     {
       daemon: { ...(base?.daemon ?? {}), prepareLeadMs: 15_000, pollIntervalMs: 5_000 },
       database: {
+        // The base's password is already in its url (parseConfig put it there).
         ...(base?.database ?? {}),
+        password: null,
         ...(args.embedded ? { embeddedDataDir: args.embedded.dataDir, embeddedPort: args.embedded.port } : {}),
       },
       log: { level: 'info' },
@@ -63,6 +65,8 @@ function demoConfig(args: { at: string; baseUrl: string; base?: Config | undefin
       },
     },
     args.env,
+    // The base file's warnings were given when it was loaded; its secrets come back here as plain values.
+    { onWarning: () => undefined },
   );
 }
 
@@ -108,7 +112,7 @@ export async function runDemo(args: { configPath?: string | undefined; env: Conf
   const config = demoConfig({ at: release.time, baseUrl: url, env: args.env, base, ...(throwaway ? { embedded: { dataDir: throwaway.dataDir, port: throwaway.port } } : {}) });
   mkdirSync('.reservd', { recursive: true });
   const logFile = `.reservd/demo-${new Date(startedMs).toISOString().replace(/[:.]/g, '-')}.log`;
-  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
+  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: logFile, sync: false, mkdir: true }), secrets: secretValuesOf(config) });
   print(`reservd demo — sandbox site ${url}, database ${config.database.url ? 'from DATABASE_URL' : `embedded (${config.database.embeddedDataDir})`}`);
   print(`daemon logs (JSON): ${logFile}`);
 

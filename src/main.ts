@@ -4,13 +4,14 @@ import { pino } from 'pino';
 import { createApp, openServices, siteLookupFor } from './app.js';
 import { createProgram, DEFAULT_CONFIG_PATH, withBookNowFlag, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
 import { createOffsetClock, systemClock, type Clock } from './clock.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, loadConfig, secretValuesOf } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ContractError } from './contracts/index.js';
 import { openDatabase } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { runDemo } from './demo.js';
 import { ReservdError } from './errors.js';
+import { scrubSecrets } from './redact.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
 import { bookNow, validateImmediateBooking, type ImmediateBookingInput } from './scheduling/book-now.js';
 import { SlotTimeError } from './scheduling/release-time.js';
@@ -30,12 +31,21 @@ const EXIT_BAD_INPUT = 65;
 const EXIT_BAD_CONFIG = 78;
 
 const env = process.env;
-let logger: Logger = createLogger({ level: env.RESERVD_LOG_LEVEL ?? 'info' });
+let logger: Logger = createLogger({ level: env.RESERVD_LOG_LEVEL ?? 'info', ...(env.DATABASE_URL ? { secrets: [env.DATABASE_URL] } : {}) });
 
-/** Loads the config and re-creates the logger at its level (on stderr when stdout carries a result). */
+/** Secret values of the loaded config: scrubbed from log lines, printed errors and JSON output. */
+let secrets: readonly string[] = env.DATABASE_URL ? [env.DATABASE_URL] : [];
+
+/**
+ * Loads the config and re-creates the logger at its level (on stderr when stdout carries a result), scrubbing
+ * the config's secrets; the loader's warnings (a secrets file readable by others) are logged once it exists.
+ */
 function load(options: CommonOptions, logTo: 'stdout' | 'stderr' = 'stdout'): Config {
-  const config = loadConfig(options.config, env);
-  logger = createLogger({ level: config.log.level, destination: pino.destination({ fd: logTo === 'stdout' ? 1 : 2, sync: false }) });
+  const warnings: string[] = [];
+  const config = loadConfig(options.config, env, { onWarning: (message) => warnings.push(message) });
+  secrets = secretValuesOf(config);
+  logger = createLogger({ level: config.log.level, destination: pino.destination({ fd: logTo === 'stdout' ? 1 : 2, sync: false }), secrets });
+  for (const warning of warnings) logger.warn({ config: options.config }, `configuration: ${warning}`);
   return config;
 }
 
@@ -139,7 +149,7 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
     });
     // `recorded: false`: the row changed under the booking (cancelled, taken over); the row says what to check.
     const summary = { reservation_id: reservationId, status: result.status, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, errors: result.errors, recorded };
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    process.stdout.write(`${scrubSecrets(JSON.stringify(summary), secrets)}\n`);
     return result.status === 'success' ? EXIT_OK : EXIT_BOOKING_FAILED;
   } finally {
     await services.close();
@@ -183,7 +193,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.exit(err.exitCode === 0 ? EXIT_OK : 64);
   }
   const code = exitCodeFor(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = scrubSecrets(err instanceof Error ? err.message : String(err), secrets);
   if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
     const field = (err as { field?: string }).field;
     // Only `book-now` lets an input error reach this point (the daemon rejects a bad row and keeps running).

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, type ConfigEnv } from '../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig, secretValuesOf, type ConfigEnv } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 
 const CONFIG_PATH = 'config/reservd.json';
@@ -57,7 +57,7 @@ describe('loadConfig(config/reservd.json)', () => {
       lastSlotTime: '21:00',
     });
     expect(config.daemon.pollIntervalMs).toBe(30_000);
-    expect(config.database).toEqual({ url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 });
+    expect(config.database).toEqual({ url: null, password: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 });
     expect(config.log.level).toBe('info');
     expect(config.sandbox).toEqual({ port: 8080, clockSkewMs: 0 });
   });
@@ -103,7 +103,7 @@ describe('parseConfig defaults', () => {
         headless: true,
         mode: 'on-time',
       },
-      database: { url: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 },
+      database: { url: null, password: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 },
       log: { level: 'info' },
       sandbox: { port: 8080, clockSkewMs: 0 },
       venues: {},
@@ -170,7 +170,7 @@ describe('parseConfig errors name the key path', () => {
       path: 'venues.x.releaseRule.at',
       says: 'HH:MM',
     },
-    { what: 'fractional hoursBefore', raw: { venues: { x: venue({ releaseRule: { hoursBefore: 1.5 } }) } }, path: 'venues.x.releaseRule', says: 'must be either' },
+    { what: 'fractional hoursBefore', raw: { venues: { x: venue({ releaseRule: { hoursBefore: 1.5 } }) } }, path: 'venues.x.releaseRule.hoursBefore', says: 'must be a whole number, got 1.5' },
     { what: 'non-integer court key', raw: { venues: { x: venue({ courts: { one: { appointmentTypeId: 1001, calendarId: 5001 } } }) } }, path: 'venues.x.courts.one', says: 'court numbers are positive integers' },
     { what: 'court 0', raw: { venues: { x: venue({ courts: { '0': { appointmentTypeId: 1001, calendarId: 5001 } } }) } }, path: 'venues.x.courts.0', says: 'court numbers are positive integers' },
     { what: 'empty courts', raw: { venues: { x: venue({ courts: {} }) } }, path: 'venues.x.courts', says: 'at least one court' },
@@ -181,7 +181,7 @@ describe('parseConfig errors name the key path', () => {
     { what: 'baseUrl that is not http(s)', raw: { venues: { x: venue({ site: { baseUrl: 'file:///etc/passwd', ownerKey: '0b1c2d3e' } }) } }, path: 'venues.x.site.baseUrl', says: 'http(s) URL' },
     { what: 'venue id that is not a slug', raw: { venues: { 'La Villa': venue() } }, path: 'venues.La Villa', says: 'lower-case slugs' },
     { what: 'pollIntervalMs below its minimum', raw: { daemon: { pollIntervalMs: 10 }, venues: {} }, path: 'daemon.pollIntervalMs', says: '50' },
-    { what: 'missing venues', raw: {}, path: 'venues', says: 'expected record' },
+    { what: 'missing venues', raw: {}, path: 'venues', says: 'required: an object mapping each key to an object with keys "name"' },
     { what: 'bad log level in the file', raw: { log: { level: 'loud' }, venues: {} }, path: 'log.level', says: 'info' },
   ];
 
@@ -200,7 +200,7 @@ describe('parseConfig errors name the key path', () => {
     expect(lines.sort()).toEqual(['daemon.leaseMs', 'venues.x.courts', 'venues.x.timeZone']);
   });
   it('refuses a site-block cool-off under a minute (reservd always stops after a flag)', () => {
-    expect(configError({ daemon: { siteBlockedCoolOffMs: 0 }, venues: { x: venue() } }).message).toContain('daemon.siteBlockedCoolOffMs: Too small: expected number to be >=60000');
+    expect(configError({ daemon: { siteBlockedCoolOffMs: 0 }, venues: { x: venue() } }).message).toContain('daemon.siteBlockedCoolOffMs: must be at least 60000, got 0');
     expect(parseConfig({ daemon: { siteBlockedCoolOffMs: 60_000 }, venues: { x: venue() } }).daemon.siteBlockedCoolOffMs).toBe(60_000);
   });
 });
@@ -231,8 +231,7 @@ describe('environment overrides', () => {
 
   it('refuses a bad RESERVD_LOG_LEVEL with a ConfigError naming the variable', () => {
     const err = configError({ venues: {} }, { RESERVD_LOG_LEVEL: 'verbose' });
-    expect(err.message).toMatch(/^RESERVD_LOG_LEVEL: /);
-    expect(err.message).toContain('"debug"');
+    expect(err.message).toBe('RESERVD_LOG_LEVEL: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "verbose"');
   });
 
   it('loadConfig names the file in front of an env error', () => {
@@ -321,39 +320,43 @@ describe('the Acuity site and its courts', () => {
 
   it('refuses a missing or numeric ownerKey', () => {
     expect(configError({ venues: { v: venue({ site: { baseUrl: 'https://example.as.me' } }) } }).message).toBe(
-      'invalid configuration:\n  venues.v.site.ownerKey: Invalid input: expected string, received undefined',
+      'invalid configuration:\n  venues.v.site.ownerKey: required: a string',
     );
-    expect(configError(site({ ownerKey: 12345678 })).message).toBe('invalid configuration:\n  venues.v.site.ownerKey: Invalid input: expected string, received number');
+    expect(configError(site({ ownerKey: 12345678 })).message).toBe('invalid configuration:\n  venues.v.site.ownerKey: must be a string, got 12345678');
   });
 
   it('refuses the old site shape (slug + one appointment type) and the old court shape (a calendar id string)', () => {
     expect(configError({ venues: { v: venue({ site: { baseUrl: 'https://example.as.me', slug: 'test-club', appointmentTypeId: '1001' } }) } }).message).toBe(
-      'invalid configuration:\n  venues.v.site.ownerKey: Invalid input: expected string, received undefined\n  venues.v.site: Unrecognized keys: "slug", "appointmentTypeId"',
+      'invalid configuration:\n  venues.v.site.ownerKey: required: a string\n' +
+        '  venues.v.site: unknown key "slug" (known keys: "adapter", "baseUrl", "ownerKey", "businessId")\n' +
+        '  venues.v.site: unknown key "appointmentTypeId" (known keys: "adapter", "baseUrl", "ownerKey", "businessId")',
     );
-    expect(configError(courts({ '1': '5001' })).message).toBe('invalid configuration:\n  venues.v.courts.1: Invalid input: expected object, received string');
+    expect(configError(courts({ '1': '5001' })).message).toBe(
+      'invalid configuration:\n  venues.v.courts.1: must be an object with keys "appointmentTypeId", "calendarId" (optional "name"), got the string "5001"',
+    );
   });
 
   it('refuses another adapter and a businessId that is not a positive integer', () => {
-    expect(configError(site({ adapter: 'mindbody' })).message).toBe('invalid configuration:\n  venues.v.site.adapter: Invalid input: expected "acuity"');
-    expect(configError(site({ businessId: 0 })).message).toBe('invalid configuration:\n  venues.v.site.businessId: Too small: expected number to be >0');
-    expect(configError(site({ businessId: '31337001' })).message).toBe('invalid configuration:\n  venues.v.site.businessId: Invalid input: expected number, received string');
+    expect(configError(site({ adapter: 'mindbody' })).message).toBe('invalid configuration:\n  venues.v.site.adapter: must be "acuity", got the string "mindbody"');
+    expect(configError(site({ businessId: 0 })).message).toBe('invalid configuration:\n  venues.v.site.businessId: must be more than 0, got 0');
+    expect(configError(site({ businessId: '31337001' })).message).toBe('invalid configuration:\n  venues.v.site.businessId: must be a whole number, got the string "31337001"');
   });
 
   it('refuses a court without calendarId, naming venues.<id>.courts.<n>.calendarId', () => {
     expect(configError(courts({ '1': { appointmentTypeId: 1001 } })).message).toBe(
-      'invalid configuration:\n  venues.v.courts.1.calendarId: Invalid input: expected number, received undefined',
+      'invalid configuration:\n  venues.v.courts.1.calendarId: required: a whole number',
     );
   });
 
   it('refuses court ids that are not positive integers, an empty court name and an unknown court key', () => {
     expect(configError(courts({ '1': { appointmentTypeId: '1001', calendarId: 5001 } })).message).toBe(
-      'invalid configuration:\n  venues.v.courts.1.appointmentTypeId: Invalid input: expected number, received string',
+      'invalid configuration:\n  venues.v.courts.1.appointmentTypeId: must be a whole number, got the string "1001"',
     );
-    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 0 } })).message).toBe('invalid configuration:\n  venues.v.courts.1.calendarId: Too small: expected number to be >0');
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 0 } })).message).toBe('invalid configuration:\n  venues.v.courts.1.calendarId: must be more than 0, got 0');
     expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001, name: '' } })).message).toBe(
-      'invalid configuration:\n  venues.v.courts.1.name: Too small: expected string to have >=1 characters',
+      'invalid configuration:\n  venues.v.courts.1.name: must not be empty',
     );
-    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001, surface: 'clay' } })).message).toBe('invalid configuration:\n  venues.v.courts.1: Unrecognized key: "surface"');
+    expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001, surface: 'clay' } })).message).toBe('invalid configuration:\n  venues.v.courts.1: unknown key "surface" (known keys: "appointmentTypeId", "calendarId", "name")');
   });
 
   it('refuses two courts sharing an appointmentTypeId, or a calendarId, or both', () => {
@@ -366,5 +369,155 @@ describe('the Acuity site and its courts', () => {
     expect(configError(courts({ '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1001, calendarId: 5001 } })).message).toBe(
       'invalid configuration:\n  venues.v.courts: two courts share an appointmentTypeId\n  venues.v.courts: two courts share a calendarId',
     );
+  });
+});
+
+describe('config error messages say what is wrong and what is expected', () => {
+  const RULES = 'one of { "hoursBefore": N }, { "daysBefore": N, "at": "HH:MM" } or { "cron": "0 7 * * *", "horizonDays": N }';
+  const messageOf = (raw: unknown): string => configError(raw).message;
+
+  it('a release rule with two kinds names the keys of both and says choose one', () => {
+    expect(messageOf({ venues: { 'la-villa': venue({ releaseRule: { hoursBefore: 48, daysBefore: 2, at: '07:00' } }) } })).toBe(
+      `invalid configuration:\n  venues.la-villa.releaseRule: mixes 2 kinds ("hoursBefore" and "daysBefore", "at"); choose one: expected ${RULES}`,
+    );
+  });
+
+  it('a release rule with a misspelled key names it and the key it resembles', () => {
+    expect(messageOf({ venues: { 'la-villa': venue({ releaseRule: { hourBefore: 48 } }) } })).toBe(
+      `invalid configuration:\n  venues.la-villa.releaseRule: unknown key "hourBefore" (did you mean "hoursBefore"?); expected ${RULES}`,
+    );
+    expect(messageOf({ venues: { 'la-villa': venue({ releaseRule: { daysBefore: 2, att: '07:00' } }) } })).toBe(
+      'invalid configuration:\n' +
+        `  venues.la-villa.releaseRule.at: required: a string (expected ${RULES})\n` +
+        '  venues.la-villa.releaseRule: unknown key "att" (did you mean "at"?)',
+    );
+  });
+
+  it('a release rule that is empty, a number, or missing a key of its kind', () => {
+    expect(messageOf({ venues: { v: venue({ releaseRule: {} }) } })).toBe(`invalid configuration:\n  venues.v.releaseRule: is empty; expected ${RULES}`);
+    expect(messageOf({ venues: { v: venue({ releaseRule: 48 }) } })).toBe(`invalid configuration:\n  venues.v.releaseRule: must be ${RULES}, got 48`);
+    expect(messageOf({ venues: { v: venue({ releaseRule: { cron: '0 7 * * *' } }) } })).toBe(
+      `invalid configuration:\n  venues.v.releaseRule.horizonDays: required: a whole number (expected ${RULES})`,
+    );
+  });
+
+  it('a missing object says it is required and its shape', () => {
+    const { courts: _courts, site: _site, releaseRule: _rule, ...bare } = venue();
+    expect(messageOf({ venues: { 'la-villa': bare } })).toBe(
+      'invalid configuration:\n' +
+        `  venues.la-villa.releaseRule: required: ${RULES}\n` +
+        '  venues.la-villa.site: required: an object with keys "baseUrl", "ownerKey" (optional "adapter", "businessId")\n' +
+        '  venues.la-villa.courts: required: an object mapping each key to an object with keys "appointmentTypeId", "calendarId" (optional "name")',
+    );
+  });
+
+  it('wrong types say the expected type in words and what was given', () => {
+    expect(messageOf({ daemon: { headless: 'yes', pollIntervalMs: 1.5, mode: 'fast' }, venues: {} })).toBe(
+      'invalid configuration:\n' +
+        '  daemon.pollIntervalMs: must be a whole number, got 1.5\n' +
+        '  daemon.headless: must be true or false, got the string "yes"\n' +
+        '  daemon.mode: must be one of "on-time", "polling-baseline", got the string "fast"',
+    );
+    expect(messageOf({ daemon: { browserExecutable: 5 }, venues: {} })).toBe('invalid configuration:\n  daemon.browserExecutable: must be a string or null, got 5');
+    expect(messageOf({ venues: [] })).toBe(
+      'invalid configuration:\n  venues: must be an object mapping each key to an object with keys "name", "timeZone", "releaseRule", "site", "courts" (optional "slotLengthS", "firstSlotTime", "lastSlotTime"), got a list',
+    );
+  });
+
+  it('reports every problem of one file together, each by its path', () => {
+    const path = join(tmp, 'many-problems.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        daemon: { leaseMs: 1, pollIntervalMS: 1_000 },
+        venues: {
+          'la-villa': venue({ releaseRule: { hoursBefore: 48, cron: '0 7 * * *' }, courts: undefined, timeZone: 'Mars/Olympus' }),
+          other: venue({ site: { baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e', ownerkey: 'x' } }),
+        },
+      }),
+    );
+    expect(() => loadConfig(path)).toThrow(
+      `${path}: invalid configuration:\n` +
+        '  daemon.leaseMs: must be at least 5000, got 1\n' +
+        '  daemon: unknown key "pollIntervalMS" (did you mean "pollIntervalMs"?)\n' +
+        '  venues.la-villa.timeZone: must be an IANA time zone such as "America/New_York"\n' +
+        `  venues.la-villa.releaseRule: mixes 2 kinds ("hoursBefore" and "cron"); choose one: expected ${RULES}\n` +
+        '  venues.la-villa.courts: required: an object mapping each key to an object with keys "appointmentTypeId", "calendarId" (optional "name")\n' +
+        '  venues.other.site: unknown key "ownerkey" (did you mean "ownerKey"?)',
+    );
+  });
+});
+
+describe('secrets: { "fromEnv": NAME } and { "fromFile": path }', () => {
+  const secretFile = (name: string, content: string, mode: number): string => {
+    const path = join(tmp, name);
+    writeFileSync(path, content);
+    chmodSync(path, mode);
+    return path;
+  };
+  const parseWith = (database: Record<string, unknown>, env: ConfigEnv = {}) => {
+    const warnings: string[] = [];
+    const config = parseConfig({ database, venues: {} }, env, { onWarning: (w) => warnings.push(w) });
+    return { config, warnings };
+  };
+
+  it('reads database.url from the environment variable it names', () => {
+    const { config, warnings } = parseWith({ url: { fromEnv: 'RESERVD_TEST_DB_URL' } }, { RESERVD_TEST_DB_URL: 'postgres://reservd:from-env-pw@db.internal:5432/reservd' });
+    expect(config.database.url).toBe('postgres://reservd:from-env-pw@db.internal:5432/reservd');
+    expect(warnings).toEqual([]);
+    expect(secretValuesOf(config)).toEqual(['postgres://reservd:from-env-pw@db.internal:5432/reservd', 'from-env-pw']);
+  });
+
+  it('reads database.password from a 0600 file (one trailing newline dropped) and puts it into the url', () => {
+    const file = secretFile('db-password', 'p@ss w0rd\n', 0o600);
+    const { config, warnings } = parseWith({ url: 'postgres://reservd@db.internal:5432/reservd', password: { fromFile: file } });
+    expect(config.database.url).toBe('postgres://reservd:p%40ss%20w0rd@db.internal:5432/reservd');
+    expect(warnings).toEqual([]);
+    expect(secretValuesOf(config)).toEqual(['p@ss w0rd', 'postgres://reservd:p%40ss%20w0rd@db.internal:5432/reservd', 'p%40ss%20w0rd']);
+  });
+
+  it('warns about a secrets file readable by group or others, naming the file and chmod 600', () => {
+    const file = secretFile('db-password-open', 'hunter2hunter2', 0o644);
+    const { config, warnings } = parseWith({ url: 'postgres://reservd@db.internal/reservd', password: { fromFile: file } });
+    expect(config.database.url).toBe('postgres://reservd:hunter2hunter2@db.internal/reservd');
+    expect(warnings).toEqual([`database.password: secret file ${file} is readable by group or others (mode 644); run "chmod 600 ${file}" (and make reservd's user its owner)`]);
+    const groupOnly = secretFile('db-password-group', 'hunter2hunter2', 0o640);
+    expect(parseWith({ url: 'postgres://reservd@db.internal/reservd', password: { fromFile: groupOnly } }).warnings).toHaveLength(1);
+  });
+
+  it('an unset variable and a missing file are errors naming the config path, listed together', () => {
+    const missing = join(tmp, 'no-such-secret');
+    expect(configError({ database: { url: { fromEnv: 'RESERVD_TEST_UNSET' }, password: { fromFile: missing } }, venues: {} }, { RESERVD_TEST_UNSET: '' }).message).toBe(
+      'invalid configuration:\n' +
+        '  database.url: the environment variable RESERVD_TEST_UNSET ("fromEnv") is not set or empty; set it, or give the value another way\n' +
+        `  database.password: cannot read secret file ${missing} ("fromFile"): ENOENT: no such file or directory, stat '${missing}'`,
+    );
+    const empty = secretFile('empty-secret', '\n', 0o600);
+    expect(configError({ database: { url: { fromFile: empty } }, venues: {} }).message).toBe(`invalid configuration:\n  database.url: secret file ${empty} ("fromFile") is empty`);
+  });
+
+  it('refuses a malformed reference, never quoting the value given', () => {
+    expect(configError({ database: { url: { fromEnv: 'NOT A NAME' }, password: { fromVault: 'x' } }, venues: {} }).message).toBe(
+      'invalid configuration:\n' +
+        '  database.url.fromEnv: must be an environment variable name such as "RESERVD_DB_PASSWORD"\n' +
+        '  database.password: unknown key "fromVault" (known keys: "fromEnv", "fromFile"); expected a string, { "fromEnv": "VARIABLE_NAME" } or { "fromFile": "/path/to/file" }',
+    );
+    expect(configError({ database: { url: 'not a url: s3cret' }, venues: {} }).message).toBe(
+      'invalid configuration:\n  database.url: is not a URL; expected "postgres://user@host:5432/database" (the value is withheld: it may hold a password)',
+    );
+    expect(configError({ database: { password: 'x' }, venues: {} }).message).toBe(
+      'invalid configuration:\n  database.password: is set but there is no database.url (or DATABASE_URL) to use it with; the embedded PostgreSQL needs none',
+    );
+  });
+
+  it('warns about a password written in the file, not about one from DATABASE_URL', () => {
+    expect(parseWith({ url: 'postgres://reservd:written@db/reservd' }).warnings).toEqual([
+      'database: a password is written in the configuration file; give it as { "fromFile": "/etc/reservd/db-password" } (mode 600) or { "fromEnv": "NAME" } instead',
+    ]);
+    const fromEnv = parseWith({ url: 'postgres://reservd:written@db/reservd' }, { DATABASE_URL: 'postgres://reservd:env-pw@db/reservd' });
+    expect(fromEnv.warnings).toEqual([]);
+    expect(fromEnv.config.database.url).toBe('postgres://reservd:env-pw@db/reservd');
+    expect(secretValuesOf(fromEnv.config)).toEqual(['postgres://reservd:written@db/reservd', 'written', 'postgres://reservd:env-pw@db/reservd', 'env-pw']);
+    expect(parseWith({ url: 'postgres://reservd@db/reservd' }).warnings).toEqual([]);
   });
 });

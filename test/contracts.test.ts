@@ -12,8 +12,11 @@ import {
   fromExecutionResult,
   notificationTone,
   parseJsonResult,
+  parseStoredResult,
   persistencePath,
   toJsonResult,
+  toStoredResult,
+  withoutContact,
   withReservationId,
   type BookingMetadata,
   type BookingRequest,
@@ -379,5 +382,30 @@ describe('docs/metadata.md', () => {
     const documented = [...doc.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
     for (const key of METADATA_KEYS) expect(documented, `docs/metadata.md lacks ${key}`).toContain(key);
     expect([...documented].sort()).toEqual([...METADATA_KEYS].sort());
+  });
+});
+
+describe('stored results keep no contact details', () => {
+  const success = () => BookingResult.success({ request: queued(), court: 3, confirmationCode: 'ABC123', metadata: createBookingMetadata(queued(), META_ARGS), message: 'booked court 3' });
+
+  it('toStoredResult drops user.email and user.phone, keeps the names and everything else', () => {
+    const stored = toStoredResult(success());
+    expect(stored.user).toEqual({ firstName: 'Ana', lastName: 'Lopez' });
+    expect(stored).toEqual({ ...toJsonResult(success()), user: { firstName: 'Ana', lastName: 'Lopez' } });
+    expect(JSON.stringify(stored)).not.toContain('ana@example.com');
+    expect(JSON.stringify(stored)).not.toContain('123-4567');
+  });
+
+  it('parseStoredResult rebuilds the user from booking_users, replacing whatever the JSON carried', () => {
+    const user = { firstName: 'Ana', lastName: 'Lopez', email: 'ana.new@example.com', phone: '+502 5555 0000' };
+    expect(parseStoredResult(toStoredResult(success()), user).user).toEqual(user);
+    expect(parseStoredResult(JSON.stringify(toJsonResult(success())), user).user).toEqual(user);
+    expect(() => parseStoredResult('[1]', user)).toThrow('is not a JSON object');
+    expectContractError(() => parseStoredResult(toStoredResult(success()), { ...user, email: 'not-an-email' }), 'result.user.email', 'is not a valid email address');
+  });
+
+  it('withoutContact replaces the e-mail (any case) and the phone as written', () => {
+    expect(withoutContact('ANA@Example.com and +502 (555) 123-4567 refused', { email: 'ana@example.com', phone: '+502 (555) 123-4567' })).toBe('[e-mail] and [phone] refused');
+    expect(withoutContact('a.b@x.io vs aXb@x.io', { email: 'a.b@x.io', phone: '5550000' })).toBe('[e-mail] vs aXb@x.io');
   });
 });

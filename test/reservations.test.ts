@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as m0006 from '../migrations/0006_result_without_contact.js';
 import { parseJsonResult, toJsonResult, type BookingResult } from '../src/contracts/index.js';
 import { createKysely } from '../src/db/create-database.js';
 import type { Database } from '../src/db/types.js';
@@ -9,6 +10,8 @@ import {
   createImmediateReservation,
   expireOverdue,
   finishAttempt,
+  flagLateBooking,
+  getBookingResult,
   getReservation,
   getStatus,
   heartbeat,
@@ -225,7 +228,7 @@ describe('claims and leases', () => {
     expect(await markNeedsAttention(db, { id: b, owner: 'd2', reason: 'r', now: NOW })).toBe(false);
     const result = bookingResult(b, 'failure');
     expect(await markNeedsAttention(db, { id: b, owner: 'd1', reason: 'submitted, outcome unknown', result, now: NOW })).toBe(true);
-    expect(await getReservation(db, b)).toMatchObject({ status: 'needs_attention', reason: 'submitted, outcome unknown', result: toJsonResult(result), lease_owner: null });
+    expect(await getReservation(db, b)).toMatchObject({ status: 'needs_attention', reason: 'submitted, outcome unknown', result: { ...toJsonResult(result), user: { firstName: 'Ana', lastName: 'Alvarez' } }, lease_owner: null });
   });
 });
 
@@ -373,7 +376,7 @@ describe('attempts and results', () => {
       booked_court: 2,
       confirmation_code: 'ABC123',
       reason: null,
-      result: toJsonResult(result),
+      result: { ...toJsonResult(result), user: { firstName: 'Ana', lastName: 'Alvarez' } },
       finished_at: NOW,
       lease_owner: null,
       lease_expires_at: null,
@@ -392,7 +395,7 @@ describe('attempts and results', () => {
       booked_court: null,
       confirmation_code: null,
       reason: 'court 2: slot taken; court 1: slot taken',
-      result: toJsonResult(result),
+      result: { ...toJsonResult(result), user: { firstName: 'Ana', lastName: 'Alvarez' } },
       finished_at: NOW,
     });
   });
@@ -420,5 +423,77 @@ describe('attempts and results', () => {
       [id, 'failed'],
       [other, 'booking'],
     ]);
+  });
+});
+
+describe('reservations.result keeps no contact details (they live in booking_users)', () => {
+  const resultText = async (id: number): Promise<string> =>
+    (await sql<{ text: string }>`SELECT result::text AS text FROM reservations WHERE id = ${id}`.execute(db)).rows[0]!.text;
+
+  it('a result recorded by recordBookingResult holds neither the e-mail nor the phone; read back, its user comes from booking_users', async () => {
+    const id = await held('booking', 'd1', MIN);
+    expect(await recordBookingResult(db, { reservationId: id, owner: 'd1', result: bookingResult(id, 'success'), now: NOW })).toBe(true);
+    const text = await resultText(id);
+    expect(text).not.toContain('ana@example.com');
+    expect(text).not.toContain('5555 0101');
+    expect(text).not.toContain('"email"');
+    expect(text).not.toContain('"phone"');
+    expect((await getReservation(db, id))?.result).toMatchObject({ user: { firstName: 'Ana', lastName: 'Alvarez' } });
+
+    const read = await getBookingResult(db, id);
+    expect(read?.user).toEqual({ firstName: 'Ana', lastName: 'Alvarez', email: 'ana@example.com', phone: '+502 5555 0101' });
+    expect(read).toMatchObject({ status: 'success', outcome: 'booked', court: 2, confirmationCode: 'ABC123', source: 'queue', venue: 'la-villa' });
+    // booking_users is the one place: a corrected phone is what the result reads back.
+    await db.updateTable('booking_users').set({ phone: '+502 5555 0999' }).where('id', '=', String(userId)).execute();
+    expect((await getBookingResult(db, id))?.user.phone).toBe('+502 5555 0999');
+    expect(await getBookingResult(db, await reservation())).toBeNull();
+  });
+
+  it('markNeedsAttention and flagLateBooking store results without contact details too', async () => {
+    const a = await held('booking', 'd1', MIN);
+    expect(await markNeedsAttention(db, { id: a, owner: 'd1', reason: 'submitted, outcome unknown', result: bookingResult(a, 'failure'), now: NOW })).toBe(true);
+    const b = await held('booking', 'd1', MIN);
+    await sql`UPDATE reservations SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL WHERE id = ${b}`.execute(db);
+    expect(await flagLateBooking(db, { id: b, owner: 'd1', result: bookingResult(b, 'success'), now: NOW })).toBe('cancelled');
+    for (const id of [a, b]) {
+      const text = await resultText(id);
+      expect(text).not.toContain('ana@example.com');
+      expect(text).not.toContain('5555 0101');
+    }
+  });
+
+  it('a site message that quotes the e-mail or phone is stored without them', async () => {
+    const id = await held('booking', 'd1', MIN);
+    const result = parseJsonResult({
+      ...toJsonResult(bookingResult(id, 'failure')),
+      outcome: 'form_rejected',
+      message: 'the site refused the form (HTTP 400): ANA@example.com is already registered',
+      errors: ['court 2: phone +502 5555 0101 is not valid'],
+    });
+    expect(await recordBookingResult(db, { reservationId: id, owner: 'd1', result, now: NOW })).toBe(true);
+    expect((await getReservation(db, id))?.result).toMatchObject({
+      message: 'the site refused the form (HTTP 400): [e-mail] is already registered',
+      errors: ['court 2: phone [phone] is not valid'],
+    });
+  });
+
+  it('migration 0006 removes user.email and user.phone from a result written before it; down puts them back from booking_users', async () => {
+    const id = await reservation({ status: 'succeeded' });
+    const old = toJsonResult(bookingResult(id, 'success'));
+    await sql`UPDATE reservations SET result = ${JSON.stringify(old)}::jsonb WHERE id = ${id}`.execute(db);
+    const untouched = await reservation();
+    expect(await resultText(id)).toContain('ana@example.com');
+
+    await m0006.up(db as unknown as Kysely<unknown>);
+    expect(await resultText(id)).not.toContain('ana@example.com');
+    expect(await resultText(id)).not.toContain('5555 0101');
+    expect((await getReservation(db, id))?.result).toEqual({ ...old, user: { firstName: 'Ana', lastName: 'Alvarez' } });
+    expect((await getReservation(db, untouched))?.result).toBeNull();
+    expect((await getBookingResult(db, id))?.user).toEqual(USER);
+
+    await m0006.down(db as unknown as Kysely<unknown>);
+    expect((await getReservation(db, id))?.result).toEqual(old);
+    await m0006.up(db as unknown as Kysely<unknown>);
+    expect((await getReservation(db, id))?.result).toEqual({ ...old, user: { firstName: 'Ana', lastName: 'Alvarez' } });
   });
 });

@@ -50,7 +50,11 @@ beforeEach(async () => {
 /** Sessions of daemon `daemonId` whose flow answers 07:00 with the irregular-usage 422 and books the rest. */
 function daemon(daemonId: string) {
   const answer = (s: { court: number }, _n: number, time: string): ScriptedAnswer =>
-    time === '07:00' ? { outcome: 'site_blocked', message: ALERT } : { outcome: 'booked', confirmationCode: `CODE-${time}-${s.court}` };
+    time === '07:00'
+      ? { outcome: 'site_blocked', message: ALERT }
+      : time === '11:00'
+        ? { outcome: 'form_rejected', message: `the site refused the form (HTTP 400): ${EMAIL.toUpperCase()} / +502 5555 1234 already has a booking` }
+        : { outcome: 'booked', confirmationCode: `CODE-${time}-${s.court}` };
   let time = '';
   const scripted = scriptedFlow(clock, (s, n) => answer(s, n, time));
   const executor = createExecutor({ clock, logger, pool: fakePool(), flow: scripted.flow, executorId: daemonId, attemptTimeoutMs: 5_000, notOpenRetryBudgetMs: 0, notOpenRetryIntervalMs: 250 });
@@ -114,5 +118,23 @@ describe('site_blocked cool-off per venue', () => {
     // The client's e-mail is in no log line.
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.filter((l) => JSON.stringify(l).includes(EMAIL))).toEqual([]);
+  }, 30_000);
+});
+
+describe('a site refusal that quotes the form back', () => {
+  it('leaves the e-mail and phone out of the attempts, the stored result and the logs', async () => {
+    clock = createManualClock(T0);
+    const { id, end } = await daemon('daemon-a').bookNow('other', '11:00');
+    expect(end.result).toMatchObject({ status: 'failure', outcome: 'form_rejected' });
+    const attempts = await listAttempts(database.db, id);
+    expect(attempts.map((a) => [a.court, a.outcome, a.error])).toEqual([
+      [1, 'form_rejected', 'the site refused the form (HTTP 400): [e-mail] / [phone] already has a booking'],
+    ]);
+    const row = await getReservation(database.db, id);
+    expect(row?.status).toBe('failed');
+    for (const text of [JSON.stringify(row?.result), JSON.stringify(attempts), ...lines.map((l) => JSON.stringify(l))]) {
+      expect(text.toLowerCase()).not.toContain(EMAIL);
+      expect(text).not.toContain('5555 1234');
+    }
   }, 30_000);
 });

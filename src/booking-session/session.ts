@@ -1,5 +1,5 @@
 import type { VenueConfig } from '../config/schema.js';
-import { buildRequestFromReservation, ContractError, withReservationId, type BookingRequest } from '../contracts/index.js';
+import { buildRequestFromReservation, ContractError, withoutContact, withReservationId, type BookingRequest } from '../contracts/index.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource } from '../db/types.js';
 import type { BookingExecutor, BookingSessionPort } from '../booking/session-port.js';
@@ -288,7 +288,8 @@ function createPort(
           const finishedAt = now();
           // Not cut short by a lost lease: the row's next holder reconciles from this outcome.
           await retryTransient(
-            () => finishAttempt(db, { attemptId: started.id, outcome: a.outcome, confirmationCode: a.confirmationCode, error: a.error, metadata: a.metadata, now: finishedAt }),
+            // A site's refusal may quote the form back: the attempt's error keeps no e-mail or phone (booking_users has them).
+            () => finishAttempt(db, { attemptId: started.id, outcome: a.outcome, confirmationCode: a.confirmationCode, error: a.error === null ? null : withoutContact(a.error, held.request.user), metadata: a.metadata, now: finishedAt }),
             { what: `reservation ${id}: ${attemptWhat}: recording its outcome`, logger, budgetMs: OUTCOME_RETRY_MS, signal: args.signal },
           );
         },

@@ -1,4 +1,4 @@
-import { persistencePath, toJsonResult, BookingResult as Results, type BookingRequest, type BookingResult } from '../contracts/index.js';
+import { persistencePath, toStoredResult, BookingResult as Results, type BookingRequest, type BookingResult } from '../contracts/index.js';
 import { isTransientDbError } from '../db/errors.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource, ReservationStatus } from '../db/types.js';
@@ -78,7 +78,7 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
   } else if (final.status === 'success') {
     log.info({ court: final.court, outcome: final.outcome }, `reservation ${id}: booked court ${final.court}`);
   } else {
-    log.warn({ outcome: final.outcome, errors: final.errors }, `reservation ${id}: booking failed (${final.outcome})`);
+    log.warn({ outcome: final.outcome, errors: toStoredResult(final).errors }, `reservation ${id}: booking failed (${final.outcome})`);
   }
   return { result: final, recorded };
 }
@@ -118,7 +118,7 @@ async function writeOutcome(
     return row?.status === target.status && row[target.stamp]?.getTime() === target.now.getTime();
   } catch (err) {
     ctx.logger.error(
-      { err, reservation_id: ctx.id, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, result: toJsonResult(result) },
+      { err, reservation_id: ctx.id, outcome: result.outcome, court: result.court, confirmation_code: result.confirmationCode, result: toStoredResult(result) },
       `${what} failed (${isTransientDbError(err) ? 'the database stayed unavailable' : 'the write itself failed'}); this line holds the booking's result (${result.status}, outcome ${result.outcome}) — it is NOT on the row: check the site and record it by hand if the lease take-over does not settle it`,
     );
     throw err;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { findReleaseCronProblem } from './release-cron.js';
+import { secretSchema, type ResolvedSecrets } from './secrets.js';
 
 /**
  * The configuration file's schema (zod is its single source of truth; types are inferred from it).
@@ -57,7 +58,9 @@ const releaseRuleSchema = z.union([
   z.strictObject({ hoursBefore: z.number().int().min(0).max(24 * 366) }),
   z.strictObject({ daysBefore: z.number().int().min(0).max(366), at: hhmmSchema }),
   z.strictObject({ cron: releaseCronSchema, horizonDays: z.number().int().min(0).max(366) }),
-], { error: 'must be either { "hoursBefore": N }, { "daysBefore": N, "at": "HH:MM" } or { "cron": "0 7 * * *", "horizonDays": N }' });
+  // The union's message is the list of its shapes: the loader's formatter (issues.ts) quotes it after
+  // "required:", "choose one:" or "expected".
+], { error: 'one of { "hoursBefore": N }, { "daysBefore": N, "at": "HH:MM" } or { "cron": "0 7 * * *", "horizonDays": N }' });
 export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
 
 /**
@@ -165,10 +168,19 @@ const daemonSchema = z.strictObject({
   mode: z.enum(['on-time', 'polling-baseline']).default('on-time'),
 });
 
-/** Database settings; `DATABASE_URL` (env) overrides `url`. No url → embedded PostgreSQL. */
+/**
+ * Database settings; `DATABASE_URL` (env) overrides `url`. No url → embedded PostgreSQL. `url` and `password`
+ * are secrets: a string, `{ "fromEnv": "NAME" }` or `{ "fromFile": "/path" }` (`secrets.ts`), resolved by
+ * `parseConfig`.
+ */
 const databaseSchema = z.strictObject({
-  /** Postgres connection string; null → start an embedded PostgreSQL. */
-  url: z.string().min(1).nullable().default(null),
+  /** Postgres connection string (a secret when it carries a password); null → start an embedded PostgreSQL. */
+  url: secretSchema.nullable().default(null),
+  /**
+   * The password of `url`'s user, when kept apart from the URL (e.g. `{ "fromFile": "/etc/reservd/db-password" }`);
+   * replaces any password in `url`. null (default): the URL's own password, if any.
+   */
+  password: secretSchema.nullable().default(null),
   /** Embedded PostgreSQL data directory (relative to the working directory). */
   embeddedDataDir: z.string().min(1).default('.reservd/pgdata'),
   /** Embedded PostgreSQL port on 127.0.0.1. */
@@ -209,10 +221,11 @@ export const configSchema = z.strictObject({
   venues: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'venue ids are lower-case slugs'), venueSchema),
 });
 
-/** Parsed, defaulted configuration (deep-frozen by `loadConfig`). */
-export type Config = z.infer<typeof configSchema>;
+/** Parsed, defaulted configuration with its secrets resolved to strings (deep-frozen by `loadConfig`). */
+export type Config = ResolvedSecrets<z.infer<typeof configSchema>>;
 /**
  * The `database` section as `openDatabase` takes it: the parsed section has every field; the fault-handling
- * settings may be left out by callers that build one by hand (their defaults apply).
+ * settings may be left out by callers that build one by hand (their defaults apply). `password` is not read:
+ * `parseConfig` has already put it into `url`.
  */
-export type DatabaseConfig = Omit<Config['database'], 'connectionTimeoutMs' | 'retryMs'> & Partial<Pick<Config['database'], 'connectionTimeoutMs' | 'retryMs'>>;
+export type DatabaseConfig = Omit<Config['database'], 'connectionTimeoutMs' | 'retryMs' | 'password'> & Partial<Pick<Config['database'], 'connectionTimeoutMs' | 'retryMs'>>;

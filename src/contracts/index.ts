@@ -45,5 +45,5 @@ export {
   type BookingSuccessArgs,
   type FailureOutcome,
 } from './booking-result.js';
-export { parseJsonResult, toJsonResult, type BookingResultJson } from './result-json.js';
+export { parseJsonResult, parseStoredResult, STORED_RESULT_OMITS, toJsonResult, toStoredResult, withoutContact, type BookingResultJson } from './result-json.js';
 export { fromExecutionResult } from './legacy-execution-result.js';

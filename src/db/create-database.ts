@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Clock } from '../clock.js';
+import { redactUrl, scrubSecrets } from '../redact.js';
 import type { DatabaseConfig } from '../config/schema.js';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
 import { DatabaseConnectionError, isTransientDbError } from './errors.js';
@@ -73,7 +74,8 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
  *
  * @throws DatabaseStartError when the embedded server cannot start (e.g. `data_dir_in_use`);
  *   DatabaseConnectionError `unavailable` when the server stays unreachable for `retryMs`; pg's error for a
- *   wrong password or database name.
+ *   wrong password or database name, or a host that does not resolve. Each message names the URL with its
+ *   password replaced by `***`, never the password.
  */
 export async function openDatabase(config: DatabaseConfig, logger: DbLogger, options: { clock?: Clock } = {}): Promise<DatabaseHandle> {
   let server: EmbeddedServer | null = null;
@@ -84,10 +86,13 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
   const connectionTimeoutMs = config.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
   const db = createKysely(url, { poolMax: config.poolMax, connectionTimeoutMs, logger });
   try {
-    await waitForServer(db, config.retryMs ?? DEFAULT_RETRY_MS, logger, options.clock);
+    await waitForServer(db, url, config.retryMs ?? DEFAULT_RETRY_MS, logger, options.clock);
   } catch (err) {
     await db.destroy().catch(() => undefined);
     await server?.stop().catch(() => undefined);
+    // pg's own errors (a host that does not resolve, a wrong password) do not say which server; the URL does,
+    // its password replaced (`redactUrl`). The error keeps its class and pg `code`.
+    if (err instanceof Error && !(err instanceof DatabaseConnectionError)) err.message = `${scrubSecrets(err.message, [url])} (connecting to ${redactUrl(url)})`;
     throw err;
   }
 
@@ -133,7 +138,7 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
  * @throws DatabaseConnectionError `unavailable` when it stays unreachable; other errors (a wrong password or
  *   database name) at once.
  */
-async function waitForServer(db: Kysely<Database>, retryMs: number, logger: DbLogger, clock: Clock | undefined): Promise<void> {
+async function waitForServer(db: Kysely<Database>, url: string, retryMs: number, logger: DbLogger, clock: Clock | undefined): Promise<void> {
   try {
     await retryTransient(() => db.selectNoFrom((eb) => eb.val(1).as('ok')).execute(), {
       what: 'Database: connecting at start-up',
@@ -143,7 +148,7 @@ async function waitForServer(db: Kysely<Database>, retryMs: number, logger: DbLo
     });
   } catch (err) {
     if (!isTransientDbError(err)) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new DatabaseConnectionError('unavailable', `Database: the server could not be reached (${reason}); retried for up to database.retryMs = ${retryMs} ms.`, { cause: err });
+    const reason = scrubSecrets(err instanceof Error ? err.message : String(err), [url]);
+    throw new DatabaseConnectionError('unavailable', `Database: the server at ${redactUrl(url)} could not be reached (${reason}); retried for up to database.retryMs = ${retryMs} ms.`, { cause: err });
   }
 }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { toJsonResult, type BookingResult } from '../contracts/index.js';
+import { toStoredResult, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
 import { addMs, changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
@@ -147,7 +147,7 @@ export async function markNeedsAttention(
     .set({
       status: 'needs_attention',
       reason: args.reason,
-      ...(args.result ? { result: JSON.stringify(toJsonResult(args.result)) } : {}),
+      ...(args.result ? { result: JSON.stringify(toStoredResult(args.result)) } : {}),
       lease_owner: null,
       lease_expires_at: null,
       updated_at: args.now,

@@ -17,7 +17,7 @@ export {
   type DaemonRecord,
   type DaemonRow,
 } from './daemons.js';
-export { getStatus, getReservation, listReservationOutcomes } from './lookups.js';
+export { getBookingResult, getStatus, getReservation, listReservationOutcomes } from './lookups.js';
 export {
   startAttempt,
   findStartedAttempt,

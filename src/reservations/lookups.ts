@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { parseStoredResult, type BookingResult } from '../contracts/index.js';
 import type { Database, ReservationStatus } from '../db/types.js';
 import { RESERVATION_COLUMNS, withNumericIds, type ReservationRow } from './rows.js';
 
@@ -27,4 +28,22 @@ export async function listReservationOutcomes(db: Kysely<Database>, ids: readonl
     .orderBy('r.id')
     .execute();
   return rows.map(withNumericIds);
+}
+
+/**
+ * The stored result of reservation `id` as a full {@link BookingResult}: `reservations.result` (which keeps no
+ * e-mail or phone) with its `user` rebuilt from the reservation's `booking_users` row (`parseStoredResult`).
+ * Null when there is no such row or it has no result yet.
+ *
+ * @throws ContractError (`result.<key>`) when the stored result breaks a BookingResult rule.
+ */
+export async function getBookingResult(db: Kysely<Database>, id: number): Promise<BookingResult | null> {
+  const row = await db
+    .selectFrom('reservations as r')
+    .innerJoin('booking_users as u', 'u.id', 'r.user_id')
+    .select(['r.result', 'u.first_name', 'u.last_name', 'u.email', 'u.phone'])
+    .where('r.id', '=', String(id))
+    .executeTakeFirst();
+  if (!row || row.result === null) return null;
+  return parseStoredResult(row.result, { firstName: row.first_name, lastName: row.last_name, email: row.email, phone: row.phone });
 }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { persistencePath, toJsonResult, type BookingResult } from '../contracts/index.js';
+import { persistencePath, toStoredResult, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
 import { changedRow } from './rows.js';
 
@@ -25,7 +25,7 @@ function failureReason(result: BookingResult): string {
  * - `status`: `succeeded` or `failed`, decided by `result.status` (contracts' `persistencePath`);
  * - `booked_court` (success only), `confirmation_code`;
  * - `reason`: null on success, else {@link failureReason};
- * - `result`: `toJsonResult(result)` as jsonb; `finished_at = now`; clears the lease.
+ * - `result`: `toStoredResult(result)` as jsonb (no e-mail or phone: they stay in `booking_users`); `finished_at = now`; clears the lease.
  * A single UPDATE, hence atomic on its own (no separate transaction needed).
  *
  * @returns false when the guard failed (the row was cancelled, or the lease taken over): nothing was written and
@@ -41,7 +41,7 @@ export async function recordBookingResult(db: Kysely<Database>, args: RecordBook
       booked_court: succeeded ? result.court : null,
       confirmation_code: succeeded ? result.confirmationCode : null,
       reason: succeeded ? null : failureReason(result),
-      result: JSON.stringify(toJsonResult(result)),
+      result: JSON.stringify(toStoredResult(result)),
       lease_owner: null,
       lease_expires_at: null,
       finished_at: now,

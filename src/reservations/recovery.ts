@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { isLiveDaemon } from './daemons.js';
-import { DEFINITIVE_NOT_BOOKED, toJsonResult, type BookingResult } from '../contracts/index.js';
+import { DEFINITIVE_NOT_BOOKED, toStoredResult, type BookingResult } from '../contracts/index.js';
 import type { Database, ReservationStatus } from '../db/types.js';
 import { addMs, changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
@@ -41,7 +41,7 @@ export async function flagLateBooking(db: Kysely<Database>, args: { id: number; 
       booked_court: result.court,
       confirmation_code: result.confirmationCode,
       reason,
-      result: JSON.stringify(toJsonResult(result)),
+      result: JSON.stringify(toStoredResult(result)),
       lease_owner: null,
       lease_expires_at: null,
       finished_at: args.now,

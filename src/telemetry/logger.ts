@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { createSecretScrubber } from '../redact.js';
 
 export type { Logger } from 'pino';
 
@@ -19,6 +20,10 @@ const REDACTED_LOG_PATHS: readonly string[] = [
   '*.user',
   'password',
   '*.password',
+  'connectionString',
+  '*.connectionString',
+  'DATABASE_URL',
+  '*.DATABASE_URL',
 ];
 
 /** Options of {@link createLogger}. */
@@ -29,10 +34,20 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Bound fields on every line, e.g. `{ daemon_id }`. */
   base?: Record<string, unknown>;
+  /**
+   * Secret values to scrub from every line wherever they appear (messages, error text), e.g.
+   * `secretValuesOf(config)`. URL passwords are scrubbed always (`scrubSecrets`).
+   */
+  secrets?: readonly string[];
 }
 
-/** Creates the JSON logger (pino to stdout, ISO times, errors under `err`, contact details redacted). */
+/**
+ * Creates the JSON logger (pino to stdout, ISO times, errors under `err`): contact details and secret keys
+ * redacted by path (pino `redact`), then every finished line scrubbed of URL passwords and `options.secrets`
+ * (pino's `streamWrite` hook; a path cannot reach a password inside a message or an error's text).
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const scrub = createSecretScrubber(options.secrets ?? []);
   return pino(
     {
       name: 'reservd',
@@ -40,6 +55,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { pid: process.pid, ...options.base },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' },
+      hooks: { streamWrite: scrub },
       formatters: { level: (label) => ({ level: label }) },
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
@@ -51,19 +67,10 @@ export function createSilentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** Replaces the value of a Postgres URL's password so a URL can be logged. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '[unparseable url]';
-  }
-}
+export { redactUrl } from '../redact.js';
 
-/** Fields whose values are contact details: a reason about them keeps the value off the logs. */
-const CONTACT_FIELD_RE = /^(booking_users\.|user\.)|^(email|phone|firstName|lastName|first_name|last_name)$/;
+/** Fields whose values are contact details, at any depth (`user.email`, `result.user.phone`, `booking_users.email`). */
+const CONTACT_FIELD_RE = /(^|\.)(booking_users|user)\.|(^|\.)(email|phone|firstName|lastName|first_name|last_name)$/;
 
 /**
  * A validation reason fit for a log line: reasons about contact fields (which quote the bad value, e.g.
