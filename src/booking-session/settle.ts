@@ -88,12 +88,23 @@ function immediateInterrupted(request: BookingRequest, result: BookingResult): B
   return Results.failure({ request, outcome: 'interrupted', errors: result.errors, message: 'book-now stopped before anything was submitted', metadata: result.metadata });
 }
 
-/** "it is now cancelled" / "it is now booking, held by daemon X": what a guarded write found instead of its row. */
+/**
+ * What a guarded write found instead of the row it expected, status and holder: "the row changed meanwhile:
+ * it is now cancelled (held by nobody; this daemon's old lease is still written on it)", "... it is now
+ * booking, held by daemon-b until 2027-07-21T15:00:30.000Z". Every guarded write of a settle accepts the row
+ * in `claimed` or `booking` under this owner, so a row it did not change is never left held by this owner:
+ * it is final, back in the queue, or another holder's.
+ */
 async function describeChange(ctx: SettleContext): Promise<string> {
   const row = await getReservation(ctx.deps.db, ctx.id).catch(() => null);
   if (!row) return 'the row changed meanwhile (it could not be read back)';
-  const holder = row.lease_owner && row.lease_owner !== ctx.deps.daemonId ? `, held by ${row.lease_owner}` : '';
-  return `the row changed meanwhile: it is now ${row.status}${holder}`;
+  const held = row.status === 'claimed' || row.status === 'booking';
+  const ours = row.lease_owner === ctx.deps.daemonId;
+  let holder: string;
+  if (held && row.lease_owner) holder = `held by ${ours ? 'this daemon' : row.lease_owner} until ${row.lease_expires_at?.toISOString() ?? '?'}`;
+  else if (row.lease_owner && ours) holder = "held by nobody; this daemon's old lease is still written on it";
+  else holder = 'held by nobody';
+  return `the row changed meanwhile: it is now ${row.status} (${holder})`;
 }
 
 /**
