@@ -7,7 +7,9 @@ import { sql, type Kysely } from 'kysely';
  * - `reservations_lease_bounded`: a held row's lease ends at most 1 hour after the row's `updated_at` (every
  *   daemon write of a lease stamps `updated_at` with the same clock; `daemon.leaseMs` is at most 1 hour). A row
  *   inserted or edited by hand as `claimed`/`booking` under a made-up owner with a far-future lease is refused:
- *   it would otherwise be held forever.
+ *   it would otherwise be held forever. The audit trigger `reservd_touch_updated_at` now never moves
+ *   `updated_at` back: a write that leaves it unchanged gets `greatest(now(), its old value)` (a daemon on a
+ *   clock ahead of the server's, or a test clock, keeps its own time, and its lease stays within the bound).
  * - `reservations_guard_edit` (BEFORE UPDATE): the slot, venue, courts or person of a held row cannot be
  *   edited (cancel it and insert a new row); editing them on a `scheduled` row puts it back to `pending` (its
  *   stale `release_at`/`slot_at` cleared) so it is validated again. `reservations_notify_status` now fires on
@@ -32,6 +34,7 @@ const ACTIVE = `'scheduled','claimed','booking','succeeded'`;
 
 /** Settles old rows that break the new rules, then adds the constraints, index and triggers. */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  await touchUpdatedAt(db, 'greatest(now(), OLD.updated_at)');
   await settleOldRows(db);
   await sql`
     ALTER TABLE reservations
@@ -52,6 +55,20 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE TRIGGER reservations_notify_status AFTER UPDATE ON reservations
       FOR EACH ROW WHEN (NEW.status IN ('pending', 'cancelled') AND OLD.status IS DISTINCT FROM NEW.status)
       EXECUTE FUNCTION reservd_notify_reservation()
+  `.execute(db);
+}
+
+/** (Re)defines the audit trigger's function: an UPDATE that leaves `updated_at` unchanged gets `value`. */
+async function touchUpdatedAt(db: Kysely<unknown>, value: string): Promise<void> {
+  await sql`
+    CREATE OR REPLACE FUNCTION reservd_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      -- Hand-written UPDATEs (a person cancelling in psql) get an audit time; the daemon sets its own.
+      IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := ${sql.raw(value)};
+      END IF;
+      RETURN NEW;
+    END $$
   `.execute(db);
 }
 
@@ -211,4 +228,5 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`DROP INDEX IF EXISTS reservations_one_booking_per_user_slot`.execute(db);
   await sql`ALTER TABLE reservations DROP CONSTRAINT IF EXISTS reservations_lease_bounded`.execute(db);
   await sql`ALTER TABLE reservations DROP CONSTRAINT IF EXISTS reservations_courts_one_dimensional`.execute(db);
+  await touchUpdatedAt(db, 'now()');
 }

@@ -3,7 +3,7 @@ import { isTransientDbError } from '../db/errors.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource, ReservationStatus } from '../db/types.js';
 import type { Execution } from '../booking/session-port.js';
-import { flagLateBooking, flagUnknownAfterCancel, getReservation, recordBookingResult, requeueReservation } from '../reservations/index.js';
+import { flagLateBooking, flagUnknownAfterCancel, getReservation, recordBookingResult, releaseClaim, requeueReservation } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { reconcileOwnBooking, type ReconcileDeps } from './reconcile.js';
 import { OUTCOME_RETRY_MS } from './retry-budgets.js';
@@ -73,6 +73,8 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
     const fields = { court: final.court, confirmation_code: final.confirmationCode };
     if (was) log.error(fields, `reservation ${id}: booked on the site after the row had become ${was}; needs attention (booking ${final.confirmationCode} on court ${final.court})`);
     else log.error(fields, `reservation ${id}: booked on the site (booking ${final.confirmationCode} on court ${final.court}) but not recorded: ${await describeChange(ctx)}; if the row has another booking, cancel one on the site`);
+  } else if (!recorded && (await giveBackUnfired(ctx, now))) {
+    log.warn({ outcome: final.outcome, errors: final.errors }, `reservation ${id}: the booking ended (${final.outcome}) before its fire began (nothing submitted); back in the queue`);
   } else if (!recorded) {
     log.warn({ outcome: final.outcome }, `reservation ${id}: result (${final.outcome}) not recorded: ${await describeChange(ctx)}`);
   } else if (final.status === 'success') {
@@ -81,6 +83,17 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
     log.warn({ outcome: final.outcome, errors: final.errors }, `reservation ${id}: booking failed (${final.outcome})`);
   }
   return { result: final, recorded };
+}
+
+/**
+ * A failure found the row still `claimed` under this owner: the fire never began (its own write or the site
+ * block check failed, e.g. the database stayed unavailable), so nothing was submitted. The row goes back to
+ * the queue (`claimed → scheduled`), never left held: a held row nobody runs would be claimed again only when
+ * its lease runs out, after every lease. A `book-now` row is created in `booking`, so it never gets here.
+ */
+async function giveBackUnfired(ctx: SettleContext, now: Date): Promise<boolean> {
+  const retry = { what: `reservation ${ctx.id}: giving the unfired reservation back to the queue`, logger: ctx.logger, budgetMs: OUTCOME_RETRY_MS, signal: ctx.signal };
+  return retryTransient(() => releaseClaim(ctx.deps.db, { id: ctx.id, owner: ctx.deps.daemonId, now }), retry).catch(() => false);
 }
 
 /** A `book-now` booking stopped before any submit: a failure of its own, with the reason. */

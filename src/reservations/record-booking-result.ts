@@ -21,9 +21,7 @@ function failureReason(result: BookingResult): string {
 
 /**
  * THE persistence helper for a finished booking, used by queued bookings and `reservd book-now` alike
- * (docs/architecture.md, life cycle). Guarded `status IN ('claimed', 'booking') AND lease_owner = owner` (a
- * result reached before the fire began — the fire's own write failed — still ends the row: a row left
- * `claimed` would be claimed again after every lease, for ever), it sets:
+ * (docs/architecture.md, life cycle). Guarded `status = 'booking' AND lease_owner = owner`, it sets:
  * - `status`: `succeeded` or `failed`, decided by `result.status` (contracts' `persistencePath`);
  * - `booked_court` (success only), `confirmation_code`;
  * - `reason`: null on success, else {@link failureReason};
@@ -50,7 +48,7 @@ export async function recordBookingResult(db: Kysely<Database>, args: RecordBook
       updated_at: now,
     })
     .where('id', '=', String(args.reservationId))
-    .where('status', 'in', ['claimed', 'booking'])
+    .where('status', '=', 'booking')
     .where('lease_owner', '=', args.owner)
     .executeTakeFirst();
   return changedRow(update);
