@@ -4,6 +4,8 @@ import { sql, type Kysely } from 'kysely';
  * Row guards: no row, edit or second daemon can wedge a reservation or book a person twice.
  *
  * - `reservations_courts_one_dimensional`: `courts` is a flat list (`{{1,2}}` passed `cardinality >= 1`).
+ *   `reservations_courts_no_nulls` is redefined to look for NULLs only in a flat list: `array_position` on a
+ *   multi-dimensional array raises "not supported" (SQLSTATE 0A000), which named no constraint.
  * - `reservations_lease_bounded`: a held row's lease ends at most 1 hour after the row's `updated_at` (every
  *   daemon write of a lease stamps `updated_at` with the same clock; `daemon.leaseMs` is at most 1 hour). A row
  *   inserted or edited by hand as `claimed`/`booking` under a made-up owner with a far-future lease is refused:
@@ -38,6 +40,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await settleOldRows(db);
   await sql`
     ALTER TABLE reservations
+      DROP CONSTRAINT reservations_courts_no_nulls,
+      ADD CONSTRAINT reservations_courts_no_nulls
+        CHECK (CASE WHEN array_ndims(courts) = 1 THEN array_position(courts, NULL) IS NULL ELSE true END),
       ADD CONSTRAINT reservations_courts_one_dimensional CHECK (array_ndims(courts) = 1),
       ADD CONSTRAINT reservations_lease_bounded
         CHECK (status NOT IN ('claimed', 'booking') OR lease_expires_at <= updated_at + interval '1 hour')
@@ -228,5 +233,10 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`DROP INDEX IF EXISTS reservations_one_booking_per_user_slot`.execute(db);
   await sql`ALTER TABLE reservations DROP CONSTRAINT IF EXISTS reservations_lease_bounded`.execute(db);
   await sql`ALTER TABLE reservations DROP CONSTRAINT IF EXISTS reservations_courts_one_dimensional`.execute(db);
+  await sql`
+    ALTER TABLE reservations
+      DROP CONSTRAINT reservations_courts_no_nulls,
+      ADD CONSTRAINT reservations_courts_no_nulls CHECK (array_position(courts, NULL) IS NULL)
+  `.execute(db);
   await touchUpdatedAt(db, 'now()');
 }
