@@ -1,5 +1,6 @@
 import type { VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, withReservationId, type BookingRequest } from '../contracts/index.js';
+import { describeConstraintViolation } from '../db/errors.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource } from '../db/types.js';
 import type { BookingExecutor, BookingSessionPort } from '../booking/session-port.js';
@@ -89,7 +90,12 @@ export interface BookingSessions {
    * (logged). A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
    */
   holdDue(args: { horizonMs: number; limit: number }): Promise<BookingSession[]>;
-  /** Creates the `book-now` row, held by this owner in `booking`, and returns its session. */
+  /**
+   * Creates the `book-now` row, held by this owner in `booking`, and returns its session.
+   *
+   * @throws ContractError (field `duplicate`) when the person already has an active reservation overlapping
+   *   the slot, naming it; DatabaseConstraintError naming the column for a row the schema refuses.
+   */
   holdImmediate(hold: ImmediateHold): Promise<BookingSession>;
   /** Takes over the `booking` rows of dead daemons (expired lease) and reconciles each against the site. */
   reconcileAbandoned(): Promise<ReconcileOutcome[]>;
@@ -150,6 +156,7 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       const { request } = hold;
       const venue = deps.venues[request.venue];
       if (!venue) throw new ContractError('venue', `"${request.venue}" is not a configured venue`);
+      // A row the schema refuses is bad input: its error names the column (`DatabaseConstraintError`).
       const id = await createImmediateReservation(db, {
         user: request.user,
         venue: request.venue,
@@ -162,6 +169,8 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
         now: now(),
         leaseMs: deps.leaseMs,
         slotLengthsS: Object.fromEntries(Object.entries(deps.venues).map(([venueId, v]) => [venueId, v.slotLengthS])),
+      }).catch((err: unknown) => {
+        throw describeConstraintViolation(err) ?? err;
       });
       return open(id, 'immediate', withReservationId(request, id), venue, hold.releaseAt);
     },

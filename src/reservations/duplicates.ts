@@ -59,8 +59,12 @@ export async function lockPerson(trx: Kysely<Database>, email: string): Promise<
  * Call it inside a transaction holding {@link lockPerson} to act on the answer.
  */
 export async function findOverlappingBooking(db: Kysely<Database>, slot: PersonSlot): Promise<OverlappingBooking | null> {
-  const longestS = Math.max(slot.slotLengthS, ...Object.values(slot.slotLengthsS));
-  const endAt = new Date(slot.slotAt.getTime() + slot.slotLengthS * 1000);
+  // A length that is not a positive number (a venue without one) counts 1 s: only the same start overlaps.
+  const sane = (lengthS: number | undefined, fallbackS: number): number => (typeof lengthS === 'number' && Number.isFinite(lengthS) && lengthS > 0 ? lengthS : fallbackS);
+  const ownS = sane(slot.slotLengthS, 1);
+  const lengthOfS = (venue: string): number => sane(slot.slotLengthsS[venue], ownS);
+  const longestS = Math.max(ownS, ...Object.keys(slot.slotLengthsS).map(lengthOfS));
+  const endAt = new Date(slot.slotAt.getTime() + ownS * 1000);
   const rows = await db
     .selectFrom('reservations as r')
     .innerJoin('booking_users as u', 'u.id', 'r.user_id')
@@ -81,7 +85,7 @@ export async function findOverlappingBooking(db: Kysely<Database>, slot: PersonS
     .orderBy('r.id')
     .execute();
   for (const row of rows) {
-    const lengthS = slot.slotLengthsS[row.venue] ?? slot.slotLengthS;
+    const lengthS = lengthOfS(row.venue);
     if (row.slot_at === null || row.slot_at.getTime() + lengthS * 1000 <= slot.slotAt.getTime()) continue;
     const matchedBy = slot.userId !== null && Number(row.user_id) === slot.userId ? 'booking_users.id' : 'booking_users.email';
     return { id: Number(row.id), venue: row.venue, targetDate: row.target_date, targetTime: row.target_time, status: row.status, matchedBy };
