@@ -3,9 +3,10 @@ import { sql, type Kysely } from 'kysely';
 /*
  * Row guards: no row, edit or second daemon can wedge a reservation or book a person twice.
  *
- * - `reservations_courts_one_dimensional`: `courts` is a flat list (`{{1,2}}` passed `cardinality >= 1`).
- *   `reservations_courts_no_nulls` is redefined to look for NULLs only in a flat list: `array_position` on a
- *   multi-dimensional array raises "not supported" (SQLSTATE 0A000), which named no constraint.
+ * - `reservations_courts_one_dimensional`: `courts` is a flat list. `{{1,2}}` passed `cardinality >= 1` and
+ *   was refused only by accident: `reservations_courts_no_nulls`'s `array_position` raises "searching for
+ *   elements in multidimensional arrays is not supported" (SQLSTATE 0A000), which names no constraint and no
+ *   column. `reservations_courts_no_nulls` is redefined to look for NULLs only in a flat list.
  * - `reservations_lease_bounded`: a held row's lease ends at most 1 hour after the row's `updated_at` (every
  *   daemon write of a lease stamps `updated_at` with the same clock; `daemon.leaseMs` is at most 1 hour). A row
  *   inserted or edited by hand as `claimed`/`booking` under a made-up owner with a far-future lease is refused:
@@ -26,7 +27,8 @@ import { sql, type Kysely } from 'kysely';
  *   exclusion constraint would need a stored slot end and would still not see the e-mail).
  *
  * Rows that already break a new rule are settled first, so the migration never fails on old data: a
- * multi-dimensional `courts` is flattened (a `pending`/`scheduled` one is rejected, naming `courts`), a lease
+ * multi-dimensional `courts` (none can have been inserted, see above: a safety net) is flattened (a
+ * `pending`/`scheduled` one is rejected, naming `courts`), a lease
  * beyond the bound is cut to it (so it runs out and is taken over), and of the active rows of one person and
  * slot the first is kept: later `scheduled` ones are rejected, later `succeeded` ones need attention.
  * Frozen in time: imports only `kysely`.

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createExecutor } from '../src/booking/executor.js';
@@ -21,6 +21,7 @@ import {
   scheduleUnlessDuplicate,
   type ReservationInput,
 } from '../src/reservations/index.js';
+import * as m0004 from '../migrations/0004_row_guards.js';
 import { validatePendingOnce } from '../src/scheduling/validate-pending.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
@@ -490,5 +491,36 @@ describe('one booking per person at a time', () => {
     expect(describeConstraintViolation(err)?.message).toBe(
       'duplicate: reservation 1 already books this person (booking_users.id 1) for the slot starting 2027-07-23T15:00:00Z; one booking per person at a time',
     );
+  });
+});
+
+describe('migration 0004 on old rows that break its rules', () => {
+  it('settles them first (cuts far leases, keeps the first of duplicates), then guards', async () => {
+    const db = database.db;
+    await m0004.down(db as unknown as Kysely<unknown>);
+    const ana = await person();
+    const ins = (values: string) =>
+      sql.raw(`INSERT INTO reservations (user_id, venue, target_date, target_time, courts, status, release_at, slot_at, lease_owner, lease_expires_at, updated_at) VALUES ${values}`).execute(db);
+    await ins(`(${ana}, 'la-villa', '2027-07-23', '08:00', '{1}', 'claimed', '2027-07-21T14:00Z', '2027-07-23T14:00Z', 'ghost', '2099-01-01Z', '2027-07-21T15:00Z')`);
+    await ins(`(${ana}, 'la-villa', '2027-07-23', '09:00', '{1}', 'scheduled', '2027-07-21T15:00Z', '2027-07-23T15:00Z', NULL, NULL, '2027-07-21T15:00Z'),
+               (${ana}, 'la-villa', '2027-07-23', '09:00', '{2}', 'scheduled', '2027-07-21T15:00Z', '2027-07-23T15:00Z', NULL, NULL, '2027-07-21T15:00Z')`);
+    await ins(`(${ana}, 'la-villa', '2027-07-23', '10:00', '{1}', 'succeeded', '2027-07-21T16:00Z', '2027-07-23T16:00Z', NULL, NULL, '2027-07-21T15:00Z'),
+               (${ana}, 'la-villa', '2027-07-23', '10:00', '{2}', 'succeeded', '2027-07-21T16:00Z', '2027-07-23T16:00Z', NULL, NULL, '2027-07-21T15:00Z')`);
+    await ins(`(${ana}, 'la-villa', '2027-07-23', '11:00', '{1}', 'scheduled', '2027-07-21T17:00Z', '2027-07-23T17:00Z', NULL, NULL, '2027-07-21T15:00Z'),
+               (${ana}, 'la-villa', '2027-07-23', '11:00', '{2}', 'succeeded', '2027-07-21T17:00Z', '2027-07-23T17:00Z', NULL, NULL, '2027-07-21T15:00Z')`);
+    await m0004.up(db as unknown as Kysely<unknown>);
+    const rows = await db.selectFrom('reservations').select(['id', 'status', 'courts', 'reason', 'lease_expires_at']).orderBy('id').execute();
+    expect(rows.map((r) => ({ ...r, id: Number(r.id) }))).toEqual([
+      { id: 1, status: 'claimed', courts: [1], reason: null, lease_expires_at: at('2027-07-21T16:00:00.000Z') },
+      { id: 2, status: 'scheduled', courts: [1], reason: null, lease_expires_at: null },
+      { id: 3, status: 'rejected', courts: [2], reason: 'duplicate: reservation 2 already books this person (booking_users.id) for this slot; one booking per person at a time', lease_expires_at: null },
+      { id: 4, status: 'succeeded', courts: [1], reason: null, lease_expires_at: null },
+      { id: 5, status: 'needs_attention', courts: [2], reason: 'duplicate: reservation 4 already books this person (booking_users.id) for this slot; both are booked on the site: cancel one there', lease_expires_at: null },
+      { id: 6, status: 'rejected', courts: [1], reason: 'duplicate: reservation 7 already books this person (booking_users.id) for this slot; one booking per person at a time', lease_expires_at: null },
+      { id: 7, status: 'succeeded', courts: [2], reason: null, lease_expires_at: null },
+    ]);
+    // The guards are back: the ghost's row cannot be held for ever again.
+    const err = await refusal(() => sql`UPDATE reservations SET lease_expires_at = '2099-01-01Z' WHERE id = 1`.execute(db));
+    expect(describeConstraintViolation(err)?.constraint).toBe('reservations_lease_bounded');
   });
 });
