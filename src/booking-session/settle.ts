@@ -104,9 +104,10 @@ function immediateInterrupted(request: BookingRequest, result: BookingResult): B
 /**
  * What a guarded write found instead of the row it expected, status and holder: "the row changed meanwhile:
  * it is now cancelled (held by nobody; this daemon's old lease is still written on it)", "... it is now
- * booking, held by daemon-b until 2027-07-21T15:00:30.000Z". Every guarded write of a settle accepts the row
- * in `claimed` or `booking` under this owner, so a row it did not change is never left held by this owner:
- * it is final, back in the queue, or another holder's.
+ * booking (held by daemon-b until 2027-07-21T15:00:30.000Z)". Between them the settle's writes take the row in
+ * `booking` (the result, the give-back of an interrupted booking) and in `claimed` (the give-back, here or by
+ * {@link giveBackUnfired}) under this owner, so a row they did not change is not held by this owner: it is
+ * final, back in the queue, or another holder's.
  */
 async function describeChange(ctx: SettleContext): Promise<string> {
   const row = await getReservation(ctx.deps.db, ctx.id).catch(() => null);
