@@ -2,7 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_unknown_outcome.js';
 import * as m0003 from './0003_site_outcomes.js';
-// 0004: written beside this one (merged in separately).
+import * as m0004 from './0004_row_guards.js';
 import * as m0005 from './0005_daemons.js';
 import * as m0006 from './0006_result_without_contact.js';
 
@@ -15,7 +15,7 @@ export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_unknown_outcome': m0002,
   '0003_site_outcomes': m0003,
-  // 0004: written beside this one (merged in separately).
+  '0004_row_guards': m0004,
   '0005_daemons': m0005,
   '0006_result_without_contact': m0006,
 };

@@ -153,11 +153,13 @@ describe('a lease stolen on the way to the submit', () => {
     sandbox.site.setSwitches({ slowMs: 800 });
     await waitFor('the fire to begin (claimed → booking)', async () => (await rowOf(id)).status === 'booking' || undefined, { timeoutMs: byRelease(releaseAtMs), everyMs: 10 });
     const thief = 'thief-host:1:abcdef';
-    // An hour on the shared (shifted) clock: the daemon must not see the thief's lease as expired.
-    await sql`UPDATE reservations SET lease_owner = ${thief}, lease_expires_at = ${new Date(clock.now() + 3_600_000)} WHERE id = ${id}`.execute(database.db);
+    // An hour on the shared (shifted) clock: the daemon must not see the thief's lease as expired. A lease ends
+    // at most an hour after the row's updated_at (reservations_lease_bounded), stamped on the same clock.
+    const stolenAt = clock.now();
+    await sql`UPDATE reservations SET lease_owner = ${thief}, lease_expires_at = ${new Date(stolenAt + 3_600_000)}, updated_at = ${new Date(stolenAt)} WHERE id = ${id}`.execute(database.db);
 
     const ended = await daemon.waitForLog('the session to end', (l) => l.reservation_id === id && String(l.msg).includes('the row changed meanwhile'), 30_000);
-    expect(String(ended.msg)).toContain(`it is now booking, held by ${thief}`);
+    expect(String(ended.msg)).toContain(`it is now booking (held by ${thief} until `);
     expect(daemon.logs().some((l) => l.reservation_id === id && l.msg === 'firing')).toBe(true); // the steal came after the fire began
     expect(submitsOf(date, time)).toEqual([]);
     const attempts = await attemptsOf(id);

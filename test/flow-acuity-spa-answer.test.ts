@@ -37,7 +37,7 @@ async function openAttempt(): Promise<number> {
   const userId = await insertUser(database.db, USER);
   const reservationId = await insertReservation(database.db, {
     userId, venue: 'club', targetDate: '2027-07-23', targetTime: '09:00', courts: [1], status: 'booking',
-    releaseAt: new Date(T0), slotAt: new Date('2027-07-23T15:00:00Z'), leaseOwner: 'daemon-1', leaseExpiresAt: new Date(T0 + 30_000),
+    releaseAt: new Date(T0), slotAt: new Date('2027-07-23T15:00:00Z'), leaseOwner: 'daemon-1', leaseExpiresAt: new Date(T0 + 30_000), now: new Date(T0),
   });
   const { id } = await startAttempt(database.db, { reservationId, court: 1, daemonId: 'daemon-1', browserId: 'chromium-1', flow: 'acuity-spa', now: new Date(T0) });
   await setAttemptSubmitted(database.db, id, new Date(T0));

@@ -115,8 +115,9 @@ interface AttemptSpec {
 async function crashedBooking(args: { time?: string; date?: string; courts?: number[]; attempts: AttemptSpec[]; owner?: string; leaseExpiresAt?: Date }): Promise<number> {
   const date = args.date ?? DAY;
   const time = args.time ?? '09:00';
+  // Each row its own `booking_users` row (same details): the schema refuses two active rows of one for one slot.
   const id = await insertReservation(database.db, {
-    userId,
+    userId: (await database.db.selectFrom('reservations').select('id').limit(1).executeTakeFirst()) ? await insertUser(database.db, ANA) : userId,
     venue: 'la-villa',
     targetDate: date,
     targetTime: time,
@@ -126,6 +127,7 @@ async function crashedBooking(args: { time?: string; date?: string; courts?: num
     slotAt: slotStartAt(date, time, ZONE),
     leaseOwner: args.owner ?? 'dead-daemon',
     leaseExpiresAt: args.leaseExpiresAt ?? at(-1_000),
+    now: NOW,
   });
   for (const spec of args.attempts) {
     const submittedAtMs = spec.submittedAtMs ?? -60_000;

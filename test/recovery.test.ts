@@ -37,9 +37,10 @@ afterAll(async () => {
   await database?.drop();
 });
 
+/** A `booking` row of a person of its own (the schema refuses two active rows of one person for one slot). */
 async function bookingRow(leaseExpiresAt: Date): Promise<number> {
   return insertReservation(database.db, {
-    userId,
+    userId: await insertUser(database.db, { firstName: 'Ana', lastName: 'Alvarez', email: 'ana@example.com', phone: '+502 5555 0101' }),
     venue: 'la-villa',
     targetDate: '2027-07-23',
     targetTime: '09:00',
@@ -49,6 +50,7 @@ async function bookingRow(leaseExpiresAt: Date): Promise<number> {
     slotAt: at(48 * 3_600_000),
     leaseOwner: 'dead-daemon',
     leaseExpiresAt,
+    now: NOW,
   });
 }
 

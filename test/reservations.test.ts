@@ -54,10 +54,17 @@ afterAll(() => t?.drop());
 beforeEach(async () => {
   await t.truncate();
   userId = await insertUser(db, USER);
+  rowsMade = 0;
 });
 
-function reservation(overrides: Partial<ReservationInput> = {}): Promise<number> {
-  return insertReservation(db, { userId, venue: 'la-villa', targetDate: '2027-07-15', targetTime: '07:00', courts: [2, 1], ...overrides });
+let rowsMade = 0;
+/**
+ * A row of Ana's; each row after the first gets a `booking_users` row of its own (same details): the schema
+ * refuses two active rows of one `booking_users` row for one slot (`reservations_one_booking_per_user_slot`).
+ */
+async function reservation(overrides: Partial<ReservationInput> = {}): Promise<number> {
+  const owner = rowsMade++ === 0 ? userId : await insertUser(db, USER);
+  return insertReservation(db, { userId: owner, venue: 'la-villa', targetDate: '2027-07-15', targetTime: '07:00', courts: [2, 1], ...overrides });
 }
 /** A `scheduled` row released at NOW + releaseInMs, its slot two days later. */
 function scheduled(releaseInMs: number, overrides: Partial<ReservationInput> = {}): Promise<number> {
@@ -65,7 +72,7 @@ function scheduled(releaseInMs: number, overrides: Partial<ReservationInput> = {
 }
 /** A row held by `owner` in `status` with a lease ending at NOW + leaseInMs. */
 function held(status: 'claimed' | 'booking', owner: string, leaseInMs: number, overrides: Partial<ReservationInput> = {}): Promise<number> {
-  return scheduled(-MIN, { status, leaseOwner: owner, leaseExpiresAt: at(leaseInMs), ...overrides });
+  return scheduled(-MIN, { status, leaseOwner: owner, leaseExpiresAt: at(leaseInMs), now: NOW, ...overrides });
 }
 
 function bookingResult(reservationId: number, status: 'success' | 'failure'): BookingResult {

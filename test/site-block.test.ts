@@ -64,7 +64,8 @@ function daemon(daemonId: string) {
     time = targetTime;
     const request = buildImmediateRequest({ user: { firstName: 'Ana', lastName: 'López', email: EMAIL, phone: '+502 5555 1234' }, venue, targetDate: '2027-07-23', targetTime, courts: [1, 2] }, new Set(['club', 'other']));
     const now = new Date(clock.now());
-    const session = await sessions.holdImmediate({ request, releaseAt: now, slotAt: new Date(T0 + 2 * 86_400_000) });
+    // Each time its own slot instant: one person never holds two bookings of one slot (reservations_one_booking_per_user_slot).
+    const session = await sessions.holdImmediate({ request, releaseAt: now, slotAt: new Date(`2027-07-23T${targetTime}:00.000Z`) });
     const end = await session.run({ fireAt: now, siteClockOffsetMs: null, signal: new AbortController().signal });
     return { id: session.id, end };
   }

@@ -1,5 +1,6 @@
 import type { VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, withoutContact, withReservationId, type BookingRequest } from '../contracts/index.js';
+import { describeConstraintViolation } from '../db/errors.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource } from '../db/types.js';
 import type { BookingExecutor, BookingSessionPort } from '../booking/session-port.js';
@@ -19,6 +20,7 @@ import {
   type ClaimedReservation,
 } from '../reservations/index.js';
 import { loggableReason, type Logger } from '../telemetry/logger.js';
+import { admissionProblem } from './admission.js';
 import { startHeartbeat } from './heartbeat.js';
 import { reconcileAbandonedBookings, reconcileOwnBooking, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
 import { CLAIM_RETRY_MS, FIRE_RETRY_MS, OUTCOME_RETRY_MS } from './retry-budgets.js';
@@ -88,7 +90,12 @@ export interface BookingSessions {
    * `rejected` with its reason (logged). A row this owner already runs (re-claimed after a late heartbeat) gets no second session.
    */
   holdDue(args: { horizonMs: number; limit: number }): Promise<BookingSession[]>;
-  /** Creates the `book-now` row, held by this owner in `booking`, and returns its session. */
+  /**
+   * Creates the `book-now` row, held by this owner in `booking`, and returns its session.
+   *
+   * @throws ContractError (field `duplicate`) when the person already has an active reservation overlapping
+   *   the slot, naming it; DatabaseConstraintError naming the column for a row the schema refuses.
+   */
   holdImmediate(hold: ImmediateHold): Promise<BookingSession>;
   /** Takes over the `booking` rows of dead daemons (expired lease) and reconciles each against the site. */
   reconcileAbandoned(): Promise<ReconcileOutcome[]>;
@@ -149,6 +156,7 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       const { request } = hold;
       const venue = deps.venues[request.venue];
       if (!venue) throw new ContractError('venue', `"${request.venue}" is not a configured venue`);
+      // A row the schema refuses is bad input: its error names the column (`DatabaseConstraintError`).
       const id = await createImmediateReservation(db, {
         user: request.user,
         venue: request.venue,
@@ -160,6 +168,9 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
         owner,
         now: now(),
         leaseMs: deps.leaseMs,
+        slotLengthsS: Object.fromEntries(Object.entries(deps.venues).map(([venueId, v]) => [venueId, v.slotLengthS])),
+      }).catch((err: unknown) => {
+        throw describeConstraintViolation(err) ?? err;
       });
       return open(id, 'immediate', withReservationId(request, id), venue, hold.releaseAt);
     },
@@ -201,7 +212,10 @@ async function claimAndAdmit(
 
 /**
  * Whether a row just claimed becomes a session, and with which request: built once here. A row this owner
- * already runs and a row that cannot be booked as it stands (`rejected` with its reason, logged) do not.
+ * already runs does not; nor does a row that cannot be booked as it stands — the contract builder's checks
+ * (a venue this daemon does not serve included), then the venue's courts and slot grid, a slot not started,
+ * `slot_at`/`release_at` as validation computes them, and one booking per person (`admission.ts`): it is
+ * `rejected` with the reason naming the column, and logged.
  */
 async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running: ReadonlySet<number>): Promise<{ request: BookingRequest; venue: VenueConfig } | null> {
   const { db, clock, logger, daemonId: owner } = deps;
@@ -213,18 +227,25 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
     log.warn(`reservation ${row.id}: re-claimed while its booking session runs (a heartbeat was late); keeping the running session`);
     return null;
   }
+  const reject = async (field: string, reason: string): Promise<null> => {
+    const rejected = await rejectHeld(db, { id: row.id, owner, reason, now: now() });
+    const logged = loggableReason(field, reason);
+    if (rejected) log.warn({ field }, `reservation ${row.id} rejected: ${logged}`);
+    else log.warn({ field }, `reservation ${row.id} cannot be booked (${logged}) but was not rejected: it changed meanwhile (no longer held by this daemon)`);
+    return null;
+  };
   let request: BookingRequest;
   try {
     // Rows are validated when pending, but one may have been inserted directly as `scheduled`.
     request = buildRequestFromReservation(row, row, (v) => Object.hasOwn(deps.venues, v));
   } catch (err) {
     if (!(err instanceof ContractError)) throw err;
-    await rejectHeld(db, { id: row.id, owner, reason: err.message, now: now() });
-    log.warn({ field: err.field }, `reservation ${row.id} rejected: ${loggableReason(err.field, err.message)}`);
-    return null;
+    return reject(err.field, err.message);
   }
   // claimDue returns only this daemon's venues, and the builder checked the venue again.
   const venue = deps.venues[request.venue]!;
+  const problem = await admissionProblem(db, { row, request, venue, venues: deps.venues, now: now() });
+  if (problem) return reject(problem.field, problem.reason);
   // A claim taken over from a daemon that died before firing: close its attempts (never submitted: the row was
   // still `claimed`), so none stays open forever.
   const closed = await closeUnsubmittedAttempts(db, { reservationId: row.id, now: now() });

@@ -3,7 +3,7 @@ import { isTransientDbError } from '../db/errors.js';
 import { retryTransient } from '../db/retry.js';
 import type { ReservationSource, ReservationStatus } from '../db/types.js';
 import type { Execution } from '../booking/session-port.js';
-import { flagLateBooking, flagUnknownAfterCancel, getReservation, recordBookingResult, requeueReservation } from '../reservations/index.js';
+import { flagLateBooking, flagUnknownAfterCancel, getReservation, recordBookingResult, releaseClaim, requeueReservation } from '../reservations/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { reconcileOwnBooking, type ReconcileDeps } from './reconcile.js';
 import { OUTCOME_RETRY_MS } from './retry-budgets.js';
@@ -73,6 +73,8 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
     const fields = { court: final.court, confirmation_code: final.confirmationCode };
     if (was) log.error(fields, `reservation ${id}: booked on the site after the row had become ${was}; needs attention (booking ${final.confirmationCode} on court ${final.court})`);
     else log.error(fields, `reservation ${id}: booked on the site (booking ${final.confirmationCode} on court ${final.court}) but not recorded: ${await describeChange(ctx)}; if the row has another booking, cancel one on the site`);
+  } else if (!recorded && (await giveBackUnfired(ctx, now))) {
+    log.warn({ outcome: final.outcome, errors: final.errors }, `reservation ${id}: the booking ended (${final.outcome}) before its fire began (nothing submitted); back in the queue`);
   } else if (!recorded) {
     log.warn({ outcome: final.outcome }, `reservation ${id}: result (${final.outcome}) not recorded: ${await describeChange(ctx)}`);
   } else if (final.status === 'success') {
@@ -83,17 +85,40 @@ export async function settleExecution(ctx: SettleContext, execution: Execution):
   return { result: final, recorded };
 }
 
+/**
+ * A failure found the row still `claimed` under this owner: the fire never began (its own write or the site
+ * block check failed, e.g. the database stayed unavailable), so nothing was submitted. The row goes back to
+ * the queue (`claimed → scheduled`), never left held: a held row nobody runs would be claimed again only when
+ * its lease runs out, after every lease. A `book-now` row is created in `booking`, so it never gets here.
+ */
+async function giveBackUnfired(ctx: SettleContext, now: Date): Promise<boolean> {
+  const retry = { what: `reservation ${ctx.id}: giving the unfired reservation back to the queue`, logger: ctx.logger, budgetMs: OUTCOME_RETRY_MS, signal: ctx.signal };
+  return retryTransient(() => releaseClaim(ctx.deps.db, { id: ctx.id, owner: ctx.deps.daemonId, now }), retry).catch(() => false);
+}
+
 /** A `book-now` booking stopped before any submit: a failure of its own, with the reason. */
 function immediateInterrupted(request: BookingRequest, result: BookingResult): BookingResult {
   return Results.failure({ request, outcome: 'interrupted', errors: result.errors, message: 'book-now stopped before anything was submitted', metadata: result.metadata });
 }
 
-/** "it is now cancelled" / "it is now booking, held by daemon X": what a guarded write found instead of its row. */
+/**
+ * What a guarded write found instead of the row it expected, status and holder: "the row changed meanwhile:
+ * it is now cancelled (held by nobody; this daemon's old lease is still written on it)", "... it is now
+ * booking (held by daemon-b until 2027-07-21T15:00:30.000Z)". Between them the settle's writes take the row in
+ * `booking` (the result, the give-back of an interrupted booking) and in `claimed` (the give-back, here or by
+ * {@link giveBackUnfired}) under this owner, so a row they did not change is not held by this owner: it is
+ * final, back in the queue, or another holder's.
+ */
 async function describeChange(ctx: SettleContext): Promise<string> {
   const row = await getReservation(ctx.deps.db, ctx.id).catch(() => null);
   if (!row) return 'the row changed meanwhile (it could not be read back)';
-  const holder = row.lease_owner && row.lease_owner !== ctx.deps.daemonId ? `, held by ${row.lease_owner}` : '';
-  return `the row changed meanwhile: it is now ${row.status}${holder}`;
+  const held = row.status === 'claimed' || row.status === 'booking';
+  const ours = row.lease_owner === ctx.deps.daemonId;
+  let holder: string;
+  if (held && row.lease_owner) holder = `held by ${ours ? 'this daemon' : row.lease_owner} until ${row.lease_expires_at?.toISOString() ?? '?'}`;
+  else if (row.lease_owner && ours) holder = "held by nobody; this daemon's old lease is still written on it";
+  else holder = 'held by nobody';
+  return `the row changed meanwhile: it is now ${row.status} (${holder})`;
 }
 
 /**

@@ -97,3 +97,94 @@ function isTransient(err: unknown, depth: number): boolean {
   if (err instanceof AggregateError && err.errors.some((e) => isTransient(e, depth + 1))) return true;
   return isTransient((err as { cause?: unknown }).cause, depth + 1);
 }
+
+/**
+ * A row the schema refused (a CHECK, a UNIQUE index, a foreign key, a NOT NULL, or one of the row-guard
+ * triggers of `migrations/0004_row_guards.ts`), as a sentence that starts with the column at fault:
+ * `courts: must be a one-dimensional list of court numbers`. Code `invalid_request` (bad input, never
+ * retryable; `book-now` exits 65 for it). `cause` holds pg's own error.
+ */
+export class DatabaseConstraintError extends ReservdError {
+  /** Always `invalid_request`: the row, not the database, is at fault. */
+  declare readonly code: 'invalid_request';
+  /** Never retryable: the same row is refused the same way. */
+  declare readonly retryable: false;
+  /** The column at fault, as the message starts with it (`courts`, `booking_users.email`, `release_at/slot_at`). */
+  readonly field: string;
+  /** The constraint (or trigger guard) pg named, e.g. `reservations_courts_one_dimensional`; null for NOT NULL. */
+  readonly constraint: string | null;
+
+  /**
+   * @param field - the column at fault.
+   * @param message - `<field>: <what is wrong>`.
+   * @param constraint - the constraint pg named, or null.
+   * @param options - `cause`: pg's error.
+   */
+  constructor(field: string, message: string, constraint: string | null, options?: ErrorOptions) {
+    super('invalid_request', message, { ...options, retryable: false });
+    this.field = field;
+    this.constraint = constraint;
+  }
+}
+
+/**
+ * Each schema constraint, by name: the column it guards and what it asks of it (the schema is in
+ * `migrations/`; keep this in step when a constraint is added). The row-guard triggers' own messages already
+ * start with the column and name the row, so they are passed through.
+ */
+const CONSTRAINT_RULES: Readonly<Record<string, { field: string; rule: string }>> = {
+  reservations_target_time_hhmm: { field: 'target_time', rule: 'must be a time written HH:MM (e.g. 07:00)' },
+  reservations_courts_nonempty: { field: 'courts', rule: 'must list at least one court number' },
+  reservations_courts_no_nulls: { field: 'courts', rule: 'must not contain NULL' },
+  reservations_courts_one_dimensional: { field: 'courts', rule: 'must be a one-dimensional list of court numbers (e.g. {2,1})' },
+  reservations_status_known: { field: 'status', rule: 'must be one of pending, scheduled, claimed, booking, succeeded, failed, rejected, expired, cancelled, needs_attention' },
+  reservations_source_known: { field: 'source', rule: 'must be queue or immediate' },
+  reservations_scheduled_has_instants: {
+    field: 'release_at/slot_at',
+    rule: 'must both be set on a scheduled, claimed or booking row (insert the row as pending and the daemon computes them)',
+  },
+  reservations_held_has_lease: { field: 'lease_owner/lease_expires_at', rule: 'must both be set on a claimed or booking row (only a daemon holds a row)' },
+  reservations_lease_bounded: {
+    field: 'lease_expires_at',
+    rule: 'a claimed or booking row\'s lease must end at most 1 hour after its updated_at (only a daemon holds a row; daemon.leaseMs is at most 1 hour)',
+  },
+  reservations_idempotency_key_key: { field: 'idempotency_key', rule: 'is already used by another reservation' },
+  reservations_user_id_fkey: { field: 'user_id', rule: 'must be the id of a booking_users row' },
+  reservations_one_booking_per_user_slot: {
+    field: 'slot_at',
+    rule: 'this person (booking_users.id) already has an active reservation for this slot; one booking per person at a time',
+  },
+  booking_attempts_attempt_positive: { field: 'booking_attempts.attempt', rule: 'must be 1 or more' },
+  booking_attempts_outcome_known: { field: 'booking_attempts.outcome', rule: 'must be a known attempt outcome (docs/architecture.md "Outcomes")' },
+  booking_attempts_reservation_attempt: { field: 'booking_attempts.attempt', rule: 'is already used by another attempt of this reservation' },
+  booking_attempts_reservation_id_fkey: { field: 'booking_attempts.reservation_id', rule: 'must be the id of a reservations row' },
+  site_blocks_until_after_at: { field: 'site_blocks.blocked_until', rule: 'must not be before blocked_at' },
+};
+
+/** Guards raised by the row-guard triggers: their message is already the sentence. */
+const TRIGGER_GUARDS = new Set(['reservations_held_not_editable', 'booking_users_held_not_editable']);
+
+/** SQLSTATEs of a refused row: not_null, foreign_key, unique, check violations. */
+const CONSTRAINT_SQLSTATES = new Set(['23502', '23503', '23505', '23514']);
+
+/**
+ * The {@link DatabaseConstraintError} for pg's error when the schema refused a row, else null (any other
+ * error, a lost connection included). A trigger's message (it names the column and the row) is kept as is;
+ * a constraint's is `<column>: <rule>`; a NOT NULL is `<column>: must not be NULL`.
+ */
+export function describeConstraintViolation(err: unknown): DatabaseConstraintError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { code, constraint, column, table, message } = err as { code?: unknown; constraint?: unknown; column?: unknown; table?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !CONSTRAINT_SQLSTATES.has(code)) return null;
+  const named = typeof constraint === 'string' ? constraint : null;
+  const where = typeof table === 'string' && table !== 'reservations' ? `${table}.` : '';
+  const text = typeof message === 'string' ? message : String(message);
+  if (named !== null && (TRIGGER_GUARDS.has(named) || (named === 'reservations_one_booking_per_user_slot' && text.startsWith('duplicate:')))) {
+    return new DatabaseConstraintError(typeof column === 'string' ? `${where}${column}` : named, text, named, { cause: err });
+  }
+  const known = named === null ? undefined : CONSTRAINT_RULES[named];
+  if (known) return new DatabaseConstraintError(known.field, `${known.field}: ${known.rule}`, named, { cause: err });
+  if (code === '23502' && typeof column === 'string') return new DatabaseConstraintError(`${where}${column}`, `${where}${column}: must not be NULL`, null, { cause: err });
+  const field = typeof column === 'string' ? `${where}${column}` : (named ?? 'row');
+  return new DatabaseConstraintError(field, `${field}: refused by the database (${named ?? code}): ${text}`, named, { cause: err });
+}

@@ -188,7 +188,8 @@ export async function expireLeasesOfDeadOwners(
     if (owner === null || !args.isDead(owner)) continue;
     const result = await db
       .updateTable('reservations')
-      .set({ lease_expires_at: args.now })
+      // `updated_at` with the same clock: the lease bound (`reservations_lease_bounded`) is measured from it.
+      .set({ lease_expires_at: args.now, updated_at: args.now })
       .where('status', 'in', ['claimed', 'booking'])
       .where('lease_owner', '=', owner)
       .where('lease_expires_at', '>', args.now)

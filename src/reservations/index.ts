@@ -31,6 +31,15 @@ export {
 export { recordBookingResult, type RecordBookingResultArgs } from './record-booking-result.js';
 export { recordSiteBlock, findActiveSiteBlock, type RecordSiteBlockArgs, type SiteBlockRow } from './site-blocks.js';
 export { createImmediateReservation, type ImmediateReservationArgs } from './create-immediate-reservation.js';
+export {
+  duplicateReason,
+  findOverlappingBooking,
+  lockPerson,
+  scheduleUnlessDuplicate,
+  type OverlappingBooking,
+  type PersonSlot,
+  type ScheduleVerdict,
+} from './duplicates.js';
 export { insertUser, insertReservation, type UserInput, type ReservationInput } from './inserts.js';
 export type { ReservationRow, PendingReservation, ClaimedReservation, AttemptRow, ReservationUserColumns } from './rows.js';
 export type { ReservationStatus, ReservationSource, AttemptOutcome } from '../db/types.js';

@@ -35,6 +35,11 @@ export interface ReservationInput {
   leaseOwner?: string | null;
   leaseExpiresAt?: Date | null;
   idempotencyKey?: string | null;
+  /**
+   * `created_at` and `updated_at` (default: the database's `now()`). A held row's lease may end at most 1 hour
+   * after its `updated_at` (`reservations_lease_bounded`), so a fixture on a manual clock passes its "now".
+   */
+  now?: Date;
 }
 
 /**
@@ -42,7 +47,8 @@ export interface ReservationInput {
  * `reservd_reservations`.
  *
  * @returns its id.
- * @throws pg's check violation naming the constraint (e.g. `reservations_courts_nonempty`) for rows the schema refuses.
+ * @throws pg's check violation naming the constraint (e.g. `reservations_courts_nonempty`) for rows the schema
+ *   refuses (`describeConstraintViolation` in `src/db/errors.ts` turns it into a sentence naming the column).
  */
 export async function insertReservation(db: Kysely<Database>, input: ReservationInput): Promise<number> {
   const row = await db
@@ -60,6 +66,7 @@ export async function insertReservation(db: Kysely<Database>, input: Reservation
       lease_owner: input.leaseOwner ?? null,
       lease_expires_at: input.leaseExpiresAt ?? null,
       idempotency_key: input.idempotencyKey ?? null,
+      ...(input.now ? { created_at: input.now, updated_at: input.now } : {}),
     })
     .returning('id')
     .executeTakeFirstOrThrow();

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config, VenueConfig } from '../config/schema.js';
 import { buildRequestFromReservation, ContractError, type BookingRequest } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { listLiveDaemons, listPending, markRejected, markScheduled, type DaemonRow, type PendingReservation } from '../reservations/index.js';
+import { listLiveDaemons, listPending, markRejected, scheduleUnlessDuplicate, type DaemonRow, type PendingReservation } from '../reservations/index.js';
 import { loggableReason, type Logger } from '../telemetry/logger.js';
 import { computeReleaseAt, describeReleaseRule, SlotTimeError, slotStartAt } from './release-time.js';
 import { describeSlotGrid, isSlotTime } from './slot-grid.js';
@@ -124,8 +124,7 @@ export async function validatePendingOnce(args: {
       const logged = loggableReason(verdict.field, verdict.reason);
       log.warn({ reason: logged, field: verdict.field }, `reservation ${row.id} rejected: ${logged}`);
     } else {
-      if (await markScheduled(db, { id: Number(row.id), releaseAt: verdict.releaseAt, slotAt: verdict.slotAt, now })) counts.scheduled += 1;
-      log.info({ release_at: verdict.releaseAt.toISOString() }, `reservation ${row.id} scheduled; release at ${verdict.releaseAt.toISOString()}`);
+      await scheduleOnePerPerson({ db, config, now, log, counts }, row, verdict);
     }
   }
   return counts;
@@ -168,4 +167,28 @@ async function leaveToServingDaemon(args: { db: Kysely<Database>; config: Config
     );
   }
   return true;
+}
+
+/**
+ * The last step of a valid row: `scheduled`, unless the person already has an active reservation whose slot
+ * overlaps this one (same `booking_users` row or same e-mail, any venue): then `rejected` with a reason naming
+ * that row (`src/reservations/duplicates.ts`, serialized per person, so two daemons validating at once end
+ * with one `scheduled` and one `rejected`).
+ */
+async function scheduleOnePerPerson(
+  ctx: { db: Kysely<Database>; config: Config; now: Date; log: Logger; counts: ValidationCounts },
+  row: PendingReservation,
+  valid: { releaseAt: Date; slotAt: Date },
+): Promise<void> {
+  const { config, log, counts } = ctx;
+  const slotLengthsS = Object.fromEntries(Object.entries(config.venues).map(([id, v]) => [id, v.slotLengthS]));
+  const slot = { reservationId: row.id, userId: row.user_id, email: row.email, slotAt: valid.slotAt, slotLengthS: slotLengthsS[row.venue]!, slotLengthsS };
+  const verdict = await scheduleUnlessDuplicate(ctx.db, { slot, releaseAt: valid.releaseAt, now: ctx.now });
+  if (verdict.kind === 'duplicate') {
+    if (verdict.changed) counts.rejected += 1;
+    log.warn({ reason: verdict.reason, field: 'duplicate' }, `reservation ${row.id} rejected: ${verdict.reason}`);
+    return;
+  }
+  if (verdict.changed) counts.scheduled += 1;
+  log.info({ release_at: valid.releaseAt.toISOString() }, `reservation ${row.id} scheduled; release at ${valid.releaseAt.toISOString()}`);
 }
