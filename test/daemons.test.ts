@@ -68,6 +68,8 @@ function configFor(...venues: string[]): Config {
 
 const row = (venue: string, extra: Partial<ReservationInput> = {}): Promise<number> =>
   insertReservation(database.db, { userId, venue, targetDate: SLOT_DATE, targetTime: '09:00', courts: [2, 1], ...extra });
+/** Another person (one booking per person at a time: rows of one person at one slot would be duplicates). */
+const person = (name: string): Promise<number> => insertUser(database.db, { firstName: name, lastName: 'López', email: `${name.toLowerCase()}@example.test`, phone: '+502 5555 1234' });
 const statusOf = async (id: number): Promise<string | undefined> => (await getReservation(database.db, id))?.status;
 
 /** A pino logger whose lines are kept (level label, msg and fields). */
@@ -211,10 +213,10 @@ describe('validation of a venue this daemon does not serve', () => {
 describe('a booking abandoned at a venue this daemon does not serve', () => {
   it('is left to a live daemon that serves it; with none it goes to needs_attention with the reason; its own venue is taken over', async () => {
     await registerDaemon(database.db, { id: 'daemon-b', host: 'h', pid: 2, venues: ['club-b'], leaseMs: 30_000, now: at(-10_000) });
-    const abandoned = { status: 'booking' as const, releaseAt: at(-60_000), slotAt: at(47 * 3_600_000), leaseOwner: 'daemon-dead', leaseExpiresAt: at(-1) };
+    const abandoned = { status: 'booking' as const, releaseAt: at(-60_000), slotAt: at(47 * 3_600_000), leaseOwner: 'daemon-dead', leaseExpiresAt: at(-1), now: at(-20_000) };
     const own = await row('club-a', abandoned);
-    const others = await row('club-b', abandoned);
-    const nobodys = await row('club-z', abandoned);
+    const others = await row('club-b', { ...abandoned, userId: await person('Ben') });
+    const nobodys = await row('club-z', { ...abandoned, userId: await person('Cy') });
     const { logger, lines } = recordingLogger();
     const clock = createManualClock(NOW.getTime());
     const outcomes = await reconcileAbandonedBookings({ db: database.db, clock, logger, daemonId: 'daemon-a', venues: configFor('club-a').venues, leaseMs: 30_000 });
@@ -245,7 +247,7 @@ describe('two daemons with different venues on one database', () => {
     const regB = registration(clock, 'daemon-b', ['club-b']);
     await regB.start();
     const a = await row('club-a');
-    const b = await row('club-b', { courts: [3] });
+    const b = await row('club-b', { courts: [3], userId: await person('Ben') });
 
     const schedulers: Array<{ scheduler: Scheduler; executor: ReturnType<typeof createFakeExecutor> }> = [];
     let notifyA: () => void = () => {};

@@ -378,6 +378,8 @@ describe('every constraint\'s refusal names its column', () => {
     expect(rows.map((r) => r.name)).toEqual([
       'booking_attempts_attempt_positive',
       'booking_attempts_outcome_known',
+      'daemons_lease_positive',
+      'daemons_venues_no_nulls',
       'reservations_courts_no_nulls',
       'reservations_courts_nonempty',
       'reservations_courts_one_dimensional',

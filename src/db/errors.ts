@@ -158,6 +158,8 @@ const CONSTRAINT_RULES: Readonly<Record<string, { field: string; rule: string }>
   booking_attempts_outcome_known: { field: 'booking_attempts.outcome', rule: 'must be a known attempt outcome (docs/architecture.md "Outcomes")' },
   booking_attempts_reservation_attempt: { field: 'booking_attempts.attempt', rule: 'is already used by another attempt of this reservation' },
   booking_attempts_reservation_id_fkey: { field: 'booking_attempts.reservation_id', rule: 'must be the id of a reservations row' },
+  daemons_lease_positive: { field: 'daemons.lease_ms', rule: 'must be more than 0' },
+  daemons_venues_no_nulls: { field: 'daemons.venues', rule: 'must not contain NULL' },
   site_blocks_until_after_at: { field: 'site_blocks.blocked_until', rule: 'must not be before blocked_at' },
 };
 
