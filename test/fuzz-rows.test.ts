@@ -29,10 +29,10 @@ import { waitFor } from './helpers/wait.js';
  * - the good rows were booked on time (submitted at or after the release, within the retry window);
  * - every booked row's court and slot are its own, and the site never got text the names policy refuses.
  *
- * `FUZZ_RUNS` sets the run count (default 6); `FUZZ_SEED` replays a run.
+ * `FUZZ_RUNS` sets the run count (default 10); `FUZZ_SEED` replays a run.
  */
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 6);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 10);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 
 /** Slots of 2027-03-10 (America/Guatemala, −06:00) release 2 days before at 07:00 local: 2027-03-08T13:00Z. */
@@ -233,7 +233,8 @@ async function insertRaw(values: {
   }
 }
 
-const slotAtOf = (date: string, hour: number): Date => new Date(Date.parse(`${date}T${hhmm(hour + 6)}:00.000Z`));
+/** The slot's start: venue-local `hour` on `date` at −06:00. */
+const slotAtOf = (date: string, hour: number): Date => new Date(Date.parse(`${date}T00:00:00.000Z`) + (hour + 6) * 3_600_000);
 const releaseOfDay = (date: string): Date => new Date(date === DAY ? RELEASE_MS : date === NEXT_DAY ? NEXT_RELEASE_MS : Date.parse(`${date}T13:00:00.000Z`) - 2 * 86_400_000);
 
 interface RunState {
@@ -264,12 +265,14 @@ async function race(state: RunState, id: number, edit: Edit, at: Moment): Promis
     if (edit.column === 'status') {
       const result = await sql`UPDATE reservations SET status = 'cancelled' WHERE id = ${id} AND status IN ('pending', 'scheduled', 'claimed', 'booking')`.execute(database.db);
       if (Number(result.numAffectedRows ?? 0) > 0) state.cancelledAtMs.set(id, systemClock.now());
-    } else if (edit.column === 'courts') {
-      await sql`UPDATE reservations SET courts = ${value}::int[] WHERE id = ${id}`.execute(database.db);
-    } else {
-      await sql`UPDATE reservations SET ${sql.ref(edit.column)} = ${value} WHERE id = ${id}`.execute(database.db);
+      count(`edit_${edit.column}_at_${at}_${state.cancelledAtMs.has(id) ? 'applied' : 'too_late'}`);
+      return;
     }
-    count(`edit_${edit.column}_at_${at}_applied`);
+    // An edit of a reservation still under way (a finished one is history, not a wish to change).
+    const result = edit.column === 'courts'
+      ? await sql`UPDATE reservations SET courts = ${value}::int[] WHERE id = ${id} AND status IN ('pending', 'scheduled', 'claimed', 'booking')`.execute(database.db)
+      : await sql`UPDATE reservations SET ${sql.ref(edit.column)} = ${value} WHERE id = ${id} AND status IN ('pending', 'scheduled', 'claimed', 'booking')`.execute(database.db);
+    count(`edit_${edit.column}_at_${at}_${Number(result.numAffectedRows ?? 0) > 0 ? 'applied' : 'too_late'}`);
   } catch {
     count(`edit_${edit.column}_at_${at}_refused`);
   }
