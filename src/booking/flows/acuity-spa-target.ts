@@ -21,6 +21,10 @@ export interface AcuitySpaTarget {
   time: string;
   /** The venue's UTC offset at that slot, `±HH:MM` (e.g. `-06:00`). */
   utcOffset: string;
+  /** Other hosts the page may GET from (config `site.allowedHosts`; default reCAPTCHA's two hosts). */
+  allowedHosts?: readonly string[];
+  /** The venue's request budget (config `site.requestBudget`; default 300 per 60 s). */
+  requestBudget?: { requests: number; perS: number };
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
