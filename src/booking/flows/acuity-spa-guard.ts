@@ -45,8 +45,13 @@ export interface RequestGuardOptions {
   loggedHosts: Set<string>;
 }
 
+/** The venue a guard guards for (a page lent again for another venue is guarded for that one). */
+export type GuardVenue = Pick<RequestGuardOptions, 'venueOrigin' | 'allowedHosts' | 'budget'>;
+
 /** A page's guard. */
 export interface RequestGuard {
+  /** Guards for `venue` from now on. */
+  use(venue: GuardVenue): Promise<void>;
   /** The user whose data must not leave the venue's host (set before the form is filled). */
   protect(user: AcuityClient): void;
   /** A position in the event list, for {@link RequestGuard.since}. */
@@ -57,8 +62,8 @@ export interface RequestGuard {
   counts(): Record<string, number>;
 }
 
-/** Resource types whose redirects are held at the response stage (documents are not: see the file comment). */
-const HELD_TYPES = ['XHR', 'Fetch', 'Script', 'Stylesheet', 'Image', 'Font', 'Media', 'Other', 'Ping', 'EventSource', 'Manifest', 'TextTrack', 'Prefetch'];
+/** Resource types whose redirects are held at the response stage (documents are not: see the file comment); the names Chromium 156 accepts in a `Fetch` filter. */
+const HELD_TYPES = ['XHR', 'Fetch', 'Script', 'Stylesheet', 'Image', 'Font', 'Media', 'Other', 'Ping', 'EventSource'];
 
 /** Whether `url` carries any of `user`'s e-mail, phone (its last 7+ digits) or names, decoded, case-insensitively. */
 export function carriesUserData(url: string, user: AcuityClient | null): boolean {
@@ -78,8 +83,9 @@ export function carriesUserData(url: string, user: AcuityClient | null): boolean
 
 /** Installs the guard on `page` (once per page: call before its first navigation). */
 export async function installRequestGuard(page: Page, opts: RequestGuardOptions): Promise<RequestGuard> {
-  const venue = new URL(opts.venueOrigin);
-  const allowed = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
+  let venue = new URL(opts.venueOrigin);
+  let allowed = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
+  let budget = opts.budget;
   const events: GuardEvent[] = [];
   const counts: Record<string, number> = {};
   let user: AcuityClient | null = null;
@@ -90,7 +96,7 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
     opts.loggedHosts.add(event.host);
     opts.logger?.warn({ host: event.host, venue_host: venue.host, kind: event.kind }, 'request guard: stopped a request to another host (logged once per host)');
   };
-  await page.route('**/*', (route) => onRoute(route, { venue, allowed, user: () => user, record, opts }));
+  await page.route('**/*', (route) => onRoute(route, { venue, allowed, user: () => user, record, budget, clock: opts.clock }));
   await page.routeWebSocket(/.*/, (ws) => {
     const url = new URL(ws.url());
     if (url.hostname === venue.hostname && url.port === venue.port) return ws.connectToServer();
@@ -104,8 +110,17 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
       record({ kind: 'navigation', host: url.host, method: request.method(), path: url.pathname });
     }
   });
-  await holdRedirects(await page.context().newCDPSession(page), venue, record);
+  const cdp = await page.context().newCDPSession(page);
+  await holdRedirects(cdp, () => venue, record);
   return {
+    async use(next) {
+      const origin = new URL(next.venueOrigin);
+      allowed = new Set(next.allowedHosts.map((h) => h.toLowerCase()));
+      budget = next.budget;
+      if (origin.origin === venue.origin) return;
+      venue = origin;
+      await enableHold(cdp, venue);
+    },
     protect: (u) => void (user = u),
     mark: () => events.length,
     since: (mark) => events.slice(mark),
@@ -116,14 +131,14 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
 /** The route handler: venue origin within budget → continue; allowed host GET/HEAD without user data → continue; else abort. */
 async function onRoute(
   route: Route,
-  g: { venue: URL; allowed: Set<string>; user: () => AcuityClient | null; record: (e: GuardEvent) => void; opts: RequestGuardOptions },
+  g: { venue: URL; allowed: Set<string>; user: () => AcuityClient | null; record: (e: GuardEvent) => void; budget: RequestBudget; clock: Clock },
 ): Promise<void> {
   const request = route.request();
   const url = new URL(request.url());
   const method = request.method();
   const event = { host: url.host, method, path: url.pathname };
   if (url.origin === g.venue.origin) {
-    if (g.opts.budget.take(g.opts.clock.now())) return route.continue().catch(() => undefined);
+    if (g.budget.take(g.clock.now())) return route.continue().catch(() => undefined);
     g.record({ ...event, kind: 'budget' });
     return route.abort('blockedbyclient').catch(() => undefined);
   }
@@ -135,8 +150,9 @@ async function onRoute(
 }
 
 /** Holds the venue's non-document answers at the response stage and fails every redirect to another origin. */
-async function holdRedirects(cdp: CDPSession, venue: URL, record: (e: GuardEvent) => void): Promise<void> {
+async function holdRedirects(cdp: CDPSession, venueOf: () => URL, record: (e: GuardEvent) => void): Promise<void> {
   cdp.on('Fetch.requestPaused', (e) => {
+    const venue = venueOf();
     const status = e.responseStatusCode ?? 0;
     const location = (e.responseHeaders ?? []).find((h) => h.name.toLowerCase() === 'location')?.value;
     let to: URL | null = null;
@@ -152,6 +168,11 @@ async function holdRedirects(cdp: CDPSession, venue: URL, record: (e: GuardEvent
     }
     void cdp.send('Fetch.continueRequest', { requestId: e.requestId }).catch(() => undefined);
   });
+  await enableHold(cdp, venueOf());
+}
+
+/** (Re-)enables the response-stage hold for `venue`'s origin. */
+async function enableHold(cdp: CDPSession, venue: URL): Promise<void> {
   const urlPattern = `${venue.origin}/*`;
   await cdp.send('Fetch.enable', { patterns: HELD_TYPES.map((resourceType) => ({ urlPattern, resourceType: resourceType as 'XHR', requestStage: 'Response' as const })) });
 }

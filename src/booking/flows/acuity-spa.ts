@@ -70,7 +70,9 @@ export type AcuitySpaFlow = Omit<SlotFlow<AcuitySpaHandle>, 'prepare'> & {
  * null.
  */
 async function bringUpForm(page: Page, handle: AcuitySpaHandle, opts: OpenOptions): Promise<SpaOutcome | null> {
-  if ((await page.locator(SPA_HOOKS.form).count()) > 0) return null;
+  // A form counts only on the venue's own origin: a page that went elsewhere is opened again (and reported).
+  const onVenue = new URL(page.url()).origin === new URL(handle.target.baseUrl).origin;
+  if (onVenue && (await page.locator(SPA_HOOKS.form).count()) > 0) return null;
   const opened = await openSlot(page, handle.calendarUrl, opts);
   if ('stopped' in opened) return opened.stopped;
   const { view } = opened;
@@ -105,16 +107,18 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
   };
   const guards = new WeakMap<Page, Promise<RequestGuard>>();
   const loggedHosts = new Set<string>();
-  const guardOf = (page: Page, target: AcuitySpaTarget, budget: RequestBudget): Promise<RequestGuard> => {
-    let guard = guards.get(page);
-    if (!guard) {
-      guard = installRequestGuard(page, {
-        venueOrigin: new URL(target.baseUrl).origin, allowedHosts: target.allowedHosts ?? DEFAULT_ALLOWED_HOSTS, budget, clock: opts.clock, loggedHosts,
-        ...(options.logger ? { logger: options.logger } : {}),
-      });
-      guards.set(page, guard);
+  const guardOf = async (page: Page, target: AcuitySpaTarget, budget: RequestBudget): Promise<RequestGuard> => {
+    const venue = { venueOrigin: new URL(target.baseUrl).origin, allowedHosts: target.allowedHosts ?? DEFAULT_ALLOWED_HOSTS, budget };
+    const known = guards.get(page);
+    if (known) {
+      const guard = await known;
+      await guard.use(venue);
+      return guard;
     }
-    return guard;
+    const installing = installRequestGuard(page, { ...venue, clock: opts.clock, loggedHosts, ...(options.logger ? { logger: options.logger } : {}) });
+    guards.set(page, installing);
+    installing.catch(() => guards.delete(page));
+    return installing;
   };
   return {
     name: 'acuity-spa',
@@ -142,7 +146,7 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
       return { lease, target, url, calendarUrl: acuitySpaCalendarUrl(target), preparedView, prepareError, timingsMs: { ...timer.timingsMs }, guard, budget };
     },
     submit: async (handle, args) => {
-      const guard = handle.guard ?? (await handle.lease.page().then((page) => guardOf(page, handle.target, handle.budget), () => null));
+      const guard = handle.guard ?? (await handle.lease.page().then((page) => guardOf(page, handle.target, handle.budget)).catch(() => null));
       return submitAcuitySpa(handle, args, opts, guard);
     },
   };

@@ -24,6 +24,7 @@ export function registerServerHooks(app: FastifyInstance, ctx: SpaSiteContext): 
   app.addHook('onRequest', async (request, reply) => {
     // The site's own time in the Date header, as a real server's clock would show it.
     void reply.header('date', new Date(ctx.state.siteNow()).toUTCString());
+    if (!request.url.startsWith('/__sandbox')) ctx.state.countRequest();
     if (isLimited(ctx, request.url)) {
       const limited = await limit(ctx, request, reply);
       if (limited) return limited;
