@@ -104,7 +104,15 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
     return ws.close();
   });
   page.on('request', (request) => {
-    if (!request.isNavigationRequest() || request.frame() !== page.mainFrame()) return;
+    // `frame()` throws for a service worker's request, which is never the page's navigation.
+    const isMain = ((): boolean => {
+      try {
+        return request.isNavigationRequest() && request.frame() === page.mainFrame();
+      } catch {
+        return false;
+      }
+    })();
+    if (!isMain) return;
     const url = new URL(request.url());
     if (url.origin !== venue.origin && (url.protocol === 'http:' || url.protocol === 'https:')) {
       record({ kind: 'navigation', host: url.host, method: request.method(), path: url.pathname });
