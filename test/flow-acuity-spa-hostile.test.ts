@@ -194,6 +194,23 @@ describe('a redirect to another host: nothing of the user leaves the venue\'s ho
     expect(otherSeen).toEqual([]);
     expect(handle.guard?.counts()).toEqual({ [new URL(otherUrl).host]: 2 });
   }, 40_000);
+
+  it('site.allowedHosts / allowedPostHosts: a listed host gets GETs and POSTs without the user\'s data, never with it', async () => {
+    const host = new URL(otherUrl).host;
+    const handle = await flow.prepare(lease, target('09:00', { allowedHosts: [host], allowedPostHosts: [host] }), USER);
+    const page = await lease.page();
+    const sent = await page.evaluate(async (to) => {
+      const tries = [
+        fetch(`${to}/static/app.css`), fetch(`${to}/reload?k=key`, { method: 'POST', body: 'token-request' }),
+        fetch(`${to}/collect?e=ana@example.test`), fetch(`${to}/collect`, { method: 'POST', body: '{"email":"ana@example.test"}' }),
+        fetch(`${to}/collect`, { method: 'PUT', body: 'x' }),
+      ];
+      return Promise.all(tries.map((t) => t.then((r) => r.status, () => 'failed')));
+    }, otherUrl);
+    expect(sent).toEqual([200, 200, 'failed', 'failed', 'failed']);
+    expect(otherSeen).toEqual([{ method: 'GET', url: '/static/app.css', body: '' }, { method: 'POST', url: '/reload?k=key', body: 'token-request' }]);
+    expect(handle.guard?.counts()).toEqual({ [host]: 3 });
+  }, 40_000);
 });
 
 describe('a page that never finishes loading', () => {

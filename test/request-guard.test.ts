@@ -34,6 +34,9 @@ describe('user data in a URL', () => {
     expect(carriesUserData('https://x.test/c?p=55551234', USER)).toBe(true);
     expect(carriesUserData('https://x.test/c?t=2027-07-23', USER)).toBe(false);
     expect(carriesUserData('https://x.test/c?e=ana%40example.test', null)).toBe(false);
+    // A body read as latin1: the UTF-8 bytes of "Pérez" are found too.
+    expect(carriesUserData(Buffer.from('{"n":"Pérez"}').toString('latin1'), { ...USER, firstName: 'Zoë', email: 'z@x.test' }, true)).toBe(true);
+    expect(carriesUserData(Buffer.from([0x08, 0x01, 0x12, 0x04]).toString('latin1'), USER, true)).toBe(false);
   });
 });
 
@@ -43,7 +46,7 @@ describe('config site.allowedHosts and site.requestBudget', () => {
   });
   it('defaults to reCAPTCHA\'s two hosts and 300 requests per 60 s', () => {
     const site = parseConfig(venue({})).venues.v!.site;
-    expect([site.allowedHosts, site.requestBudget]).toEqual([['www.google.com', 'www.gstatic.com'], { requests: 300, perS: 60 }]);
+    expect([site.allowedHosts, site.allowedPostHosts, site.requestBudget]).toEqual([['www.google.com', 'www.gstatic.com'], [], { requests: 300, perS: 60 }]);
     expect([DEFAULT_ALLOWED_HOSTS, DEFAULT_REQUEST_BUDGET]).toEqual([['www.google.com', 'www.gstatic.com'], { requests: 300, perS: 60 }]);
   });
   it('takes a venue\'s own values and refuses bad ones, naming the field', () => {

@@ -99,6 +99,12 @@ const siteSchema = z.strictObject({
    */
   allowedHosts: z.array(hostSchema).max(50).default([...DEFAULT_ALLOWED_HOSTS]),
   /**
+   * Other hosts the page may also POST to, when neither the URL nor the body carries the user's e-mail, phone
+   * or names. Default none. reCAPTCHA Enterprise is believed to mint its token with a POST to `www.google.com`
+   * (not captured yet): if the real page needs it, list `www.google.com` here (docs/acuity-site.md).
+   */
+  allowedPostHosts: z.array(hostSchema).max(50).default([]),
+  /**
    * Most requests the pages of this venue send to its host (`baseUrl`) in any `perS` seconds, shared by every
    * reservation of the venue in one daemon; a request over it is not sent and the attempt ends `rate_limited`.
    * Default {@link DEFAULT_REQUEST_BUDGET} (300 per 60 s).

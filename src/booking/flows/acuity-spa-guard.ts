@@ -37,6 +37,8 @@ export interface RequestGuardOptions {
   venueOrigin: string;
   /** Other hosts the page may GET from (`site.allowedHosts`), lower-case `host` or `host:port`. */
   allowedHosts: readonly string[];
+  /** Other hosts the page may also POST to, without the user's data in URL or body (`site.allowedPostHosts`). */
+  allowedPostHosts: readonly string[];
   /** The venue's budget, shared by every page of the venue in this daemon. */
   budget: RequestBudget;
   clock: Clock;
@@ -46,7 +48,7 @@ export interface RequestGuardOptions {
 }
 
 /** The venue a guard guards for (a page lent again for another venue is guarded for that one). */
-export type GuardVenue = Pick<RequestGuardOptions, 'venueOrigin' | 'allowedHosts' | 'budget'>;
+export type GuardVenue = Pick<RequestGuardOptions, 'venueOrigin' | 'allowedHosts' | 'allowedPostHosts' | 'budget'>;
 
 /** A page's guard. */
 export interface RequestGuard {
@@ -65,8 +67,11 @@ export interface RequestGuard {
 /** Resource types whose redirects are held at the response stage (documents are not: see the file comment); the names Chromium 156 accepts in a `Fetch` filter. */
 const HELD_TYPES = ['XHR', 'Fetch', 'Script', 'Stylesheet', 'Image', 'Font', 'Media', 'Other', 'Ping', 'EventSource'];
 
-/** Whether `url` carries any of `user`'s e-mail, phone (its last 7+ digits) or names, decoded, case-insensitively. */
-export function carriesUserData(url: string, user: AcuityClient | null): boolean {
+/**
+ * Whether `url` (or, with `body`, a request body read as latin1) carries any of `user`'s e-mail, phone (its
+ * last 7 digits) or names (2+ characters), decoded, case-insensitively.
+ */
+export function carriesUserData(url: string, user: AcuityClient | null, body = false): boolean {
   if (user === null) return false;
   let text = url;
   try {
@@ -74,6 +79,8 @@ export function carriesUserData(url: string, user: AcuityClient | null): boolean
   } catch {
     // A malformed escape: look at the raw text.
   }
+  // A body may be binary (read as latin1): its UTF-8 bytes of a name show as such; compare both spellings.
+  if (body) text = `${text} ${Buffer.from(text, 'latin1').toString('utf8')}`;
   const lower = text.toLowerCase();
   const words = [user.email, user.firstName, user.lastName].map((w) => w.trim().toLowerCase()).filter((w) => w.length >= 2);
   if (words.some((w) => lower.includes(w))) return true;
@@ -85,6 +92,7 @@ export function carriesUserData(url: string, user: AcuityClient | null): boolean
 export async function installRequestGuard(page: Page, opts: RequestGuardOptions): Promise<RequestGuard> {
   let venue = new URL(opts.venueOrigin);
   let allowed = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
+  let allowedPost = new Set(opts.allowedPostHosts.map((h) => h.toLowerCase()));
   let budget = opts.budget;
   const events: GuardEvent[] = [];
   const counts: Record<string, number> = {};
@@ -96,7 +104,7 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
     opts.loggedHosts.add(event.host);
     opts.logger?.warn({ host: event.host, venue_host: venue.host, kind: event.kind }, 'request guard: stopped a request to another host (logged once per host)');
   };
-  await page.route('**/*', (route) => onRoute(route, { venue, allowed, user: () => user, record, budget, clock: opts.clock }));
+  await page.route('**/*', (route) => onRoute(route, { venue, allowed, allowedPost, user: () => user, record, budget, clock: opts.clock }));
   await page.routeWebSocket(/.*/, (ws) => {
     const url = new URL(ws.url());
     if (url.hostname === venue.hostname && url.port === venue.port) return ws.connectToServer();
@@ -124,6 +132,7 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
     async use(next) {
       const origin = new URL(next.venueOrigin);
       allowed = new Set(next.allowedHosts.map((h) => h.toLowerCase()));
+      allowedPost = new Set(next.allowedPostHosts.map((h) => h.toLowerCase()));
       budget = next.budget;
       if (origin.origin === venue.origin) return;
       venue = origin;
@@ -136,10 +145,13 @@ export async function installRequestGuard(page: Page, opts: RequestGuardOptions)
   };
 }
 
-/** The route handler: venue origin within budget → continue; allowed host GET/HEAD without user data → continue; else abort. */
+/**
+ * The route handler: venue origin within budget → continue; allowed host GET/HEAD without user data in the URL
+ * → continue; allowed POST host POST without user data in URL or body → continue; else abort.
+ */
 async function onRoute(
   route: Route,
-  g: { venue: URL; allowed: Set<string>; user: () => AcuityClient | null; record: (e: GuardEvent) => void; budget: RequestBudget; clock: Clock },
+  g: { venue: URL; allowed: Set<string>; allowedPost: Set<string>; user: () => AcuityClient | null; record: (e: GuardEvent) => void; budget: RequestBudget; clock: Clock },
 ): Promise<void> {
   const request = route.request();
   const url = new URL(request.url());
@@ -150,9 +162,13 @@ async function onRoute(
     g.record({ ...event, kind: 'budget' });
     return route.abort('blockedbyclient').catch(() => undefined);
   }
-  const host = url.host.toLowerCase();
-  const isAllowed = (url.protocol === 'https:' || url.protocol === 'http:') && (g.allowed.has(host) || g.allowed.has(url.hostname.toLowerCase()));
-  if (isAllowed && (method === 'GET' || method === 'HEAD') && !carriesUserData(request.url(), g.user())) return route.continue().catch(() => undefined);
+  const web = url.protocol === 'https:' || url.protocol === 'http:';
+  const listed = (hosts: Set<string>): boolean => web && (hosts.has(url.host.toLowerCase()) || hosts.has(url.hostname.toLowerCase()));
+  const clean = !carriesUserData(request.url(), g.user());
+  if (listed(g.allowed) && (method === 'GET' || method === 'HEAD') && clean) return route.continue().catch(() => undefined);
+  if (listed(g.allowedPost) && method === 'POST' && clean && !carriesUserData(request.postDataBuffer()?.toString('latin1') ?? '', g.user(), true)) {
+    return route.continue().catch(() => undefined);
+  }
   g.record({ ...event, kind: 'blocked' });
   return route.abort('blockedbyclient').catch(() => undefined);
 }

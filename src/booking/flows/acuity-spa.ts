@@ -108,7 +108,9 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
   const guards = new WeakMap<Page, Promise<RequestGuard>>();
   const loggedHosts = new Set<string>();
   const guardOf = async (page: Page, target: AcuitySpaTarget, budget: RequestBudget): Promise<RequestGuard> => {
-    const venue = { venueOrigin: new URL(target.baseUrl).origin, allowedHosts: target.allowedHosts ?? DEFAULT_ALLOWED_HOSTS, budget };
+    const venue = {
+      venueOrigin: new URL(target.baseUrl).origin, allowedHosts: target.allowedHosts ?? DEFAULT_ALLOWED_HOSTS, allowedPostHosts: target.allowedPostHosts ?? [], budget,
+    };
     const known = guards.get(page);
     if (known) {
       const guard = await known;

@@ -38,6 +38,7 @@ export function acuityTargetOf(target: SlotTarget): AcuitySpaTarget {
     time: target.targetTime,
     utcOffset: slotUtcOffset(target.targetDate, target.targetTime, venue.timeZone),
     allowedHosts: venue.site.allowedHosts,
+    allowedPostHosts: venue.site.allowedPostHosts,
     requestBudget: venue.site.requestBudget,
   };
 }
