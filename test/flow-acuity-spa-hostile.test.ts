@@ -116,6 +116,8 @@ describe('a 50 MB answer', () => {
     console.log(`times XHR of 50 MiB: daemon RSS growth ${growthMb} MB, ${systemClock.now() - startMs} ms`);
     expect(result).toMatchObject({ outcome: 'booked', submitted: true, confirmationCode: site.state.bookings()[0]!.hash });
     expect(growthMb).toBeLessThan(60);
+    // Prepare's navigation and hook budgets plus the submit's: never more.
+    expect(systemClock.now() - startMs).toBeLessThan(15_000 + 2 * HOOK_MS + 10_000);
   }, 60_000);
 
   it('to the booking POST: not read (over 1 MiB); the confirmation route\'s hash, checked by the look-up, makes it booked', async () => {
@@ -131,6 +133,7 @@ describe('a 50 MB answer', () => {
     expect(result).toMatchObject({ outcome: 'booked', submitted: true, confirmationCode: booked[0]!.hash });
     expect(hashes).toEqual([booked[0]!.hash]);
     expect(growthMb).toBeLessThan(60);
+    expect(systemClock.now() - startMs).toBeLessThan(HOOK_MS + 10_000);
   }, 60_000);
 
   it('to the booking POST, and the look-up by the route\'s hash lists another slot → site_changed, never booked', async () => {
