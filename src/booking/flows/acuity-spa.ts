@@ -54,8 +54,8 @@ export interface AcuitySpaFlowOptions {
   logger?: GuardLogger;
 }
 
-/** The options `submitAcuitySpa` and the page helpers share. */
-type FlowOpts = { clock: Clock; hookTimeoutMs: number; navigationTimeoutMs: number };
+/** The options `submitAcuitySpa` and the page helpers share (budgets in ms). */
+export type FlowOpts = { clock: Clock; hookTimeoutMs: number; navigationTimeoutMs: number };
 
 /** The SPA flow: a {@link SlotFlow} whose `prepare` takes an {@link AcuitySpaTarget}. */
 export type AcuitySpaFlow = Omit<SlotFlow<AcuitySpaHandle>, 'prepare'> & {
@@ -161,8 +161,12 @@ export function createAcuitySpaFlow(options: AcuitySpaFlowOptions = {}): AcuityS
  * "Confirmar cita" with the answer waiters registered before the click, and maps the booking XHR's answer
  * (`outcomeOfAnswer`). A 2xx answer carrying a 32-hex hash is handed to `onAnswer` first (awaited; a throw
  * is ignored), before the hash is checked against the target and the confirmation route, so the caller can
- * store it while the outcome is open. `submitted` is true from the click on; no answer within `timeoutMs` after the click
- * → `timeout`. Timings: `open_ms`, `fill_ms`, `before_submit_ms`, `submit_to_result_ms`, `total_ms`.
+ * store it while the outcome is open. `submitted` is true from the click on (false again when the request
+ * guard kept the booking POST from leaving the browser); no answer within `timeoutMs` after the click →
+ * `timeout`. What the page's `guard` saw decides first: another host → `site_changed` naming it, the venue's
+ * request budget spent → `rate_limited` (`guardAfterClick`). A 2xx answer too large to read is judged by the
+ * confirmation route's hash and the site's look-up of it. Timings: `open_ms`, `fill_ms`, `before_submit_ms`,
+ * `submit_to_result_ms`, `total_ms`.
  */
 export async function submitAcuitySpa(
   handle: AcuitySpaHandle,
