@@ -7,7 +7,8 @@ import type { RequestBudget } from './request-budget.js';
  * The SPA flow's request guard: what the venue's page may send from the browser (docs/acuity-site.md "What
  * reservd lets the page send"). Requests to the venue's origin pass while the venue's request budget has room;
  * requests to an allowed host (`site.allowedHosts`) pass only as GET/HEAD whose URL carries none of the user's
- * e-mail, phone or names; everything else is aborted, counted, and logged once per host (the host only).
+ * e-mail, phone or names (and, to a host of `site.allowedPostHosts`, as POSTs without them in URL or body);
+ * everything else is aborted, counted, and logged once per host (the host only).
  *
  * Playwright's `page.route` never sees the hops of a redirect (it continues them itself), so a redirect is
  * guarded twice more: the venue's non-document answers are held at the response stage over a CDP session
