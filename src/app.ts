@@ -53,10 +53,10 @@ export function isDeadLocalDaemon(owner: string, deps: { host?: string; pid?: nu
 }
 
 /** The booking flow of a site adapter. */
-function flowFor(adapter: 'acuity', clock: Clock): SlotFlow {
+function flowFor(adapter: 'acuity', clock: Clock, logger: Logger): SlotFlow {
   switch (adapter) {
     case 'acuity':
-      return createAcuityFlow({ clock }) as SlotFlow;
+      return createAcuityFlow({ clock, logger }) as SlotFlow;
   }
 }
 
@@ -126,7 +126,7 @@ export async function openServices(args: { config: Config; logger: Logger; clock
       clock,
       logger,
       pool,
-      flow: flowFor('acuity', clock),
+      flow: flowFor('acuity', clock, logger),
       executorId: daemonId,
       attemptTimeoutMs: config.daemon.attemptTimeoutMs,
       notOpenRetryBudgetMs: config.daemon.notOpenRetryBudgetMs,

@@ -148,6 +148,9 @@ describe('acuityTargetOf (config → the page\'s target)', () => {
       date: DAY,
       time: '09:00',
       utcOffset: '-06:00',
+      allowedHosts: ['www.google.com', 'www.gstatic.com'],
+      allowedPostHosts: [],
+      requestBudget: { requests: 300, perS: 60 },
     });
     const ny = testConfig('https://example.as.me', { ny: { ...LA_VILLA, timeZone: 'America/New_York' } }).venues.ny!;
     expect(acuityTargetOf(slot({ venue: ny })).utcOffset).toBe('-04:00');

@@ -362,6 +362,11 @@ describe('faults and switches', () => {
       skewMs: 0,
       unofferedSlotPage: 'calendar',
       unreleasedPost: 'time_unavailable',
+      hugeAnswer: { times: false, booking: false, bytes: 52_428_800 },
+      redirect: null,
+      hang: 'off',
+      pageAnswer: 'shell',
+      misconfirm: 'off',
       notOffered: { status: 422, error: 'time_unavailable' },
       taken: { status: 409, error: 'double_booked' },
       invalid: { status: 400, error: 'bad_request' },
@@ -371,6 +376,75 @@ describe('faults and switches', () => {
       releaseAt: '2027-07-21T15:00:00Z',
       offered: false,
     });
+  });
+});
+
+describe('hostile switches', () => {
+  const slotPage = `/schedule/${OWNER}/appointment/${CLUB.courts[0]!.appointmentTypeId}/calendar/${CLUB.courts[0]!.calendarId}?appointmentTypeIds[]=1`;
+
+  it('redirect: pages with 302, the booking POST with 307 (nothing booked) to the same path on the other origin', async () => {
+    site.state.setSwitches({ redirect: { target: 'page', to: 'http://localhost:9' } });
+    const page = await fetch(`${url}${slotPage}`, { redirect: 'manual' });
+    expect([page.status, page.headers.get('location')]).toEqual([302, `http://localhost:9${slotPage}`]);
+    expect((await times(DAY)).status).toBe(200);
+    site.state.setSwitches({ redirect: { target: 'booking', to: 'http://localhost:9' } });
+    const res = await fetch(`${url}/api/scheduling/v1/appointments`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json' }, body: JSON.stringify(await bookBody(`${DAY}T06:00:00-06:00`)),
+    });
+    expect([res.status, res.headers.get('location')]).toEqual([307, 'http://localhost:9/api/scheduling/v1/appointments']);
+    expect(site.state.bookings()).toEqual([]);
+    expect(site.state.xhrs().map((x) => [x.method, x.status])).toEqual([['POST', 307]]);
+  });
+
+  it('hugeAnswer: the JSON padded in front with whitespace to `bytes`, still valid', async () => {
+    site.state.setSwitches({ hugeAnswer: { times: true, bytes: 4096 } });
+    const c = CLUB.courts[0]!;
+    const res = await fetch(`${url}/api/scheduling/v1/availability/times?owner=${OWNER}&appointmentTypeId=${c.appointmentTypeId}&calendarId=${c.calendarId}&startDate=${DAY}&maxDays=1`);
+    const text = await res.text();
+    expect([res.headers.get('content-length'), text.length, text.startsWith('    ')]).toEqual(['4096', 4096, true]);
+    expect(Object.keys(JSON.parse(text) as object)).toEqual([DAY]);
+    site.state.setSwitches({ hugeAnswer: { times: false, booking: true, bytes: 8192 } });
+    const booked = await fetch(`${url}/api/scheduling/v1/appointments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(await bookBody(`${DAY}T06:00:00-06:00`)) });
+    const answer = await booked.text();
+    expect([booked.status, booked.headers.get('content-length'), (JSON.parse(answer) as { hash: string }).hash]).toEqual([200, '8192', site.state.bookings()[0]!.hash]);
+  });
+
+  it('pageAnswer: a login wall or a maintenance page with 200, no app container; hang: the head, then nothing', async () => {
+    for (const [pageAnswer, title] of [['login', 'Iniciar sesión'], ['maintenance', 'Mantenimiento']] as const) {
+      site.state.setSwitches({ pageAnswer });
+      const { status, body } = await get(slotPage);
+      expect([status, body.includes(`<title>${title}</title>`), body.includes('secondo-container')]).toEqual([200, true, false]);
+    }
+    site.state.setSwitches({ pageAnswer: 'shell', hang: 'document' });
+    const stop = new AbortController();
+    const res = await fetch(`${url}${slotPage}`, { signal: stop.signal });
+    const reader = res.body!.getReader();
+    const head = new TextDecoder().decode((await reader.read()).value);
+    expect([res.status, head.includes('window.OWNER_KEY'), head.includes('secondo-container')]).toEqual([200, true, false]);
+    stop.abort();
+    await reader.closed.catch(() => undefined);
+  });
+
+  it('misconfirm: the answer names another slot or client, or the look-up another slot; the booking is the one asked for', async () => {
+    site.state.setSwitches({ misconfirm: 'answerOtherClient' });
+    const a = await post(await bookBody(`${DAY}T06:00:00-06:00`));
+    expect([a.status, a.json.firstName, a.json.email, a.json.time]).toEqual([200, 'Mallory', 'mallory@example.test', '06:00']);
+    site.state.setSwitches({ misconfirm: 'answerOtherSlot' });
+    const b = await post(await bookBody(`${DAY}T07:00:00-06:00`));
+    expect([b.json.time, b.json.firstName]).toEqual(['08:00', 'Ana']);
+    site.state.setSwitches({ misconfirm: 'lookupOtherSlot' });
+    const looked = (await get(`/api/scheduling/v1/appointments?owner=${OWNER}&appointmentIds[]=${String(b.json.hash)}`)).body;
+    expect((JSON.parse(looked) as { appointments: Array<{ time: string }> }).appointments.map((x) => x.time)).toEqual(['06:00']);
+    expect(site.state.bookings().map((x) => [x.slot.time, x.client.firstName])).toEqual([['06:00', 'Ana'], ['07:00', 'Ana']]);
+  });
+
+  it('refuses invalid hostile switches, naming the field', () => {
+    expect(() => site.state.setSwitches({ redirect: { target: 'pages' as 'page', to: 'http://localhost:9' } })).toThrow('acuity-spa: invalid switch redirect');
+    expect(() => site.state.setSwitches({ redirect: { target: 'page', to: 'http://localhost:9/x' } })).toThrow('acuity-spa: invalid switch redirect');
+    expect(() => site.state.setSwitches({ hugeAnswer: { bytes: -1 } })).toThrow('acuity-spa: invalid switch hugeAnswer');
+    expect(() => site.state.setSwitches({ hang: 'forever' as 'off' })).toThrow('acuity-spa: invalid switch hang');
+    expect(() => site.state.setSwitches({ pageAnswer: 'blank' as 'shell' })).toThrow('acuity-spa: invalid switch pageAnswer');
+    expect(() => site.state.setSwitches({ misconfirm: 'yes' as 'off' })).toThrow('acuity-spa: invalid switch misconfirm');
   });
 });
 

@@ -64,6 +64,22 @@ const releaseRuleSchema = z.union([
 export type ReleaseRule = z.infer<typeof releaseRuleSchema>;
 
 /**
+ * Hosts other than the venue's that the real Acuity page needs (docs/acuity-site.md "What reservd lets the
+ * page send"): reCAPTCHA Enterprise's script (`www.google.com/recaptcha/enterprise.js`) and its static files
+ * (`www.gstatic.com`). GET/HEAD only, and only without the user's data in the URL.
+ */
+export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ['www.google.com', 'www.gstatic.com'];
+
+/**
+ * Default per-venue request budget: 300 requests to the venue's host in any 60 s, i.e. half the site's
+ * published 10 req/s sustained over a minute (docs/acuity-site.md "Request budget").
+ */
+export const DEFAULT_REQUEST_BUDGET = { requests: 300, perS: 60 } as const;
+
+/** A host name, optionally with `:port`, lower-case (`www.google.com`, `127.0.0.1:8081`). */
+const hostSchema = z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/, 'must be a lower-case host name such as "www.google.com" (optionally with ":port"), without scheme or path');
+
+/**
  * The booking site of a venue: an Acuity Scheduling client page (docs/acuity-site.md). Its business is
  * addressed by the 8-hex owner key of `<baseUrl>/schedule/<ownerKey>/…` (the page's `OWNER_KEY` global).
  */
@@ -79,6 +95,27 @@ const siteSchema = z.strictObject({
    * only the sandbox needs it to serve such links.
    */
   businessId: z.number().int().positive().optional(),
+  /**
+   * Other hosts the page may load from (GET/HEAD only, never with the user's e-mail, phone or names in the
+   * URL); every other request off the venue's origin is aborted, counted and logged once (the host only).
+   * Default {@link DEFAULT_ALLOWED_HOSTS}.
+   */
+  allowedHosts: z.array(hostSchema).max(50).default([...DEFAULT_ALLOWED_HOSTS]),
+  /**
+   * Other hosts the page may also POST to, when neither the URL nor the body carries the user's e-mail, phone
+   * or names. Default none. reCAPTCHA Enterprise is believed to mint its token with a POST to `www.google.com`
+   * (not captured yet): if the real page needs it, list `www.google.com` here (docs/acuity-site.md).
+   */
+  allowedPostHosts: z.array(hostSchema).max(50).default([]),
+  /**
+   * Most requests the pages of this venue send to its host (`baseUrl`) in any `perS` seconds, shared by every
+   * reservation of the venue in one daemon; a request over it is not sent and the attempt ends `rate_limited`.
+   * Default {@link DEFAULT_REQUEST_BUDGET} (300 per 60 s).
+   */
+  requestBudget: z.strictObject({
+    requests: z.number().int().min(1).max(100_000),
+    perS: z.number().int().min(1).max(3600),
+  }).default({ ...DEFAULT_REQUEST_BUDGET }),
 });
 
 /** Positive integer id of the site (appointment type, calendar). */

@@ -15,7 +15,7 @@ export type SpaOutcome = Pick<FlowResult, 'outcome' | 'message' | 'confirmationC
  * Playwright gives them); only `retry-after` and `date` are read.
  */
 export type SpaAnswer =
-  | { kind: 'response'; status: number; body: unknown; headers?: Readonly<Record<string, string>> }
+  | { kind: 'response'; status: number; body: unknown; headers?: Readonly<Record<string, string>>; oversizedBytes?: number }
   | { kind: 'alert'; text: string }
   | { kind: 'lost'; reason: string };
 
@@ -98,6 +98,9 @@ export function outcomeOfAnswer(answer: SpaAnswer, target: AcuitySpaTarget, nowM
   const { status, body } = answer;
   const { error, message } = envelope(body);
   const said = message || error || `HTTP ${status}`;
+  if ((status === 200 || status === 201) && answer.oversizedBytes !== undefined) {
+    return { ...none, outcome: 'unknown', message: `submitted; the site's answer (HTTP ${status}, ${answer.oversizedBytes} bytes) is too large to read` };
+  }
   if (status === 200 || status === 201) return bookedOutcome(body, target, client);
   if (status === 409) return { ...none, outcome: 'slot_taken', message: said };
   if (status === 422 && (error === 'irregular_usage' || IRREGULAR_RE.test(message))) return { ...none, outcome: 'site_blocked', message: said };

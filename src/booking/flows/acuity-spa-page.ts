@@ -1,4 +1,5 @@
-import type { Page, Request } from 'playwright-core';
+import type { Page, Request, Response } from 'playwright-core';
+import type { Clock } from '../../clock.js';
 import type { AcuityClient } from './acuity-common.js';
 import type { SpaAnswer } from './acuity-spa-outcome.js';
 import { dayColumnOf, type AcuitySpaTarget } from './acuity-spa-target.js';
@@ -31,16 +32,31 @@ export type SpaView = 'form' | 'calendar' | 'missing';
 
 /**
  * Checks `#secondo-container` once the document is parsed (it is in the server's shell, so its absence is
- * known at once), then waits at most `hookTimeoutMs` for the form, a time button or the "more times" pager
- * (a calendar with no time offered still has it). Never waits for a page `load`.
+ * known at once), then waits for the form, a time button or the "more times" pager (a calendar with no time
+ * offered still has it). Both waits share ONE budget of `hookTimeoutMs` on `clock`: a document or a script
+ * that never finishes loading costs one hook budget, not two. Never waits for a page `load`.
  */
-export async function waitForApp(page: Page, hookTimeoutMs: number): Promise<SpaView> {
+export async function waitForApp(page: Page, hookTimeoutMs: number, clock: Clock): Promise<SpaView> {
+  const deadlineMs = clock.now() + hookTimeoutMs;
+  const left = (): number => Math.max(1, deadlineMs - clock.now());
   const ok = (selector: string): Promise<boolean> =>
-    page.locator(selector).first().waitFor({ state: 'attached', timeout: hookTimeoutMs }).then(() => true, () => false);
-  await page.waitForLoadState('domcontentloaded', { timeout: hookTimeoutMs }).catch(() => undefined);
+    page.locator(selector).first().waitFor({ state: 'attached', timeout: left() }).then(() => true, () => false);
+  await page.waitForLoadState('domcontentloaded', { timeout: left() }).catch(() => undefined);
   if ((await page.locator(SPA_HOOKS.container).count()) === 0) return 'missing';
   if (!(await ok(`${SPA_HOOKS.form}, ${SPA_HOOKS.time}, ${SPA_HOOKS.moreTimes}`))) return 'missing';
   return (await page.locator(SPA_HOOKS.form).count()) > 0 ? 'form' : 'calendar';
+}
+
+/**
+ * Why the page at `url` is not the scheduler, for a `site_changed` message: its title and whether the app's
+ * container is there (a login wall or a maintenance page answered with 200 has no container). Never quotes
+ * more than the title (60 characters at most).
+ */
+export async function notSchedulerReason(page: Page, url: string): Promise<string> {
+  const title = await page.title().then((t) => t.replace(/\s+/g, ' ').trim().slice(0, 60), () => '');
+  const container = await page.locator(SPA_HOOKS.container).count().then((n) => n > 0, () => false);
+  const what = container ? `${SPA_HOOKS.container} without a time picker or form` : `no ${SPA_HOOKS.container}`;
+  return `the page at ${new URL(url).pathname} is not the scheduler (title "${title}", ${what})`;
 }
 
 /** The time buttons as the page lays them out: day labels (in order) and each button's text and grid column. */
@@ -154,6 +170,31 @@ function firstResolved<T>(waits: Promise<T>[]): Promise<T | null> {
 }
 
 /**
+ * Most bytes of a booking answer the flow reads into the daemon (a real answer is about 1 KB). A larger
+ * answer is not read: Playwright would copy it out of the browser whole (base64 over the protocol), so a
+ * 50 MB answer would cost the daemon hundreds of MB.
+ */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * The body size of `response`, bytes: its `content-length`, else (chunked) the size the browser counted once
+ * the body is in (never read into the daemon).
+ */
+async function bodyBytes(response: Response): Promise<number> {
+  const declared = Number.parseInt(response.headers()['content-length'] ?? '', 10);
+  if (Number.isFinite(declared) && declared >= 0) return declared;
+  await response.finished().catch(() => undefined);
+  return (await response.request().sizes().catch(() => ({ responseBodySize: 0 }))).responseBodySize;
+}
+
+/** The answer of the booking POST as the flow reads it: its JSON body, unless it is over {@link MAX_ANSWER_BYTES}. */
+async function readAnswer(r: Response): Promise<SpaAnswer> {
+  const bytes = await bodyBytes(r);
+  if (bytes > MAX_ANSWER_BYTES) return { kind: 'response', status: r.status(), body: null, headers: r.headers(), oversizedBytes: bytes };
+  return { kind: 'response', status: r.status(), body: await r.json().catch(() => null), headers: r.headers() };
+}
+
+/**
  * Starts waiting for the outcome of a click on "Confirmar cita" (call BEFORE clicking): the answer to the
  * page's booking POST (status, JSON body and headers, e.g. a 429's `Retry-After`), its failure (socket lost), or a `p[role=alert]` shown without any POST (e.g. the
  * captcha script failed). Resolves null when nothing came within `timeoutMs`. `staleAlert`: the text of an
@@ -165,7 +206,7 @@ export function awaitBookingAnswer(page: Page, timeoutMs: number, staleAlert: st
   const onRequest = (r: Request): void => { if (isPost(r)) posted = true; };
   page.on('request', onRequest);
   const response = page.waitForResponse((r) => isPost(r.request()), { timeout: timeoutMs })
-    .then(async (r): Promise<SpaAnswer> => ({ kind: 'response', status: r.status(), body: await r.json().catch(() => null), headers: r.headers() }));
+    .then(readAnswer);
   const failed = page.waitForEvent('requestfailed', { predicate: isPost, timeout: timeoutMs })
     .then((r): SpaAnswer => ({ kind: 'lost', reason: r.failure()?.errorText ?? 'request failed' }));
   // An alert still shown from the previous submit (a 429 retried on the same form) is not this click's answer.

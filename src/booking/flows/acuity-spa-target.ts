@@ -21,6 +21,12 @@ export interface AcuitySpaTarget {
   time: string;
   /** The venue's UTC offset at that slot, `±HH:MM` (e.g. `-06:00`). */
   utcOffset: string;
+  /** Other hosts the page may GET from (config `site.allowedHosts`; default reCAPTCHA's two hosts). */
+  allowedHosts?: readonly string[];
+  /** Other hosts the page may also POST to without the user's data in URL or body (config `site.allowedPostHosts`; default none). */
+  allowedPostHosts?: readonly string[];
+  /** The venue's request budget (config `site.requestBudget`; default 300 per 60 s). */
+  requestBudget?: { requests: number; perS: number };
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;

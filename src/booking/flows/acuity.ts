@@ -13,7 +13,7 @@ import { slotUtcOffset } from './acuity-urls.js';
 
 export type { AcuitySpaHandle as AcuityHandle } from './acuity-spa.js';
 
-/** Options of {@link createAcuityFlow}: those of the SPA flow (clock, hook and navigation budgets). */
+/** Options of {@link createAcuityFlow}: those of the SPA flow (clock, hook and navigation budgets, the guard's logger). */
 export type AcuityFlowOptions = Omit<AcuitySpaFlowOptions, 'prefillUser'>;
 
 /**
@@ -37,6 +37,9 @@ export function acuityTargetOf(target: SlotTarget): AcuitySpaTarget {
     date: target.targetDate,
     time: target.targetTime,
     utcOffset: slotUtcOffset(target.targetDate, target.targetTime, venue.timeZone),
+    allowedHosts: venue.site.allowedHosts,
+    allowedPostHosts: venue.site.allowedPostHosts,
+    requestBudget: venue.site.requestBudget,
   };
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { appointmentJson } from './appointment-json.js';
 import { APPOINTMENTS_PATH } from './appointments-path.js';
 import { errorEnvelope } from './envelope.js';
+import { misconfirmed, sendPaddedJson } from './hostile.js';
 import { IRREGULAR_USAGE_TEXT } from './pages.js';
 import type { SpaSiteContext } from './site-context.js';
 import type { SpaBooking, SpaClient } from './state.js';
@@ -63,8 +64,12 @@ async function postAppointment(ctx: SpaSiteContext, request: FastifyRequest, rep
   // Check and commit in one synchronous step: no await between them, so one booking per court-slot.
   const booking = state.book(target, parsed.client, parsed.clientTimeZone, 'client', arrivedAtMs);
   if (!booking) return answer(fail(sw.taken, 'The time you have selected is already booked.'));
-  const json = appointmentJson(booking, state.switches().offsetFormat, ctx.confirmationOrigin);
-  if (!state.takeLoseAnswer()) return answer({ status: 200, body: json });
+  const json = misconfirmed(appointmentJson(booking, state.switches().offsetFormat, ctx.confirmationOrigin), sw, 'answer', booking.slot.venue.grid.slotLengthS);
+  if (!state.takeLoseAnswer()) {
+    if (!sw.hugeAnswer.booking) return answer({ status: 200, body: json });
+    state.recordXhr({ method: 'POST', url: request.url, arrivedAtMs, status: 200, body: json, request: request.body });
+    return sendPaddedJson(reply, 200, json, sw.hugeAnswer.bytes);
+  }
   state.recordXhr({ method: 'POST', url: request.url, arrivedAtMs, status: 'lost', body: json, request: request.body });
   ctx.logger.info({ hash: booking.hash }, 'acuity-spa: booking committed, answer lost on purpose');
   reply.hijack();
@@ -114,6 +119,6 @@ function lookup(ctx: SpaSiteContext, q: Record<string, string | string[] | undef
   const appointments = hashes
     .map((h) => ctx.state.byHash(h))
     .filter((bk): bk is SpaBooking => bk !== undefined && bk.slot.venue === venue)
-    .map((bk) => appointmentJson(bk, fmt, ctx.confirmationOrigin));
+    .map((bk) => misconfirmed(appointmentJson(bk, fmt, ctx.confirmationOrigin), ctx.state.switches(), 'lookup', bk.slot.venue.grid.slotLengthS));
   return { status: 200, body: { appointments } };
 }

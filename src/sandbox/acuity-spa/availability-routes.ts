@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Temporal } from 'temporal-polyfill';
 import { errorEnvelope } from './envelope.js';
+import { sendPaddedJson } from './hostile.js';
 import type { SpaSiteContext } from './site-context.js';
 import type { SpaVenueCourt } from './venue-catalog.js';
 import { addDays, isTimeZone, localDate, localIso, spaCourtSlots } from './venues.js';
@@ -31,7 +32,8 @@ export function registerAvailabilityRoutes(app: FastifyInstance, ctx: SpaSiteCon
   app.get('/api/scheduling/v1/availability/times', async (request, reply) => {
     const query = readTimesQuery(ctx, request.query as Record<string, string | undefined>);
     if (typeof query === 'string') return reply.code(400).send(errorEnvelope(400, 'bad_request', query));
-    return offeredTimes(ctx, query);
+    const huge = ctx.state.switches().hugeAnswer;
+    return huge.times ? sendPaddedJson(reply, 200, offeredTimes(ctx, query), huge.bytes) : offeredTimes(ctx, query);
   });
 }
 

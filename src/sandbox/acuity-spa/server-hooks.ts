@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isBookingXhr } from './appointments-path.js';
 import { errorEnvelope } from './envelope.js';
+import { redirectOf } from './hostile.js';
 import type { SpaSiteContext } from './site-context.js';
 
 /**
@@ -23,7 +24,15 @@ export function registerServerHooks(app: FastifyInstance, ctx: SpaSiteContext): 
   app.addHook('onRequest', async (request, reply) => {
     // The site's own time in the Date header, as a real server's clock would show it.
     void reply.header('date', new Date(ctx.state.siteNow()).toUTCString());
-    if (isLimited(ctx, request.url)) return limit(ctx, request, reply);
+    if (!request.url.startsWith('/__sandbox')) ctx.state.countRequest();
+    if (isLimited(ctx, request.url)) {
+      const limited = await limit(ctx, request, reply);
+      if (limited) return limited;
+    }
+    const to = redirectOf(ctx.state.switches(), request);
+    if (to === null) return undefined;
+    if (isBookingXhr(request.url)) ctx.state.recordXhr({ method: request.method, url: request.url, arrivedAtMs: ctx.state.siteNow(), status: to.status, body: null });
+    return reply.code(to.status).header('location', to.location).header('cache-control', 'no-store').send();
   });
   app.addHook('onSend', async (request, reply, payload) => {
     await slowDown(ctx, request, reply);

@@ -82,6 +82,10 @@ export interface SpaState {
   checkToken(token: unknown): CaptchaCheck;
   /** Limiter admission for `clientAddress`; call `release()` when the answer is done. */
   admit(clientAddress: string): LimitDecision;
+  /** Counts one request to any route but the test controls, for {@link SpaState.publicRequests}. */
+  countRequest(): void;
+  /** Requests to every route but the test controls (`/__sandbox/…`) since the last reset: pages, app, captcha, API. */
+  publicRequests(): number;
   /** Whether the next committed booking's answer must be lost (consumes a `once`). */
   takeLoseAnswer(): boolean;
   /** Forgets bookings, XHRs, tokens, limiter counts and restores the default switches (plus `initial`). */
@@ -94,6 +98,7 @@ export function createSpaState(clock: Clock, initial: SpaSwitchesPatch = {}): Sp
   let bookings = new Map<string, SpaBooking>();
   let xhrs: SpaXhr[] = [];
   let nextId = 1_240_000_001;
+  let publicRequests = 0;
 
   const siteNow = (): number => clock.now() + switches.skewMs;
   const key = (slot: SpaSlot): string => `${slot.court.calendarId}|${slot.startMs}`;
@@ -125,6 +130,8 @@ export function createSpaState(clock: Clock, initial: SpaSwitchesPatch = {}): Sp
     mintToken: (siteKey) => tokens.mint(siteKey),
     checkToken: (token) => tokens.check(token),
     admit: (clientAddress) => limiter.admit(clientAddress),
+    countRequest: () => void publicRequests++,
+    publicRequests: () => publicRequests,
     takeLoseAnswer() {
       if (switches.loseAnswerAfterCommit === 'off') return false;
       if (switches.loseAnswerAfterCommit === 'once') switches = { ...switches, loseAnswerAfterCommit: 'off' };
@@ -134,6 +141,7 @@ export function createSpaState(clock: Clock, initial: SpaSwitchesPatch = {}): Sp
       switches = applySpaSwitches(defaultSpaSwitches(), initial);
       bookings = new Map();
       xhrs = [];
+      publicRequests = 0;
       tokens.reset();
       limiter.reset();
     },

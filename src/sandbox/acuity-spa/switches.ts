@@ -12,6 +12,12 @@ export interface SpaErrorAnswer {
 /** Verdict of the fake reCAPTCHA on submitted tokens. */
 export type CaptchaVerdict = { kind: 'pass' } | { kind: 'fail' } | { kind: 'failAfter'; passes: number };
 
+/** Which answer a `redirect` switch turns into a redirect: the page routes, the times XHR, or the booking POST. */
+export type SpaRedirectTarget = 'page' | 'times' | 'booking';
+
+/** A hostile site's confirmation: the answer (or the look-up) names another slot or another client than the one booked. */
+export type SpaMisconfirm = 'off' | 'answerOtherSlot' | 'answerOtherClient' | 'lookupOtherSlot';
+
 /** All switches of one look-alike site. */
 export interface SpaSwitches {
   /**
@@ -53,6 +59,35 @@ export interface SpaSwitches {
    * `notOffered` answer) or `book` (accepted as if released). Default `time_unavailable`.
    */
   unreleasedPost: 'time_unavailable' | 'book';
+  /**
+   * Oversized answers (hostile site): `times` pads the availability XHR's JSON and `booking` the booking POST's
+   * (after the commit) with leading whitespace up to `bytes` (still valid JSON, `content-length` set). Default
+   * off, `bytes` 50 MiB: nothing the real site is known to do; the fault reservd must survive.
+   */
+  hugeAnswer: { times: boolean; booking: boolean; bytes: number };
+  /**
+   * Redirects a route group to another origin `to` (hostile site): `page` answers every scheduler page with
+   * 302, `times` the availability XHR with 302, `booking` the booking POST with 307 (before any commit: the
+   * body would be posted again there). Location: `to` + the request's path and query. Default null.
+   */
+  redirect: { target: SpaRedirectTarget; to: string } | null;
+  /**
+   * A page that never finishes loading (hostile site): `document` sends the shell's head and then nothing
+   * (the socket stays open until the site stops or the browser leaves), `script` never answers `/app.js`.
+   * Default `off`.
+   */
+  hang: 'off' | 'document' | 'script';
+  /**
+   * What the scheduler pages answer, always with status 200: `shell` (the app), `login` (a login wall),
+   * `maintenance` (a maintenance page); neither of the last two is the scheduler. Default `shell`.
+   */
+  pageAnswer: 'shell' | 'login' | 'maintenance';
+  /**
+   * A booking committed as asked but confirmed as something else (hostile site): `answerOtherSlot` (the POST's
+   * answer names the next slot), `answerOtherClient` (it names another client), `lookupOtherSlot` (the answer
+   * is right, the look-up by hash names the previous slot). Default `off`.
+   */
+  misconfirm: SpaMisconfirm;
   /** Answer to a POST for a time that is not offered (off-grid, unreleased, started). Default 422 `time_unavailable`. */
   notOffered: SpaErrorAnswer;
   /** Answer to a POST for a slot someone else booked. Default 409 `double_booked`. */
@@ -75,6 +110,11 @@ export function defaultSpaSwitches(): SpaSwitches {
     skewMs: 0,
     unofferedSlotPage: 'calendar',
     unreleasedPost: 'time_unavailable',
+    hugeAnswer: { times: false, booking: false, bytes: 50 * 1024 * 1024 },
+    redirect: null,
+    hang: 'off',
+    pageAnswer: 'shell',
+    misconfirm: 'off',
     notOffered: { status: 422, error: 'time_unavailable' },
     taken: { status: 409, error: 'double_booked' },
     invalid: { status: 400, error: 'bad_request' },
@@ -82,7 +122,10 @@ export function defaultSpaSwitches(): SpaSwitches {
 }
 
 /** A partial update of the switches; `limiter` may be partial too. */
-export type SpaSwitchesPatch = Partial<Omit<SpaSwitches, 'limiter'>> & { limiter?: Partial<SpaSwitches['limiter']> };
+export type SpaSwitchesPatch = Partial<Omit<SpaSwitches, 'limiter' | 'hugeAnswer'>> & {
+  limiter?: Partial<SpaSwitches['limiter']>;
+  hugeAnswer?: Partial<SpaSwitches['hugeAnswer']>;
+};
 
 const isNonNegative = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
 const isAnswer = (a: unknown): a is SpaErrorAnswer =>
@@ -94,7 +137,9 @@ const isAnswer = (a: unknown): a is SpaErrorAnswer =>
  * @throws Error naming the first invalid field (nothing is applied then).
  */
 export function applySpaSwitches(current: SpaSwitches, patch: SpaSwitchesPatch): SpaSwitches {
-  const next: SpaSwitches = { ...current, ...patch, limiter: { ...current.limiter, ...(patch.limiter ?? {}) } } as SpaSwitches;
+  const next: SpaSwitches = {
+    ...current, ...patch, limiter: { ...current.limiter, ...(patch.limiter ?? {}) }, hugeAnswer: { ...current.hugeAnswer, ...(patch.hugeAnswer ?? {}) },
+  } as SpaSwitches;
   const bad = (field: string): never => {
     throw new Error(`acuity-spa: invalid switch ${field}`);
   };
@@ -112,5 +157,17 @@ export function applySpaSwitches(current: SpaSwitches, patch: SpaSwitchesPatch):
   if (next.unofferedSlotPage !== 'calendar' && next.unofferedSlotPage !== 'form') bad('unofferedSlotPage');
   if (next.unreleasedPost !== 'time_unavailable' && next.unreleasedPost !== 'book') bad('unreleasedPost');
   for (const f of ['notOffered', 'taken', 'invalid'] as const) if (!isAnswer(next[f])) bad(f);
+  checkHostileSwitches(next, bad);
   return next;
+}
+
+/** The hostile-site switches' checks (`bad` throws naming the field). */
+function checkHostileSwitches(next: SpaSwitches, bad: (field: string) => never): void {
+  const h = next.hugeAnswer;
+  if (typeof h.times !== 'boolean' || typeof h.booking !== 'boolean' || !(Number.isInteger(h.bytes) && h.bytes >= 0 && h.bytes <= 512 * 1024 * 1024)) bad('hugeAnswer');
+  const r = next.redirect;
+  if (r !== null && !(typeof r === 'object' && ['page', 'times', 'booking'].includes(r.target) && typeof r.to === 'string' && /^https?:\/\/[^/]+$/.test(r.to))) bad('redirect');
+  if (!['off', 'document', 'script'].includes(next.hang)) bad('hang');
+  if (!['shell', 'login', 'maintenance'].includes(next.pageAnswer)) bad('pageAnswer');
+  if (!['off', 'answerOtherSlot', 'answerOtherClient', 'lookupOtherSlot'].includes(next.misconfirm)) bad('misconfirm');
 }
