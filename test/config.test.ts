@@ -46,7 +46,7 @@ describe('loadConfig(config/reservd.json)', () => {
       name: 'La Villa Tennis Club (sandbox)',
       timeZone: 'America/Guatemala',
       releaseRule: { hoursBefore: 48 },
-      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', ownerKey: 'a3f09c1e', businessId: 31337001, allowedHosts: ['www.google.com', 'www.gstatic.com'], allowedPostHosts: [], requestBudget: { requests: 300, perS: 60 } },
+      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', ownerKey: 'a3f09c1e', businessId: 31337001, allowedHosts: ['www.google.com', 'www.gstatic.com'], allowedPostHosts: ['www.google.com'], requestBudget: { requests: 300, perS: 60 } },
       courts: {
         '1': { appointmentTypeId: 70000101, calendarId: 9000201, name: 'Cancha 1' },
         '2': { appointmentTypeId: 70000102, calendarId: 9000202, name: 'Cancha 2' },
@@ -124,7 +124,7 @@ describe('parseConfig defaults', () => {
       name: 'Test Club',
       timeZone: 'America/Guatemala',
       releaseRule: { hoursBefore: 48 },
-      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', ownerKey: 'ff00aa11', allowedHosts: ['www.google.com', 'www.gstatic.com'], allowedPostHosts: [], requestBudget: { requests: 300, perS: 60 } },
+      site: { adapter: 'acuity', baseUrl: 'http://127.0.0.1:8080', ownerKey: 'ff00aa11', allowedHosts: ['www.google.com', 'www.gstatic.com'], allowedPostHosts: ['www.google.com'], requestBudget: { requests: 300, perS: 60 } },
       courts: { '1': { appointmentTypeId: 1001, calendarId: 5001 }, '2': { appointmentTypeId: 1002, calendarId: 5002 } },
       slotLengthS: 3600,
       firstSlotTime: '07:00',
@@ -310,7 +310,7 @@ describe('the Acuity site and its courts', () => {
         }),
       },
     });
-    expect(config.venues.v!.site).toEqual({ adapter: 'acuity', baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e', businessId: 31337001, allowedHosts: ['www.google.com', 'www.gstatic.com'], allowedPostHosts: [], requestBudget: { requests: 300, perS: 60 } });
+    expect(config.venues.v!.site).toEqual({ adapter: 'acuity', baseUrl: 'https://example.as.me', ownerKey: '0b1c2d3e', businessId: 31337001, allowedHosts: ['www.google.com', 'www.gstatic.com'], allowedPostHosts: ['www.google.com'], requestBudget: { requests: 300, perS: 60 } });
     expect(config.venues.v!.courts).toEqual({ '1': { appointmentTypeId: 1001, calendarId: 5001, name: 'Cancha 1' } });
   });
 

@@ -149,7 +149,7 @@ describe('acuityTargetOf (config → the page\'s target)', () => {
       time: '09:00',
       utcOffset: '-06:00',
       allowedHosts: ['www.google.com', 'www.gstatic.com'],
-      allowedPostHosts: [],
+      allowedPostHosts: ['www.google.com'],
       requestBudget: { requests: 300, perS: 60 },
     });
     const ny = testConfig('https://example.as.me', { ny: { ...LA_VILLA, timeZone: 'America/New_York' } }).venues.ny!;

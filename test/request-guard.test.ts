@@ -46,7 +46,7 @@ describe('config site.allowedHosts and site.requestBudget', () => {
   });
   it('defaults to reCAPTCHA\'s two hosts and 300 requests per 60 s', () => {
     const site = parseConfig(venue({})).venues.v!.site;
-    expect([site.allowedHosts, site.allowedPostHosts, site.requestBudget]).toEqual([['www.google.com', 'www.gstatic.com'], [], { requests: 300, perS: 60 }]);
+    expect([site.allowedHosts, site.allowedPostHosts, site.requestBudget]).toEqual([['www.google.com', 'www.gstatic.com'], ['www.google.com'], { requests: 300, perS: 60 }]);
     expect([DEFAULT_ALLOWED_HOSTS, DEFAULT_REQUEST_BUDGET]).toEqual([['www.google.com', 'www.gstatic.com'], { requests: 300, perS: 60 }]);
   });
   it('takes a venue\'s own values and refuses bad ones, naming the field', () => {

@@ -103,10 +103,11 @@ const siteSchema = z.strictObject({
   allowedHosts: z.array(hostSchema).max(50).default([...DEFAULT_ALLOWED_HOSTS]),
   /**
    * Other hosts the page may also POST to, when neither the URL nor the body carries the user's e-mail, phone
-   * or names. Default none. reCAPTCHA Enterprise is believed to mint its token with a POST to `www.google.com`
-   * (not captured yet): if the real page needs it, list `www.google.com` here (docs/acuity-site.md).
+   * or names. Default `["www.google.com"]`: reCAPTCHA Enterprise mints its token at submit from its frame on
+   * that host (believed to be a POST, not captured yet; docs/acuity-site.md). Blocking it would fail every real
+   * booking, and such a POST carries none of the user's data, which is what the guard protects. `[]` blocks it.
    */
-  allowedPostHosts: z.array(hostSchema).max(50).default([]),
+  allowedPostHosts: z.array(hostSchema).max(50).default(['www.google.com']),
   /**
    * Most requests the pages of this venue send to its host (`baseUrl`) in any `perS` seconds, shared by every
    * reservation of the venue in one daemon; a request over it is not sent and the attempt ends `rate_limited`.
