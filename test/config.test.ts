@@ -328,8 +328,8 @@ describe('the Acuity site and its courts', () => {
   it('refuses the old site shape (slug + one appointment type) and the old court shape (a calendar id string)', () => {
     expect(configError({ venues: { v: venue({ site: { baseUrl: 'https://example.as.me', slug: 'test-club', appointmentTypeId: '1001' } }) } }).message).toBe(
       'invalid configuration:\n  venues.v.site.ownerKey: required: a string\n' +
-        '  venues.v.site: unknown key "slug" (known keys: "adapter", "baseUrl", "ownerKey", "businessId")\n' +
-        '  venues.v.site: unknown key "appointmentTypeId" (known keys: "adapter", "baseUrl", "ownerKey", "businessId")',
+        '  venues.v.site: unknown key "slug" (known keys: "adapter", "baseUrl", "ownerKey", "businessId", "allowedHosts", "allowedPostHosts", "requestBudget")\n' +
+        '  venues.v.site: unknown key "appointmentTypeId" (known keys: "adapter", "baseUrl", "ownerKey", "businessId", "allowedHosts", "allowedPostHosts", "requestBudget")',
     );
     expect(configError(courts({ '1': '5001' })).message).toBe(
       'invalid configuration:\n  venues.v.courts.1: must be an object with keys "appointmentTypeId", "calendarId" (optional "name"), got the string "5001"',
@@ -406,7 +406,7 @@ describe('config error messages say what is wrong and what is expected', () => {
     expect(messageOf({ venues: { 'la-villa': bare } })).toBe(
       'invalid configuration:\n' +
         `  venues.la-villa.releaseRule: required: ${RULES}\n` +
-        '  venues.la-villa.site: required: an object with keys "baseUrl", "ownerKey" (optional "adapter", "businessId")\n' +
+        '  venues.la-villa.site: required: an object with keys "baseUrl", "ownerKey" (optional "adapter", "businessId", "allowedHosts", "allowedPostHosts", "requestBudget")\n' +
         '  venues.la-villa.courts: required: an object mapping each key to an object with keys "appointmentTypeId", "calendarId" (optional "name")',
     );
   });
