@@ -23,9 +23,9 @@ import { waitFor } from './helpers/wait.js';
 
 const ZONE = 'America/Guatemala';
 /** Real time from a scenario's start to its release on an idle machine: enough to start a daemon and let it claim. */
-const LEAD_MS = 20_000;
+const LEAD_MS = 24_000;
 /** What a scenario needs after its daemon is up: the claim (`prepareLeadMs` before the release) and the page. */
-const AFTER_START_MS = 14_000;
+const AFTER_START_MS = 18_000;
 /** The slowest daemon start-up seen in this file, real ms (a warm-up daemon measures the first). */
 let slowestStartMs = 0;
 /**
@@ -49,7 +49,8 @@ beforeAll(async () => {
   sandbox = await startTestSandbox({ clock, switches: { limiter: { enabled: false } } });
   configPath = writeDaemonConfig({
     // A lease longer than a restart under load: a take-over by the restarted daemon is the dead-owner check's, not an expiry.
-    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 8_000, leaseMs: 30_000, stopGraceMs: 8_000 },
+    // A prepare lead a loaded machine's page load fits in (the tests act while the page waits for the release).
+    daemon: { pollIntervalMs: 1_000, prepareLeadMs: 12_000, leaseMs: 30_000, stopGraceMs: 8_000 },
     venues: { 'la-villa': { ...LA_VILLA, site: { ...LA_VILLA.site, baseUrl: sandbox.url } } },
   });
   const { rows } = await sql<{ id: string }>`
