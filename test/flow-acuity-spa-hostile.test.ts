@@ -218,7 +218,7 @@ describe('a redirect to another host: nothing of the user leaves the venue\'s ho
 
 describe('a page that never finishes loading', () => {
   for (const hang of ['document', 'script'] as const) {
-    it(`(${hang} hangs): prepare gives up within one hook budget, submit within another; site_changed`, async () => {
+    it(`(${hang} hangs): prepare gives up within one hook budget, submit within two more (a scheduler shell still rendering gets a second); site_changed`, async () => {
       site.state.setSwitches({ hang });
       const startMs = systemClock.now();
       const handle = await flow.prepare(lease, target('09:00'));
@@ -227,7 +227,7 @@ describe('a page that never finishes loading', () => {
       expect(preparedMs).toBeLessThan(HOOK_MS + 1500);
       const result = await flow.submit(handle, go);
       expect(result).toMatchObject({ outcome: 'site_changed', submitted: false });
-      expect(systemClock.now() - startMs - preparedMs).toBeLessThan(HOOK_MS + 1500);
+      expect(systemClock.now() - startMs - preparedMs).toBeLessThan(2 * HOOK_MS + 1500);
       expect(posts()).toEqual([]);
     }, 40_000);
   }

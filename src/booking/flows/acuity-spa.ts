@@ -6,7 +6,7 @@ import { createTimer, NOT_HELD_MESSAGE, type AcuityClient } from './acuity-commo
 import { installRequestGuard, type GuardLogger, type RequestGuard } from './acuity-spa-guard.js';
 import { openSlot, siteChanged, type OpenOptions } from './acuity-spa-open.js';
 import { outcomeOfAnswer, type SpaAnswer, type SpaOutcome } from './acuity-spa-outcome.js';
-import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, type SpaView } from './acuity-spa-page.js';
+import { awaitBookingAnswer, clickTargetTime, fillForm, formHolds, SPA_HOOKS, waitForApp, type SpaView } from './acuity-spa-page.js';
 import { acuitySpaCalendarUrl, acuitySpaSlotUrl, checkAcuitySpaTarget, type AcuitySpaTarget } from './acuity-spa-target.js';
 import { checkByLookup, confirmRoute, guardAfterClick, reportAnswer, routedHash } from './acuity-spa-answer.js';
 import { mapFlowError } from './map-flow-error.js';
@@ -75,7 +75,10 @@ async function bringUpForm(page: Page, handle: AcuitySpaHandle, opts: OpenOption
   if (onVenue && (await page.locator(SPA_HOOKS.form).count()) > 0) return null;
   const opened = await openSlot(page, handle.calendarUrl, opts);
   if ('stopped' in opened) return opened.stopped;
-  const { view } = opened;
+  let { view } = opened;
+  // The scheduler's shell without its picker yet is an app still rendering (a busy host, a slow times XHR): at
+  // the fire it gets one more hook budget, sending nothing more, before the page counts as changed.
+  if (view === 'missing' && (await page.locator(SPA_HOOKS.container).count()) > 0) view = await waitForApp(page, opts.hookTimeoutMs, opts.clock);
   if (view === 'missing') return siteChanged(opened.missingReason ?? `no ${SPA_HOOKS.container} with a time picker or form at ${handle.calendarUrl}`);
   if (view === 'form') return null;
   const { date, time } = handle.target;
