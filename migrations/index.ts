@@ -5,6 +5,7 @@ import * as m0003 from './0003_site_outcomes.js';
 import * as m0004 from './0004_row_guards.js';
 import * as m0005 from './0005_daemons.js';
 import * as m0006 from './0006_result_without_contact.js';
+import * as m0007 from './0007_booked_rows_final.js';
 
 /**
  * Every migration, by name, in the order Kysely's `Migrator` applies them (names sort alphabetically).
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004_row_guards': m0004,
   '0005_daemons': m0005,
   '0006_result_without_contact': m0006,
+  '0007_booked_rows_final': m0007,
 };

@@ -22,8 +22,9 @@ import {
   type ReservationInput,
 } from '../src/reservations/index.js';
 import * as m0004 from '../migrations/0004_row_guards.js';
+import * as m0007 from '../migrations/0007_booked_rows_final.js';
 import { validatePendingOnce } from '../src/scheduling/validate-pending.js';
-import { createLogger } from '../src/telemetry/logger.js';
+import { createLogger, createSilentLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
 import { LA_VILLA, testConfig } from './helpers/sandbox.js';
 import { fakePool, scriptedFlow } from './helpers/scripted-flow.js';
@@ -285,6 +286,27 @@ describe('edits of a held row, of a scheduled row, and of a person with a held r
     expect((await getReservation(database.db, id))?.status).toBe('cancelled');
   });
 
+  it.each<[string, string]>([
+    ['status', `status = 'cancelled'`],
+    ['target_time', `target_time = '10:00'`],
+    ['courts', `courts = '{2}'`],
+    ['booked_court', 'booked_court = 2'],
+  ])('refuses a change of %s on a succeeded row: cancelling the row would not cancel the booking on the site, and would let the person be booked twice', async (column, assignment) => {
+    const id = await scheduledRow(await person(), {});
+    await sql`UPDATE reservations SET status = 'succeeded', booked_court = 1, confirmation_code = 'c0de', lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`.execute(database.db);
+    const err = await refusal(() => sql.raw(`UPDATE reservations SET ${assignment} WHERE id = ${id}`).execute(database.db));
+    const described = describeConstraintViolation(err);
+    expect({ field: described?.field, message: described?.message }).toEqual({
+      field: column,
+      message: `${column}: reservation 1 is booked on the site (court 1, code c0de) and its row is the record of it; changing the row would not cancel the booking there: cancel it with the site's change/cancel link (result->'metadata'->>'confirmation_url')`,
+    });
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'succeeded', target_time: '09:00', courts: [1], booked_court: 1 });
+    // A second row of the same person for the same slot is still a duplicate.
+    const again = await insertReservation(database.db, { userId: 1, venue: 'la-villa', targetDate: '2027-07-23', targetTime: '09:00', courts: [2] });
+    await validatePendingOnce({ db: database.db, config, now: new Date(T0), logger: createSilentLogger() });
+    expect(await getReservation(database.db, again)).toMatchObject({ status: 'rejected' });
+  });
+
   it('puts an edited scheduled row back to pending (release_at and slot_at cleared, NOTIFY sent), and validation schedules it again', async () => {
     const userId = await person();
     const id = await scheduledRow(userId, { releaseAt: at('2027-07-21T15:00:00.000Z') });
@@ -499,6 +521,8 @@ describe('one booking per person at a time', () => {
 describe('migration 0004 on old rows that break its rules', () => {
   it('settles them first (cuts far leases, keeps the first of duplicates), then guards', async () => {
     const db = database.db;
+    // As before 0004 ran (0007, which guards booked rows, comes after it).
+    await m0007.down(db as unknown as Kysely<unknown>);
     await m0004.down(db as unknown as Kysely<unknown>);
     const ana = await person();
     const ins = (values: string) =>
@@ -511,6 +535,7 @@ describe('migration 0004 on old rows that break its rules', () => {
     await ins(`(${ana}, 'la-villa', '2027-07-23', '11:00', '{1}', 'scheduled', '2027-07-21T17:00Z', '2027-07-23T17:00Z', NULL, NULL, '2027-07-21T15:00Z'),
                (${ana}, 'la-villa', '2027-07-23', '11:00', '{2}', 'succeeded', '2027-07-21T17:00Z', '2027-07-23T17:00Z', NULL, NULL, '2027-07-21T15:00Z')`);
     await m0004.up(db as unknown as Kysely<unknown>);
+    await m0007.up(db as unknown as Kysely<unknown>);
     const rows = await db.selectFrom('reservations').select(['id', 'status', 'courts', 'reason', 'lease_expires_at']).orderBy('id').execute();
     expect(rows.map((r) => ({ ...r, id: Number(r.id) }))).toEqual([
       { id: 1, status: 'claimed', courts: [1], reason: null, lease_expires_at: at('2027-07-21T16:00:00.000Z') },
