@@ -436,6 +436,28 @@ describe('one booking per person at a time', () => {
     expect(JSON.stringify(lines)).not.toMatch(/ana@example\.test/i);
   });
 
+  it('counts an e-mail stored with white space around it (trimmed by validation) as the same person, whichever is validated first', async () => {
+    const spaced = await person({ email: ' \tana@example.test \u00a0\n' });
+    const plain = await person({ email: 'ANA@example.test' });
+    const first = await pending(spaced, 'la-villa', '09:00');
+    const second = await pending(plain, 'la-villa', '09:00');
+    expect(await validate()).toEqual({ scheduled: 1, rejected: 1 });
+    expect(await getReservation(database.db, second)).toMatchObject({ status: 'rejected', reason: duplicate(first, 'booking_users.email', '2027-07-23 09:00', 'la-villa') });
+    // The other way round: the plain address first, the spaced one second (at another venue, overlapping).
+    const third = await pending(plain, 'la-villa', '12:00');
+    const fourth = await pending(spaced, 'club-b', '11:30'); // 11:30–13:00
+    expect(await validate()).toEqual({ scheduled: 1, rejected: 1 });
+    expect(await getReservation(database.db, fourth)).toMatchObject({ status: 'rejected', reason: duplicate(third, 'booking_users.email', '2027-07-23 12:00', 'la-villa') });
+  });
+
+  it('of two rows inserted straight as scheduled for one e-mail, one with a trailing space, rejects the second at its claim', async () => {
+    const first = await scheduledRow(await person({ email: 'ana@example.test ' }));
+    const second = await scheduledRow(await person({ email: 'ana@example.test' }));
+    const held = await sessionsWith(forbiddenExecutor()).holdDue({ horizonMs: 60_000, limit: 10 });
+    expect(held.map((s) => s.id)).toEqual([first]);
+    expect(await getReservation(database.db, second)).toMatchObject({ status: 'rejected', reason: duplicate(first, 'booking_users.email', '2027-07-23 09:00', 'la-villa') });
+  });
+
   it('two daemons validating two rows of one person at once end with one scheduled and one rejected (20 people)', async () => {
     const other = createKysely(database.url, { poolMax: 10, logger: silentDbLogger });
     try {
