@@ -31,6 +31,16 @@ describe('scrubSecrets / redactUrl', () => {
     expect(redactUrl(BAD_HOST_URL)).toBe('postgres://reservd:***@db.reservd.invalid:5432/reservd');
     expect(redactUrl('postgres://reservd@db/reservd')).toBe('postgres://reservd@db/reservd');
   });
+
+  it('replaces a password given as a query parameter of the URL (pg and libpq take it there too)', () => {
+    expect(redactUrl('postgres://reservd:pw1@db:5432/reservd?password=Query-Secret-1&sslmode=disable&sslpassword=Key-Secret-2')).toBe(
+      'postgres://reservd:***@db:5432/reservd?password=***&sslmode=disable&sslpassword=***',
+    );
+    expect(scrubSecrets('the server at postgres://u:***@127.0.0.1:1/db?application_name=x&PASSWORD=Query-Secret-1 could not be reached')).toBe(
+      'the server at postgres://u:***@127.0.0.1:1/db?application_name=x&PASSWORD=*** could not be reached',
+    );
+    expect(scrubSecrets('postgres://u@db/reservd?password=Query-Secret-1#x "next"')).toBe('postgres://u@db/reservd?password=***#x "next"');
+  });
 });
 
 describe('secrets never reach the logs', () => {
