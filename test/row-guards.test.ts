@@ -458,6 +458,33 @@ describe('one booking per person at a time', () => {
     expect(await getReservation(database.db, second)).toMatchObject({ status: 'rejected', reason: duplicate(first, 'booking_users.email', '2027-07-23 09:00', 'la-villa') });
   });
 
+  it('a pending row edited while validation has it in hand is not scheduled with the old slot\'s instants, and is validated again as it now is', async () => {
+    const userId = await person({ email: 'race@example.test' });
+    const id = await pending(userId, 'la-villa', '09:00');
+    // Another session holds the person's lock: validation reads the row, then waits in lockPerson.
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext('reservd.person'), hashtext('race@example.test'))`);
+      const validating = validate();
+      const waiting = async (): Promise<number> =>
+        Number((await holder.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0]!.n);
+      while ((await waiting()) === 0) await new Promise((resolve) => setImmediate(resolve));
+      await sql`UPDATE reservations SET target_date = '2027-07-24', courts = '{3,2}' WHERE id = ${id}`.execute(database.db);
+      await holder.query(`SELECT pg_advisory_unlock(hashtext('reservd.person'), hashtext('race@example.test'))`);
+      expect(await validating).toEqual({ scheduled: 0, rejected: 0 });
+    } finally {
+      await holder.end();
+    }
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'pending', target_date: '2027-07-24', courts: [3, 2], release_at: null, slot_at: null });
+    expect(await validate()).toEqual({ scheduled: 1, rejected: 0 });
+    expect(await getReservation(database.db, id)).toMatchObject({
+      status: 'scheduled',
+      release_at: at('2027-07-22T15:00:00.000Z'),
+      slot_at: at('2027-07-24T15:00:00.000Z'),
+    });
+  });
+
   it('two daemons validating two rows of one person at once end with one scheduled and one rejected (20 people)', async () => {
     const other = createKysely(database.url, { poolMax: 10, logger: silentDbLogger });
     try {

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
-import { markRejected, markScheduled } from './intake.js';
+import { markRejected, markScheduled, type PendingAsRead } from './intake.js';
 
 /**
  * One booking per person at a time (docs/architecture.md "Reservation life cycle"): a person — the same
@@ -133,18 +133,18 @@ export type ScheduleVerdict =
  */
 export async function scheduleUnlessDuplicate(
   db: Kysely<Database>,
-  args: { slot: PersonSlot & { reservationId: number }; releaseAt: Date; now: Date },
+  args: { slot: PersonSlot & { reservationId: number }; releaseAt: Date; now: Date; asRead?: PendingAsRead },
 ): Promise<ScheduleVerdict> {
-  const { slot, now } = args;
+  const { slot, now, asRead } = args;
   const attempt = () =>
     db.transaction().execute(async (trx): Promise<ScheduleVerdict> => {
       await lockPerson(trx, slot.email);
       const first = await findOverlappingBooking(trx, slot);
       if (first) {
         const reason = duplicateReason(first);
-        return { kind: 'duplicate', reason, changed: await markRejected(trx, { id: slot.reservationId, reason, now }) };
+        return { kind: 'duplicate', reason, changed: await markRejected(trx, { id: slot.reservationId, reason, now, asRead }) };
       }
-      return { kind: 'scheduled', changed: await markScheduled(trx, { id: slot.reservationId, releaseAt: args.releaseAt, slotAt: slot.slotAt, now }) };
+      return { kind: 'scheduled', changed: await markScheduled(trx, { id: slot.reservationId, releaseAt: args.releaseAt, slotAt: slot.slotAt, now, asRead }) };
     });
   try {
     return await attempt();
