@@ -13,12 +13,14 @@ import { createKysely } from '../src/db/create-database.js';
 import { describeConstraintViolation } from '../src/db/errors.js';
 import {
   claimDue,
+  expireOverdue,
   getReservation,
   heartbeat,
   insertReservation,
   insertUser,
   listAttempts,
   scheduleUnlessDuplicate,
+  takeOverAbandonedBookings,
   type ReservationInput,
 } from '../src/reservations/index.js';
 import * as m0004 from '../migrations/0004_row_guards.js';
@@ -260,6 +262,30 @@ describe('a held row\'s lease ends at most 1 hour after its updated_at', () => {
     expect((await getReservation(database.db, id))?.lease_expires_at).toEqual(new Date(T0 + 3_601_000));
     const err = await refusal(() => heartbeat(database.db, { id, owner: 'daemon-a', now: new Date(T0 + 2_000), leaseMs: 3_600_001 }));
     expect(describeConstraintViolation(err)?.constraint).toBe('reservations_lease_bounded');
+  });
+});
+
+describe('a row held by a made-up owner with updated_at and its lease far in the future', () => {
+  it('is taken over (claimed, or reconciled when booking) as if its lease had run out; a lease of 1 hour from now is left alone', async () => {
+    const far = at('2099-01-01T00:00:00.000Z');
+    const farLease = at('2099-01-01T00:59:00.000Z');
+    const claimed = await scheduledRow(await person(), { status: 'claimed', leaseOwner: 'evil', leaseExpiresAt: farLease, now: far });
+    const legit = await scheduledRow(await person({ email: 'ben@example.test' }), { status: 'claimed', leaseOwner: 'daemon-b', leaseExpiresAt: new Date(T0 + 3_600_000), now: new Date(T0) });
+    const booking = await scheduledRow(await person({ email: 'cy@example.test' }), { status: 'booking', leaseOwner: 'evil', leaseExpiresAt: farLease, now: far });
+    const now = new Date(T0);
+    const taken = await claimDue(database.db, { owner: 'daemon-a', now, horizonMs: 60_000, leaseMs: 30_000, limit: 10, venues: ['la-villa'] });
+    expect(taken.map((r) => r.id)).toEqual([claimed]);
+    expect(await getReservation(database.db, claimed)).toMatchObject({ status: 'claimed', lease_owner: 'daemon-a', lease_expires_at: new Date(T0 + 30_000), updated_at: now });
+    expect(await getReservation(database.db, legit)).toMatchObject({ status: 'claimed', lease_owner: 'daemon-b' });
+    const reconciled = await takeOverAbandonedBookings(database.db, { owner: 'daemon-a', now, leaseMs: 30_000, limit: 10, venues: ['la-villa'] });
+    expect(reconciled.map((r) => [r.id, r.previous_owner])).toEqual([[booking, 'evil']]);
+    expect(await getReservation(database.db, booking)).toMatchObject({ status: 'booking', lease_owner: 'daemon-a', lease_expires_at: new Date(T0 + 30_000) });
+  });
+
+  it('is expired once its slot has started, like a claim whose lease ran out', async () => {
+    const id = await scheduledRow(await person(), { status: 'claimed', leaseOwner: 'evil', leaseExpiresAt: at('2099-01-01T00:59:00.000Z'), now: at('2099-01-01T00:00:00.000Z') });
+    expect(await expireOverdue(database.db, at('2027-07-23T15:00:00.000Z'))).toEqual([id]);
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'expired', lease_owner: null, reason: 'slot start 2027-07-23T15:00:00.000Z passed before it could be booked' });
   });
 });
 

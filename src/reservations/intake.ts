@@ -1,6 +1,6 @@
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from '../db/types.js';
-import { changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
+import { changedRow, inVenues, leaseRunOut, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
 
 /**
  * Up to `limit` reservations in `pending`, oldest id first, each with its user's contact columns
@@ -99,7 +99,7 @@ export async function expireOverdue(db: Kysely<Database>, now: Date): Promise<nu
       updated_at: now,
     })
     .where('slot_at', '<=', now)
-    .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), eb('lease_expires_at', '<=', now)])]))
+    .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), leaseRunOut('lease_expires_at', now)])]))
     .returning('id')
     .execute();
   return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
