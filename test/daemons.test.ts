@@ -222,6 +222,17 @@ describe('validation of a venue this daemon does not serve', () => {
     expect(await getReservation(database.db, y)).toMatchObject({ status: 'rejected', reason: 'venue: unknown venue "club-y": no running daemon serves it (this daemon serves: club-a)' });
     expect((await listLiveDaemons(database.db, { now: NOW })).map((d) => d.id)).toEqual(['ghost']);
   });
+
+  it('a daemons row whose seen_at was set far ahead by hand does not serve its venue for ever; a beat 10 min ahead (clock skew) still does', async () => {
+    await sql`INSERT INTO daemons (id, host, pid, venues, lease_ms, started_at, seen_at)
+              VALUES ('future', 'nowhere', 1, '{club-z}', 30000, ${NOW}, '2099-01-01T00:00:00Z'),
+                     ('skewed', 'h', 2, '{club-y}', 30000, ${NOW}, ${at(600_000)})`.execute(database.db);
+    const z = await row('club-z');
+    const y = await row('club-y', { targetTime: '10:00' });
+    expect(await validatePendingOnce({ db: database.db, config: configFor('club-a'), now: NOW, logger: createSilentLogger() })).toEqual({ scheduled: 0, rejected: 1 });
+    expect(await getReservation(database.db, z)).toMatchObject({ status: 'rejected', reason: 'venue: unknown venue "club-z": no running daemon serves it (this daemon serves: club-a)' });
+    expect(await statusOf(y)).toBe('pending');
+  });
 });
 
 describe('a booking abandoned at a venue this daemon does not serve', () => {
