@@ -117,6 +117,24 @@ describe('secrets never reach the logs', () => {
   });
 });
 
+describe('a secrets file that is not one value', () => {
+  it('a device that never ends (/dev/zero) or a file over 64 KiB is a configuration error naming the key, read no further', () => {
+    const big = join(tmp, 'big-secret');
+    writeFileSync(big, 'x'.repeat(65_537));
+    const exact = join(tmp, 'exact-secret');
+    writeFileSync(exact, `${'y'.repeat(65_535)}\n`);
+    chmodSync(exact, 0o600);
+    const config = (file: string) => ({ database: { url: 'postgres://reservd@db/reservd', password: { fromFile: file } }, venues: {} });
+    const quiet = { onWarning: () => {} };
+    for (const file of ['/dev/zero', big]) {
+      expect(() => parseConfig(config(file), {}, quiet)).toThrow(
+        `invalid configuration:\n  database.password: cannot read secret file ${file} ("fromFile"): it holds more than 65536 bytes; a secrets file holds one value`,
+      );
+    }
+    expect(secretValuesOf(parseConfig(config(exact), {}, quiet))).toContain('y'.repeat(65_535));
+  });
+});
+
 describe('contact details never reach the logs', () => {
   it('loggableReason withholds reasons about contact fields at any depth', () => {
     expect(loggableReason('booking_users.email', 'booking_users.email: "ana@" is not a valid email address')).toBe('booking_users.email: invalid value (details withheld from logs)');
