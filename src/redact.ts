@@ -3,7 +3,8 @@
  *
  * Two rules, both applied by {@link scrubSecrets}:
  * - the password of any `scheme://user:password@host` URL becomes `***` (a Postgres URL in a pg or URL-parser
- *   error, a `DATABASE_URL` echoed by a library), whatever its origin;
+ *   error, a `DATABASE_URL` echoed by a library), whatever its origin, and so does a `password=` or
+ *   `sslpassword=` query parameter (pg's connection strings, like libpq's, take the password there too);
  * - every known secret value (resolved from the config's `fromEnv` / `fromFile` references, `DATABASE_URL`;
  *   `secretValuesOf(config)`) becomes `[redacted]`, also in its JSON-escaped and URL-encoded forms.
  *
@@ -12,6 +13,12 @@
 
 /** `scheme://user:` then the password up to the `@` of the authority. */
 const URL_PASSWORD_RE = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'<>]*:)([^\s/?#@"'<>]+)@/gi;
+
+/** A `password` or `sslpassword` query parameter of a URL (`?password=...`, `&sslpassword=...`), up to the next `&`. */
+const QUERY_PASSWORD_RE = /([?&](?:ssl)?password=)([^&\s#"'<>]+)/gi;
+
+/** The query parameters {@link redactUrl} hides. */
+const PASSWORD_PARAMS = ['password', 'sslpassword'];
 
 /** The censor that replaces a known secret value. */
 export const SECRET_CENSOR = '[redacted]';
@@ -41,15 +48,19 @@ export function createSecretScrubber(secrets: readonly string[]): (text: string)
   return (text) => {
     let out = text;
     for (const form of forms) if (out.includes(form)) out = out.split(form).join(SECRET_CENSOR);
-    return out.replace(URL_PASSWORD_RE, '$1***@');
+    return out.replace(URL_PASSWORD_RE, '$1***@').replace(QUERY_PASSWORD_RE, '$1***');
   };
 }
 
-/** A connection URL fit for a log line or message: its password replaced by `***`; unparseable ones withheld. */
+/**
+ * A connection URL fit for a log line or message: its password (in the authority, or a `password` /
+ * `sslpassword` query parameter) replaced by `***`; unparseable ones withheld.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of PASSWORD_PARAMS) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return '[unparseable url]';

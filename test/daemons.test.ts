@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { reconcileAbandonedBookings } from '../src/booking-session/index.js';
@@ -207,6 +208,30 @@ describe('validation of a venue this daemon does not serve', () => {
     const b = await row('club-b');
     await validatePendingOnce({ db: database.db, config: configFor('club-a'), now: NOW, logger: createSilentLogger() });
     expect(await getReservation(database.db, b)).toMatchObject({ status: 'rejected', reason: 'venue: unknown venue "club-b": no running daemon serves it (this daemon serves: club-a)' });
+  });
+
+  it('a daemons row written by hand with a huge lease_ms fails no tick, and counts with a lease of at most 1 hour', async () => {
+    // 2 × 2147483647 overflowed PostgreSQL's integer: every validation that looked at the daemons failed.
+    await sql`INSERT INTO daemons (id, host, pid, venues, lease_ms, started_at, seen_at)
+              VALUES ('ghost', 'nowhere', 1, '{club-z}', 2147483647, ${at(-7_300_000)}, ${at(-7_199_000)}),
+                     ('ghost-old', 'nowhere', 1, '{club-y}', 2147483647, ${at(-7_300_000)}, ${at(-7_200_000)})`.execute(database.db);
+    const z = await row('club-z');
+    const y = await row('club-y', { targetTime: '10:00' });
+    expect(await validatePendingOnce({ db: database.db, config: configFor('club-a'), now: NOW, logger: createSilentLogger() })).toEqual({ scheduled: 0, rejected: 1 });
+    expect(await statusOf(z)).toBe('pending'); // seen 1 h 59 min 59 s ago: within 2 × 1 h
+    expect(await getReservation(database.db, y)).toMatchObject({ status: 'rejected', reason: 'venue: unknown venue "club-y": no running daemon serves it (this daemon serves: club-a)' });
+    expect((await listLiveDaemons(database.db, { now: NOW })).map((d) => d.id)).toEqual(['ghost']);
+  });
+
+  it('a daemons row whose seen_at was set far ahead by hand does not serve its venue for ever; a beat 10 min ahead (clock skew) still does', async () => {
+    await sql`INSERT INTO daemons (id, host, pid, venues, lease_ms, started_at, seen_at)
+              VALUES ('future', 'nowhere', 1, '{club-z}', 30000, ${NOW}, '2099-01-01T00:00:00Z'),
+                     ('skewed', 'h', 2, '{club-y}', 30000, ${NOW}, ${at(600_000)})`.execute(database.db);
+    const z = await row('club-z');
+    const y = await row('club-y', { targetTime: '10:00' });
+    expect(await validatePendingOnce({ db: database.db, config: configFor('club-a'), now: NOW, logger: createSilentLogger() })).toEqual({ scheduled: 0, rejected: 1 });
+    expect(await getReservation(database.db, z)).toMatchObject({ status: 'rejected', reason: 'venue: unknown venue "club-z": no running daemon serves it (this daemon serves: club-a)' });
+    expect(await statusOf(y)).toBe('pending');
   });
 });
 

@@ -13,12 +13,14 @@ import { createKysely } from '../src/db/create-database.js';
 import { describeConstraintViolation } from '../src/db/errors.js';
 import {
   claimDue,
+  expireOverdue,
   getReservation,
   heartbeat,
   insertReservation,
   insertUser,
   listAttempts,
   scheduleUnlessDuplicate,
+  takeOverAbandonedBookings,
   type ReservationInput,
 } from '../src/reservations/index.js';
 import * as m0004 from '../migrations/0004_row_guards.js';
@@ -264,6 +266,30 @@ describe('a held row\'s lease ends at most 1 hour after its updated_at', () => {
   });
 });
 
+describe('a row held by a made-up owner with updated_at and its lease far in the future', () => {
+  it('is taken over (claimed, or reconciled when booking) as if its lease had run out; a lease of 1 hour from now is left alone', async () => {
+    const far = at('2099-01-01T00:00:00.000Z');
+    const farLease = at('2099-01-01T00:59:00.000Z');
+    const claimed = await scheduledRow(await person(), { status: 'claimed', leaseOwner: 'evil', leaseExpiresAt: farLease, now: far });
+    const legit = await scheduledRow(await person({ email: 'ben@example.test' }), { status: 'claimed', leaseOwner: 'daemon-b', leaseExpiresAt: new Date(T0 + 3_600_000), now: new Date(T0) });
+    const booking = await scheduledRow(await person({ email: 'cy@example.test' }), { status: 'booking', leaseOwner: 'evil', leaseExpiresAt: farLease, now: far });
+    const now = new Date(T0);
+    const taken = await claimDue(database.db, { owner: 'daemon-a', now, horizonMs: 60_000, leaseMs: 30_000, limit: 10, venues: ['la-villa'] });
+    expect(taken.map((r) => r.id)).toEqual([claimed]);
+    expect(await getReservation(database.db, claimed)).toMatchObject({ status: 'claimed', lease_owner: 'daemon-a', lease_expires_at: new Date(T0 + 30_000), updated_at: now });
+    expect(await getReservation(database.db, legit)).toMatchObject({ status: 'claimed', lease_owner: 'daemon-b' });
+    const reconciled = await takeOverAbandonedBookings(database.db, { owner: 'daemon-a', now, leaseMs: 30_000, limit: 10, venues: ['la-villa'] });
+    expect(reconciled.map((r) => [r.id, r.previous_owner])).toEqual([[booking, 'evil']]);
+    expect(await getReservation(database.db, booking)).toMatchObject({ status: 'booking', lease_owner: 'daemon-a', lease_expires_at: new Date(T0 + 30_000) });
+  });
+
+  it('is expired once its slot has started, like a claim whose lease ran out', async () => {
+    const id = await scheduledRow(await person(), { status: 'claimed', leaseOwner: 'evil', leaseExpiresAt: at('2099-01-01T00:59:00.000Z'), now: at('2099-01-01T00:00:00.000Z') });
+    expect(await expireOverdue(database.db, at('2027-07-23T15:00:00.000Z'))).toEqual([id]);
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'expired', lease_owner: null, reason: 'slot start 2027-07-23T15:00:00.000Z passed before it could be booked' });
+  });
+});
+
 describe('edits of a held row, of a scheduled row, and of a person with a held row', () => {
   it.each<[string, string]>([
     ['target_date', `target_date = '2027-07-24'`],
@@ -456,6 +482,55 @@ describe('one booking per person at a time', () => {
     ]);
     // The e-mail stays out of the log.
     expect(JSON.stringify(lines)).not.toMatch(/ana@example\.test/i);
+  });
+
+  it('counts an e-mail stored with white space around it (trimmed by validation) as the same person, whichever is validated first', async () => {
+    const spaced = await person({ email: ' \tana@example.test \u00a0\n' });
+    const plain = await person({ email: 'ANA@example.test' });
+    const first = await pending(spaced, 'la-villa', '09:00');
+    const second = await pending(plain, 'la-villa', '09:00');
+    expect(await validate()).toEqual({ scheduled: 1, rejected: 1 });
+    expect(await getReservation(database.db, second)).toMatchObject({ status: 'rejected', reason: duplicate(first, 'booking_users.email', '2027-07-23 09:00', 'la-villa') });
+    // The other way round: the plain address first, the spaced one second (at another venue, overlapping).
+    const third = await pending(plain, 'la-villa', '12:00');
+    const fourth = await pending(spaced, 'club-b', '11:30'); // 11:30–13:00
+    expect(await validate()).toEqual({ scheduled: 1, rejected: 1 });
+    expect(await getReservation(database.db, fourth)).toMatchObject({ status: 'rejected', reason: duplicate(third, 'booking_users.email', '2027-07-23 12:00', 'la-villa') });
+  });
+
+  it('of two rows inserted straight as scheduled for one e-mail, one with a trailing space, rejects the second at its claim', async () => {
+    const first = await scheduledRow(await person({ email: 'ana@example.test ' }));
+    const second = await scheduledRow(await person({ email: 'ana@example.test' }));
+    const held = await sessionsWith(forbiddenExecutor()).holdDue({ horizonMs: 60_000, limit: 10 });
+    expect(held.map((s) => s.id)).toEqual([first]);
+    expect(await getReservation(database.db, second)).toMatchObject({ status: 'rejected', reason: duplicate(first, 'booking_users.email', '2027-07-23 09:00', 'la-villa') });
+  });
+
+  it('a pending row edited while validation has it in hand is not scheduled with the old slot\'s instants, and is validated again as it now is', async () => {
+    const userId = await person({ email: 'race@example.test' });
+    const id = await pending(userId, 'la-villa', '09:00');
+    // Another session holds the person's lock: validation reads the row, then waits in lockPerson.
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext('reservd.person'), hashtext('race@example.test'))`);
+      const validating = validate();
+      const waiting = async (): Promise<number> =>
+        Number((await holder.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0]!.n);
+      while ((await waiting()) === 0) await new Promise((resolve) => setImmediate(resolve));
+      await sql`UPDATE reservations SET target_date = '2027-07-24', courts = '{3,2}' WHERE id = ${id}`.execute(database.db);
+      await holder.query(`SELECT pg_advisory_unlock(hashtext('reservd.person'), hashtext('race@example.test'))`);
+      expect(await validating).toEqual({ scheduled: 0, rejected: 0 });
+    } finally {
+      await holder.end();
+    }
+    expect(await getReservation(database.db, id)).toMatchObject({ status: 'pending', target_date: '2027-07-24', courts: [3, 2], release_at: null, slot_at: null });
+    expect(await validate()).toEqual({ scheduled: 1, rejected: 0 });
+    expect(await getReservation(database.db, id)).toMatchObject({
+      status: 'scheduled',
+      release_at: at('2027-07-22T15:00:00.000Z'),
+      slot_at: at('2027-07-24T15:00:00.000Z'),
+    });
   });
 
   it('two daemons validating two rows of one person at once end with one scheduled and one rejected (20 people)', async () => {

@@ -31,6 +31,16 @@ describe('scrubSecrets / redactUrl', () => {
     expect(redactUrl(BAD_HOST_URL)).toBe('postgres://reservd:***@db.reservd.invalid:5432/reservd');
     expect(redactUrl('postgres://reservd@db/reservd')).toBe('postgres://reservd@db/reservd');
   });
+
+  it('replaces a password given as a query parameter of the URL (pg and libpq take it there too)', () => {
+    expect(redactUrl('postgres://reservd:pw1@db:5432/reservd?password=Query-Secret-1&sslmode=disable&sslpassword=Key-Secret-2')).toBe(
+      'postgres://reservd:***@db:5432/reservd?password=***&sslmode=disable&sslpassword=***',
+    );
+    expect(scrubSecrets('the server at postgres://u:***@127.0.0.1:1/db?application_name=x&PASSWORD=Query-Secret-1 could not be reached')).toBe(
+      'the server at postgres://u:***@127.0.0.1:1/db?application_name=x&PASSWORD=*** could not be reached',
+    );
+    expect(scrubSecrets('postgres://u@db/reservd?password=Query-Secret-1#x "next"')).toBe('postgres://u@db/reservd?password=***#x "next"');
+  });
 });
 
 describe('secrets never reach the logs', () => {
@@ -104,6 +114,24 @@ describe('secrets never reach the logs', () => {
     expect(warning?.msg).toBe(`configuration: database.password: secret file ${passwordFile} is readable by group or others (mode 644); run "chmod 600 ${passwordFile}" (and make reservd's user its owner)`);
     expect(out).toContain('connecting to postgres://reservd:***@db.reservd.invalid:5432/reservd');
     expect(out).not.toContain(PASSWORD);
+  });
+});
+
+describe('a secrets file that is not one value', () => {
+  it('a device that never ends (/dev/zero) or a file over 64 KiB is a configuration error naming the key, read no further', () => {
+    const big = join(tmp, 'big-secret');
+    writeFileSync(big, 'x'.repeat(65_537));
+    const exact = join(tmp, 'exact-secret');
+    writeFileSync(exact, `${'y'.repeat(65_535)}\n`);
+    chmodSync(exact, 0o600);
+    const config = (file: string) => ({ database: { url: 'postgres://reservd@db/reservd', password: { fromFile: file } }, venues: {} });
+    const quiet = { onWarning: () => {} };
+    for (const file of ['/dev/zero', big]) {
+      expect(() => parseConfig(config(file), {}, quiet)).toThrow(
+        `invalid configuration:\n  database.password: cannot read secret file ${file} ("fromFile"): it holds more than 65536 bytes; a secrets file holds one value`,
+      );
+    }
+    expect(secretValuesOf(parseConfig(config(exact), {}, quiet))).toContain('y'.repeat(65_535));
   });
 });
 

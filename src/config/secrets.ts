@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -49,7 +49,7 @@ export type ResolvedSecrets<T> = T extends SecretRef
 export interface SecretReader {
   /** Environment variables (`fromEnv`). */
   env: Readonly<Record<string, string | undefined>>;
-  /** File content as UTF-8 (`fromFile`); default `readFileSync`. */
+  /** File content as UTF-8 (`fromFile`); default {@link readSecretFile}. */
   readFile?: (path: string) => string;
   /** File permission bits (`stat.mode`); default `statSync`. */
   fileMode?: (path: string) => number;
@@ -67,6 +67,32 @@ export interface ResolvedConfigSecrets<T> {
   problems: string[];
 }
 
+/** Most bytes a secrets file may hold: one password or token, with room to spare. */
+export const MAX_SECRET_FILE_BYTES = 65_536;
+
+/**
+ * Reads a secrets file as UTF-8, at most {@link MAX_SECRET_FILE_BYTES}. Not `readFileSync`: a path to a device
+ * that never ends (`/dev/zero`, `/dev/urandom`) would be read until the process runs out of memory.
+ *
+ * @throws Error when the file cannot be read or holds more than {@link MAX_SECRET_FILE_BYTES} bytes.
+ */
+export function readSecretFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    if (length > MAX_SECRET_FILE_BYTES) throw new Error(`it holds more than ${MAX_SECRET_FILE_BYTES} bytes; a secrets file holds one value`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function resolveOne(ref: SecretRef, path: string, reader: SecretReader): string | { problem: string } {
   const source = ref.source;
   if ('value' in source) return source.value;
@@ -82,7 +108,7 @@ function resolveOne(ref: SecretRef, path: string, reader: SecretReader): string 
     if ((mode & 0o077) !== 0) {
       reader.onWarning?.(`${path}: secret file ${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); run "chmod 600 ${file}" (and make reservd's user its owner)`);
     }
-    text = (reader.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(file);
+    text = (reader.readFile ?? readSecretFile)(file);
   } catch (err) {
     return { problem: `cannot read secret file ${file} ("fromFile"): ${(err as Error).message}` };
   }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { toStoredResult, type BookingResult } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { addMs, changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
+import { addMs, changedRow, inVenues, leaseRunOut, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /** Arguments of {@link claimDue}. */
 export interface ClaimDueArgs {
@@ -40,7 +40,7 @@ export async function claimDue(db: Kysely<Database>, args: ClaimDueArgs): Promis
         .where('release_at', '<=', addMs(now, args.horizonMs))
         .where('slot_at', '>', now)
         .where(inVenues('venue', args.venues))
-        .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), eb('lease_expires_at', '<=', now)])]))
+        .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), leaseRunOut('lease_expires_at', now)])]))
         .orderBy('release_at')
         .orderBy('id')
         .limit(args.limit)

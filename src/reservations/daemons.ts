@@ -1,6 +1,6 @@
 import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { DaemonsTable, Database } from '../db/types.js';
-import { changedRow } from './rows.js';
+import { changedRow, LEASE_CLOCK_TOLERANCE_MS, MAX_LEASE_MS } from './rows.js';
 
 /**
  * The `daemons` table (migration 0005): who runs on this database and which venues each serves. A daemon is
@@ -42,9 +42,19 @@ function toDaemonRow(r: Selectable<DaemonsTable>): DaemonRow {
   return { id: r.id, host: r.host, pid: r.pid, venues: r.venues, leaseMs: r.lease_ms, startedAt: r.started_at, seenAt: r.seen_at, stoppedAt: r.stopped_at };
 }
 
-/** SQL: the `daemons` row (alias `d`) is live at `now` ({@link LIVE_LEASES}). */
+/**
+ * SQL: the `daemons` row (alias `d`) is live at `now` ({@link LIVE_LEASES}; `lease_ms` capped at
+ * {@link MAX_LEASE_MS}, the longest `daemon.leaseMs`: a row written by hand with a longer one cannot keep a
+ * venue served for days after its last beat; a `seen_at` further ahead of `now` than
+ * {@link LEASE_CLOCK_TOLERANCE_MS}, which no daemon's beat can write, does not count as live either: it would
+ * keep a venue "served" for ever). Computed in double precision: `2 × lease_ms` in `integer` overflows for a
+ * `lease_ms` above 2^30 (a hand-made row), and that error would fail every scheduler tick of every daemon.
+ */
 export function isLiveDaemon(now: Date): Expression<SqlBool> {
-  return sql<SqlBool>`(d.stopped_at IS NULL AND d.seen_at > ${now}::timestamptz - make_interval(secs => ${LIVE_LEASES} * d.lease_ms / 1000.0))`;
+  const leaseS = sql`least(d.lease_ms, ${MAX_LEASE_MS}::integer)::double precision / 1000.0`;
+  const latest = new Date(now.getTime() + LEASE_CLOCK_TOLERANCE_MS);
+  return sql<SqlBool>`(d.stopped_at IS NULL AND d.seen_at > ${now}::timestamptz - make_interval(secs => ${LIVE_LEASES}::integer * ${leaseS})
+    AND d.seen_at <= ${latest}::timestamptz)`;
 }
 
 /**

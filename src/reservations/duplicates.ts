@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
-import { markRejected, markScheduled } from './intake.js';
+import { markRejected, markScheduled, type PendingAsRead } from './intake.js';
 
 /**
  * One booking per person at a time (docs/architecture.md "Reservation life cycle"): a person — the same
@@ -13,6 +13,23 @@ import { markRejected, markScheduled } from './intake.js';
  * every writer that makes a row active from scratch (validation, `book-now`), so two daemons validating two
  * rows of one person at once end with one `scheduled` and one `rejected`.
  */
+
+/**
+ * The white space JavaScript's `String.prototype.trim` removes (ECMA-262 WhiteSpace and LineTerminator: TAB,
+ * VT, FF, SP, NBSP, ZWNBSP, the Zs spaces, LF, CR, U+2028, U+2029). Validation trims `booking_users.email`
+ * with it (zod's `.trim()`) but stores the column as typed, so `ana@example.com  ` is the same person as
+ * `ana@example.com`: the SQL side trims the stored column with `btrim` and these characters (PostgreSQL's
+ * `btrim` without a set removes spaces only).
+ */
+const TRIMMED_WHITE_SPACE = '\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
+
+/**
+ * How a person's e-mail is compared (README "One booking per person at a time"): trimmed as validation trims
+ * it, then lower-cased. `booking_users.email` holds the address as typed, white space around it included.
+ */
+export function personEmailKey(email: string): string {
+  return email.trim().toLowerCase();
+}
 
 /** Statuses that hold a person's slot. */
 const ACTIVE_STATUSES = ['scheduled', 'claimed', 'booking', 'succeeded'] as const;
@@ -49,9 +66,9 @@ export interface PersonSlot {
   only?: 'all' | 'ahead';
 }
 
-/** Locks the person (their e-mail, case-insensitive) until the end of the transaction `trx`. */
+/** Locks the person (their e-mail, trimmed and case-insensitive: {@link personEmailKey}) until the end of the transaction `trx`. */
 export async function lockPerson(trx: Kysely<Database>, email: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(hashtext('reservd.person'), hashtext(lower(${email}::text)))`.execute(trx);
+  await sql`SELECT pg_advisory_xact_lock(hashtext('reservd.person'), hashtext(${personEmailKey(email)}::text))`.execute(trx);
 }
 
 /**
@@ -73,7 +90,7 @@ export async function findOverlappingBooking(db: Kysely<Database>, slot: PersonS
     .where('r.slot_at', '<', endAt)
     .where('r.slot_at', '>', new Date(slot.slotAt.getTime() - longestS * 1000))
     .where((eb) => {
-      const same = [eb(sql`lower(u.email)`, '=', slot.email.toLowerCase())];
+      const same = [eb(sql`lower(btrim(u.email, ${TRIMMED_WHITE_SPACE}::text))`, '=', personEmailKey(slot.email))];
       if (slot.userId !== null) same.push(eb('r.user_id', '=', String(slot.userId)));
       return eb.or(same);
     })
@@ -116,18 +133,18 @@ export type ScheduleVerdict =
  */
 export async function scheduleUnlessDuplicate(
   db: Kysely<Database>,
-  args: { slot: PersonSlot & { reservationId: number }; releaseAt: Date; now: Date },
+  args: { slot: PersonSlot & { reservationId: number }; releaseAt: Date; now: Date; asRead?: PendingAsRead },
 ): Promise<ScheduleVerdict> {
-  const { slot, now } = args;
+  const { slot, now, asRead } = args;
   const attempt = () =>
     db.transaction().execute(async (trx): Promise<ScheduleVerdict> => {
       await lockPerson(trx, slot.email);
       const first = await findOverlappingBooking(trx, slot);
       if (first) {
         const reason = duplicateReason(first);
-        return { kind: 'duplicate', reason, changed: await markRejected(trx, { id: slot.reservationId, reason, now }) };
+        return { kind: 'duplicate', reason, changed: await markRejected(trx, { id: slot.reservationId, reason, now, asRead }) };
       }
-      return { kind: 'scheduled', changed: await markScheduled(trx, { id: slot.reservationId, releaseAt: args.releaseAt, slotAt: slot.slotAt, now }) };
+      return { kind: 'scheduled', changed: await markScheduled(trx, { id: slot.reservationId, releaseAt: args.releaseAt, slotAt: slot.slotAt, now, asRead }) };
     });
   try {
     return await attempt();

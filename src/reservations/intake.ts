@@ -1,6 +1,6 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from '../db/types.js';
-import { changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
+import { changedRow, inVenues, leaseRunOut, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type PendingReservation } from './rows.js';
 
 /**
  * Up to `limit` reservations in `pending`, oldest id first, each with its user's contact columns
@@ -23,16 +23,40 @@ export async function listPending(db: Kysely<Database>, limit: number, firstVenu
 }
 
 /**
+ * The columns a verdict on a `pending` row was computed from, as validation read them. A person may edit a
+ * `pending` row at any time (README "Editing a row"); a verdict written over such an edit would give the new
+ * slot the old one's `release_at`/`slot_at`, or reject the row for a value it no longer has.
+ */
+export interface PendingAsRead {
+  user_id: number;
+  venue: string;
+  target_date: string;
+  target_time: string;
+  courts: readonly number[];
+}
+
+/** SQL: the row still has the columns of `asRead` (all when it is omitted: a caller that read nothing). */
+function unchangedSince(asRead: PendingAsRead | undefined): Expression<SqlBool> {
+  if (!asRead) return sql<SqlBool>`true`;
+  return sql<SqlBool>`(user_id = ${String(asRead.user_id)} AND venue = ${asRead.venue} AND target_date = ${asRead.target_date}
+    AND target_time = ${asRead.target_time} AND courts = ${sql.val([...asRead.courts])}::int[])`;
+}
+
+/**
  * `pending → scheduled`, storing the computed release instant and the slot's start instant.
  *
- * @returns false when the row is no longer `pending` (another daemon validated it, or a user cancelled it).
+ * @param args.asRead - the row as validation read it: an edit made since (a `pending` row may be edited) leaves
+ *   the row `pending`, to be validated again as it now is.
+ * @returns false when the row is no longer `pending` (another daemon validated it, or a user cancelled it), or
+ *   no longer as read.
  */
-export async function markScheduled(db: Kysely<Database>, args: { id: number; releaseAt: Date; slotAt: Date; now: Date }): Promise<boolean> {
+export async function markScheduled(db: Kysely<Database>, args: { id: number; releaseAt: Date; slotAt: Date; now: Date; asRead?: PendingAsRead }): Promise<boolean> {
   const result = await db
     .updateTable('reservations')
     .set({ status: 'scheduled', release_at: args.releaseAt, slot_at: args.slotAt, reason: null, updated_at: args.now })
     .where('id', '=', String(args.id))
     .where('status', '=', 'pending')
+    .where(unchangedSince(args.asRead))
     .executeTakeFirst();
   return changedRow(result);
 }
@@ -41,14 +65,16 @@ export async function markScheduled(db: Kysely<Database>, args: { id: number; re
  * `pending → rejected`: the row itself is invalid; `reason` names the column (e.g. `target_time: "25:00" is
  * not a 24-hour HH:MM time`).
  *
- * @returns false when the row is no longer `pending`.
+ * @param args.asRead - as for {@link markScheduled}: a row edited since it was read is not rejected for its old values.
+ * @returns false when the row is no longer `pending`, or no longer as read.
  */
-export async function markRejected(db: Kysely<Database>, args: { id: number; reason: string; now: Date }): Promise<boolean> {
+export async function markRejected(db: Kysely<Database>, args: { id: number; reason: string; now: Date; asRead?: PendingAsRead }): Promise<boolean> {
   const result = await db
     .updateTable('reservations')
     .set({ status: 'rejected', reason: args.reason, finished_at: args.now, updated_at: args.now })
     .where('id', '=', String(args.id))
     .where('status', '=', 'pending')
+    .where(unchangedSince(args.asRead))
     .executeTakeFirst();
   return changedRow(result);
 }
@@ -73,7 +99,7 @@ export async function expireOverdue(db: Kysely<Database>, now: Date): Promise<nu
       updated_at: now,
     })
     .where('slot_at', '<=', now)
-    .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), eb('lease_expires_at', '<=', now)])]))
+    .where((eb) => eb.or([eb('status', '=', 'scheduled'), eb.and([eb('status', '=', 'claimed'), leaseRunOut('lease_expires_at', now)])]))
     .returning('id')
     .execute();
   return rows.map((row) => Number(row.id)).sort((a, b) => a - b);

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { isLiveDaemon } from './daemons.js';
 import { DEFINITIVE_NOT_BOOKED, toStoredResult, type BookingResult } from '../contracts/index.js';
 import type { Database, ReservationStatus } from '../db/types.js';
-import { addMs, changedRow, inVenues, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
+import { addMs, changedRow, inVenues, leaseRunOut, RESERVATION_COLUMNS, USER_COLUMNS, withNumericIds, type ClaimedReservation } from './rows.js';
 
 /**
  * Safety nets for rows a booking left behind, and the queries of crash reconciliation (docs/architecture.md
@@ -117,7 +117,7 @@ export async function takeOverAbandonedBookings(
         .selectFrom('reservations')
         .select(['id', 'lease_owner as previous_owner', 'lease_expires_at as previous_expiry'])
         .where('status', '=', 'booking')
-        .where('lease_expires_at', '<=', now)
+        .where(leaseRunOut('lease_expires_at', now))
         .where(inVenues('venue', args.venues))
         .orderBy('lease_expires_at')
         .orderBy('id')
@@ -232,7 +232,7 @@ export async function flagUnservedBookings(
         .selectFrom('reservations as r')
         .select(['r.id', 'r.lease_owner as previous_owner'])
         .where('r.status', '=', 'booking')
-        .where('r.lease_expires_at', '<=', now)
+        .where(leaseRunOut('r.lease_expires_at', now))
         .where((eb) => eb.not(inVenues('r.venue', args.venues)))
         .where(({ not, exists, selectFrom }) =>
           not(exists(selectFrom('daemons as d').select('d.id').where(isLiveDaemon(now)).where(sql<boolean>`r.venue = ANY(d.venues)`))),

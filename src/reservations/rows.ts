@@ -26,6 +26,27 @@ export type ClaimedReservation = ReservationRow &
 /** A `booking_attempts` row. */
 export type AttemptRow = Omit<Selectable<BookingAttemptsTable>, 'id' | 'reservation_id'> & { id: number; reservation_id: number };
 
+/**
+ * The longest lease a holder can take: `daemon.leaseMs` is at most 1 hour (`src/config/schema.ts`), and a
+ * held row's lease ends at most 1 hour after its `updated_at` (`migrations/0004_row_guards.ts`).
+ */
+export const MAX_LEASE_MS = 3_600_000;
+
+/** How far ahead of this daemon's clock another holder's clock may run before its leases count as made up. */
+export const LEASE_CLOCK_TOLERANCE_MS = 600_000;
+
+/**
+ * SQL: the lease in `column` no longer holds its row at `now`: it has run out, or it ends further ahead than
+ * any holder can have taken (more than {@link MAX_LEASE_MS} plus {@link LEASE_CLOCK_TOLERANCE_MS} after `now`).
+ * The database bounds a lease by the row's `updated_at` only (a CHECK cannot use the time), so a row inserted
+ * by hand as `claimed`/`booking` with `updated_at` and the lease in the far future would otherwise be held for
+ * ever by a made-up owner.
+ */
+export function leaseRunOut(column: string, now: Date): Expression<SqlBool> {
+  const latest = new Date(now.getTime() + MAX_LEASE_MS + LEASE_CLOCK_TOLERANCE_MS);
+  return sql<SqlBool>`(${sql.ref(column)} <= ${now} OR ${sql.ref(column)} > ${latest})`;
+}
+
 /** The reservation columns every query returns, qualified by the alias `r`. */
 export const RESERVATION_COLUMNS = [
   'r.id',

@@ -107,7 +107,7 @@ export async function validatePendingOnce(args: {
     if (!Object.hasOwn(config.venues, row.venue)) {
       if (await leaveToServingDaemon({ db, config, row, log, others })) continue;
       const reason = unservedVenueReason(row.venue, config);
-      if (await markRejected(db, { id: Number(row.id), reason, now })) counts.rejected += 1;
+      if (await markRejected(db, { id: Number(row.id), reason, now, asRead: row })) counts.rejected += 1;
       log.warn({ reason, field: 'venue' }, `reservation ${row.id} rejected: ${reason}`);
       continue;
     }
@@ -120,7 +120,7 @@ export async function validatePendingOnce(args: {
       verdict = { reason: err.message, field: err.field };
     }
     if ('reason' in verdict) {
-      if (await markRejected(db, { id: Number(row.id), reason: verdict.reason, now })) counts.rejected += 1;
+      if (await markRejected(db, { id: Number(row.id), reason: verdict.reason, now, asRead: row })) counts.rejected += 1;
       const logged = loggableReason(verdict.field, verdict.reason);
       log.warn({ reason: logged, field: verdict.field }, `reservation ${row.id} rejected: ${logged}`);
     } else {
@@ -183,7 +183,7 @@ async function scheduleOnePerPerson(
   const { config, log, counts } = ctx;
   const slotLengthsS = Object.fromEntries(Object.entries(config.venues).map(([id, v]) => [id, v.slotLengthS]));
   const slot = { reservationId: row.id, userId: row.user_id, email: row.email, slotAt: valid.slotAt, slotLengthS: slotLengthsS[row.venue]!, slotLengthsS };
-  const verdict = await scheduleUnlessDuplicate(ctx.db, { slot, releaseAt: valid.releaseAt, now: ctx.now });
+  const verdict = await scheduleUnlessDuplicate(ctx.db, { slot, releaseAt: valid.releaseAt, now: ctx.now, asRead: row });
   if (verdict.kind === 'duplicate') {
     if (verdict.changed) counts.rejected += 1;
     log.warn({ reason: verdict.reason, field: 'duplicate' }, `reservation ${row.id} rejected: ${verdict.reason}`);
