@@ -102,11 +102,12 @@ async function settleOldRows(db: Kysely<unknown>): Promise<void> {
                    ORDER BY (status IN ('claimed', 'booking', 'succeeded')) DESC, id)
     )
     UPDATE reservations r SET
-      status = CASE WHEN r.status = 'scheduled' THEN 'rejected' ELSE 'needs_attention' END,
+      status = CASE WHEN r.status IN ('scheduled', 'claimed') THEN 'rejected' ELSE 'needs_attention' END,
       reason = 'duplicate: reservation ' || ranked.first_id || ' already books this person (booking_users.id) for this slot; '
-        || CASE WHEN r.status = 'succeeded' THEN 'both are booked on the site: cancel one there' ELSE 'one booking per person at a time' END,
+        || CASE WHEN r.status = 'succeeded' THEN 'both are booked on the site: cancel one there'
+                WHEN r.status = 'booking' THEN 'it was being booked too: check the site for its booking' ELSE 'one booking per person at a time' END,
       lease_owner = NULL, lease_expires_at = NULL, finished_at = coalesce(r.finished_at, now())
-    FROM ranked WHERE r.id = ranked.id AND ranked.n > 1 AND r.status IN ('scheduled', 'succeeded')
+    FROM ranked WHERE r.id = ranked.id AND ranked.n > 1
   `.execute(db);
 }
 

@@ -594,7 +594,7 @@ describe('one booking per person at a time', () => {
 });
 
 describe('migration 0004 on old rows that break its rules', () => {
-  it('settles them first (cuts far leases, keeps the first of duplicates), then guards', async () => {
+  it('settles them first (cuts far leases, keeps the first of duplicates, held ones included), then guards', async () => {
     const db = database.db;
     // As before 0004 ran (0007, which guards booked rows, comes after it).
     await m0007.down(db as unknown as Kysely<unknown>);
@@ -609,6 +609,10 @@ describe('migration 0004 on old rows that break its rules', () => {
                (${ana}, 'la-villa', '2027-07-23', '10:00', '{2}', 'succeeded', '2027-07-21T16:00Z', '2027-07-23T16:00Z', NULL, NULL, '2027-07-21T15:00Z')`);
     await ins(`(${ana}, 'la-villa', '2027-07-23', '11:00', '{1}', 'scheduled', '2027-07-21T17:00Z', '2027-07-23T17:00Z', NULL, NULL, '2027-07-21T15:00Z'),
                (${ana}, 'la-villa', '2027-07-23', '11:00', '{2}', 'succeeded', '2027-07-21T17:00Z', '2027-07-23T17:00Z', NULL, NULL, '2027-07-21T15:00Z')`);
+    // Held duplicates: two `booking` rows and a `claimed` one of one person and slot (with 100-day leases).
+    await ins(`(${ana}, 'la-villa', '2027-07-23', '12:00', '{1}', 'booking', '2027-07-21T18:00Z', '2027-07-23T18:00Z', 'ghost', '2027-10-29T15:00Z', '2027-07-21T15:00Z'),
+               (${ana}, 'la-villa', '2027-07-23', '12:00', '{2}', 'booking', '2027-07-21T18:00Z', '2027-07-23T18:00Z', 'ghost', '2027-10-29T15:00Z', '2027-07-21T15:00Z'),
+               (${ana}, 'la-villa', '2027-07-23', '12:00', '{3}', 'claimed', '2027-07-21T18:00Z', '2027-07-23T18:00Z', 'ghost', '2027-10-29T15:00Z', '2027-07-21T15:00Z')`);
     await m0004.up(db as unknown as Kysely<unknown>);
     await m0007.up(db as unknown as Kysely<unknown>);
     const rows = await db.selectFrom('reservations').select(['id', 'status', 'courts', 'reason', 'lease_expires_at']).orderBy('id').execute();
@@ -620,6 +624,9 @@ describe('migration 0004 on old rows that break its rules', () => {
       { id: 5, status: 'needs_attention', courts: [2], reason: 'duplicate: reservation 4 already books this person (booking_users.id) for this slot; both are booked on the site: cancel one there', lease_expires_at: null },
       { id: 6, status: 'rejected', courts: [1], reason: 'duplicate: reservation 7 already books this person (booking_users.id) for this slot; one booking per person at a time', lease_expires_at: null },
       { id: 7, status: 'succeeded', courts: [2], reason: null, lease_expires_at: null },
+      { id: 8, status: 'booking', courts: [1], reason: null, lease_expires_at: at('2027-07-21T16:00:00.000Z') },
+      { id: 9, status: 'needs_attention', courts: [2], reason: 'duplicate: reservation 8 already books this person (booking_users.id) for this slot; it was being booked too: check the site for its booking', lease_expires_at: null },
+      { id: 10, status: 'rejected', courts: [3], reason: 'duplicate: reservation 8 already books this person (booking_users.id) for this slot; one booking per person at a time', lease_expires_at: null },
     ]);
     // The guards are back: the ghost's row cannot be held for ever again.
     const err = await refusal(() => sql`UPDATE reservations SET lease_expires_at = '2099-01-01Z' WHERE id = 1`.execute(db));
