@@ -6,6 +6,7 @@ import * as m0004 from './0004_row_guards.js';
 import * as m0005 from './0005_daemons.js';
 import * as m0006 from './0006_result_without_contact.js';
 import * as m0007 from './0007_booked_rows_final.js';
+import * as m0008 from './0008_slot_end.js';
 
 /**
  * Every migration, by name, in the order Kysely's `Migrator` applies them (names sort alphabetically).
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005_daemons': m0005,
   '0006_result_without_contact': m0006,
   '0007_booked_rows_final': m0007,
+  '0008_slot_end': m0008,
 };

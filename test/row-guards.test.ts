@@ -434,6 +434,7 @@ describe('every constraint\'s refusal names its column', () => {
       'reservations_held_has_lease',
       'reservations_lease_bounded',
       'reservations_scheduled_has_instants',
+      'reservations_slot_end_after_start',
       'reservations_source_known',
       'reservations_status_known',
       'reservations_target_time_hhmm',
@@ -451,6 +452,30 @@ describe('one booking per person at a time', () => {
     `duplicate: reservation ${id} already books this person (${matchedBy}) for ${slot} at ${venue}, overlapping this slot; one booking per person at a time`;
   const pending = (userId: number, venue: string, time: string) => insertReservation(database.db, { userId, venue, targetDate: '2027-07-23', targetTime: time, courts: [1] });
   const validate = () => validatePendingOnce({ db: database.db, config, now: new Date(T0), logger });
+
+  it('across daemons: a slot of a venue only another daemon serves is compared by the end its daemon wrote (slot_end_at)', async () => {
+    // Daemon B serves club-b (90-min slots); daemon A serves la-villa only and does not know club-b's length.
+    const onlyB = testConfig('http://127.0.0.1:1', { 'club-b': config.venues['club-b']! });
+    const onlyA = testConfig('http://127.0.0.1:1', { 'la-villa': LA_VILLA });
+    const userId = await person();
+    const first = await pending(userId, 'club-b', '07:00');
+    await validatePendingOnce({ db: database.db, config: onlyB, now: new Date(T0), logger });
+    expect(await getReservation(database.db, first)).toMatchObject({
+      status: 'scheduled',
+      slot_at: at('2027-07-23T13:00:00.000Z'),
+      slot_end_at: at('2027-07-23T14:30:00.000Z'),
+    });
+    // 08:00 at la-villa starts inside club-b's 07:00–08:30.
+    const second = await pending(userId, 'la-villa', '08:00');
+    await validatePendingOnce({ db: database.db, config: onlyA, now: new Date(T0), logger });
+    expect(await getReservation(database.db, second)).toMatchObject({ status: 'rejected', reason: duplicate(first, 'booking_users.id', '2027-07-23 07:00', 'club-b') });
+    // 09:00 does not overlap; an edit of the first's time clears its end with its start.
+    const third = await pending(userId, 'la-villa', '09:00');
+    await validatePendingOnce({ db: database.db, config: onlyA, now: new Date(T0), logger });
+    expect(await getReservation(database.db, third)).toMatchObject({ status: 'scheduled', slot_end_at: at('2027-07-23T16:00:00.000Z') });
+    await sql`UPDATE reservations SET target_time = '11:00' WHERE id = ${first}`.execute(database.db);
+    expect(await getReservation(database.db, first)).toMatchObject({ status: 'pending', slot_at: null, slot_end_at: null });
+  });
 
   it('rejects at validation a second row of the same booking_users row for the same slot, naming the first', async () => {
     const ana = await person();

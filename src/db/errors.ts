@@ -148,6 +148,7 @@ const CONSTRAINT_RULES: Readonly<Record<string, { field: string; rule: string }>
     field: 'lease_expires_at',
     rule: 'a claimed or booking row\'s lease must end at most 1 hour after its updated_at (only a daemon holds a row; daemon.leaseMs is at most 1 hour)',
   },
+  reservations_slot_end_after_start: { field: 'slot_end_at', rule: 'must be after slot_at (and set only with it)' },
   reservations_idempotency_key_key: { field: 'idempotency_key', rule: 'is already used by another reservation' },
   reservations_user_id_fkey: { field: 'user_id', rule: 'must be the id of a booking_users row' },
   reservations_one_booking_per_user_slot: {

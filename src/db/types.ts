@@ -91,6 +91,8 @@ export interface ReservationsTable {
   release_at: Date | null;
   /** The slot's start instant. */
   slot_at: Date | null;
+  /** The slot's end (start + the venue's slot length), written with `slot_at`; null on rows scheduled before it existed. */
+  slot_end_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** Why the row was rejected, failed, expired or needs attention. */
   reason: string | null;
   lease_owner: string | null;

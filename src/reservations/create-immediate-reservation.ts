@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { ContractError } from '../contracts/index.js';
 import type { Database } from '../db/types.js';
-import { duplicateReason, findOverlappingBooking, lockPerson } from './duplicates.js';
+import { duplicateReason, findOverlappingBooking, lockPerson, slotEndOf } from './duplicates.js';
 import type { UserInput } from './inserts.js';
 import { addMs } from './rows.js';
 
@@ -95,6 +95,7 @@ export async function createImmediateReservation(db: Kysely<Database>, args: Imm
         idempotency_key: args.idempotencyKey ?? null,
         release_at: args.releaseAt,
         slot_at: args.slotAt,
+        slot_end_at: slotEndOf({ slotAt: args.slotAt, slotLengthS: lengthsS[args.venue] ?? 0 }),
         lease_owner: args.owner,
         lease_expires_at: addMs(now, args.leaseMs),
         created_at: now,

@@ -66,6 +66,18 @@ export interface PersonSlot {
   only?: 'all' | 'ahead';
 }
 
+/** The longest slot a venue may have (`slotLengthS` at most 4 h in the config schema), s. */
+const LONGEST_SLOT_S = 4 * 3600;
+
+/** A positive slot length, else `fallbackS` (a venue without one counts 1 s: only the same start overlaps). */
+const sane = (lengthS: number | undefined, fallbackS: number): number => (typeof lengthS === 'number' && Number.isFinite(lengthS) && lengthS > 0 ? lengthS : fallbackS);
+
+/** The end of `slot` (`slot_end_at`): its start + its venue's slot length, or null when that length is not known. */
+export function slotEndOf(slot: Pick<PersonSlot, 'slotAt' | 'slotLengthS'>): Date | null {
+  const lengthS = sane(slot.slotLengthS, 0);
+  return lengthS > 0 ? new Date(slot.slotAt.getTime() + lengthS * 1000) : null;
+}
+
 /** Locks the person (their e-mail, trimmed and case-insensitive: {@link personEmailKey}) until the end of the transaction `trx`. */
 export async function lockPerson(trx: Kysely<Database>, email: string): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext('reservd.person'), hashtext(${personEmailKey(email)}::text))`.execute(trx);
@@ -76,19 +88,16 @@ export async function lockPerson(trx: Kysely<Database>, email: string): Promise<
  * Call it inside a transaction holding {@link lockPerson} to act on the answer.
  */
 export async function findOverlappingBooking(db: Kysely<Database>, slot: PersonSlot): Promise<OverlappingBooking | null> {
-  // A length that is not a positive number (a venue without one) counts 1 s: only the same start overlaps.
-  const sane = (lengthS: number | undefined, fallbackS: number): number => (typeof lengthS === 'number' && Number.isFinite(lengthS) && lengthS > 0 ? lengthS : fallbackS);
   const ownS = sane(slot.slotLengthS, 1);
   const lengthOfS = (venue: string): number => sane(slot.slotLengthsS[venue], ownS);
-  const longestS = Math.max(ownS, ...Object.keys(slot.slotLengthsS).map(lengthOfS));
   const endAt = new Date(slot.slotAt.getTime() + ownS * 1000);
   const rows = await db
     .selectFrom('reservations as r')
     .innerJoin('booking_users as u', 'u.id', 'r.user_id')
-    .select(['r.id', 'r.venue', 'r.target_date', 'r.target_time', 'r.status', 'r.slot_at', 'r.user_id'])
+    .select(['r.id', 'r.venue', 'r.target_date', 'r.target_time', 'r.status', 'r.slot_at', 'r.slot_end_at', 'r.user_id'])
     .where('r.status', 'in', [...ACTIVE_STATUSES])
     .where('r.slot_at', '<', endAt)
-    .where('r.slot_at', '>', new Date(slot.slotAt.getTime() - longestS * 1000))
+    .where('r.slot_at', '>', new Date(slot.slotAt.getTime() - Math.max(ownS, LONGEST_SLOT_S) * 1000))
     .where((eb) => {
       const same = [eb(sql`lower(btrim(u.email, ${TRIMMED_WHITE_SPACE}::text))`, '=', personEmailKey(slot.email))];
       if (slot.userId !== null) same.push(eb('r.user_id', '=', String(slot.userId)));
@@ -102,8 +111,9 @@ export async function findOverlappingBooking(db: Kysely<Database>, slot: PersonS
     .orderBy('r.id')
     .execute();
   for (const row of rows) {
-    const lengthS = lengthOfS(row.venue);
-    if (row.slot_at === null || row.slot_at.getTime() + lengthS * 1000 <= slot.slotAt.getTime()) continue;
+    // Its end as its scheduler wrote it (a venue of another daemon included), else its venue's length as known here.
+    const rowEndMs = row.slot_end_at?.getTime() ?? (row.slot_at === null ? null : row.slot_at.getTime() + lengthOfS(row.venue) * 1000);
+    if (rowEndMs === null || rowEndMs <= slot.slotAt.getTime()) continue;
     const matchedBy = slot.userId !== null && Number(row.user_id) === slot.userId ? 'booking_users.id' : 'booking_users.email';
     return { id: Number(row.id), venue: row.venue, targetDate: row.target_date, targetTime: row.target_time, status: row.status, matchedBy };
   }
@@ -144,7 +154,8 @@ export async function scheduleUnlessDuplicate(
         const reason = duplicateReason(first);
         return { kind: 'duplicate', reason, changed: await markRejected(trx, { id: slot.reservationId, reason, now, asRead }) };
       }
-      return { kind: 'scheduled', changed: await markScheduled(trx, { id: slot.reservationId, releaseAt: args.releaseAt, slotAt: slot.slotAt, now, asRead }) };
+      const slotEndAt = slotEndOf(slot);
+      return { kind: 'scheduled', changed: await markScheduled(trx, { id: slot.reservationId, releaseAt: args.releaseAt, slotAt: slot.slotAt, slotEndAt, now, asRead }) };
     });
   try {
     return await attempt();

@@ -43,17 +43,21 @@ function unchangedSince(asRead: PendingAsRead | undefined): Expression<SqlBool> 
 }
 
 /**
- * `pending → scheduled`, storing the computed release instant and the slot's start instant.
+ * `pending → scheduled`, storing the computed release instant, the slot's start instant and, when given, its
+ * end (`slotEndAt`: the start + the venue's slot length; other daemons read it to compare slots across venues).
  *
  * @param args.asRead - the row as validation read it: an edit made since (a `pending` row may be edited) leaves
  *   the row `pending`, to be validated again as it now is.
  * @returns false when the row is no longer `pending` (another daemon validated it, or a user cancelled it), or
  *   no longer as read.
  */
-export async function markScheduled(db: Kysely<Database>, args: { id: number; releaseAt: Date; slotAt: Date; now: Date; asRead?: PendingAsRead }): Promise<boolean> {
+export async function markScheduled(
+  db: Kysely<Database>,
+  args: { id: number; releaseAt: Date; slotAt: Date; slotEndAt?: Date | null; now: Date; asRead?: PendingAsRead },
+): Promise<boolean> {
   const result = await db
     .updateTable('reservations')
-    .set({ status: 'scheduled', release_at: args.releaseAt, slot_at: args.slotAt, reason: null, updated_at: args.now })
+    .set({ status: 'scheduled', release_at: args.releaseAt, slot_at: args.slotAt, slot_end_at: args.slotEndAt ?? null, reason: null, updated_at: args.now })
     .where('id', '=', String(args.id))
     .where('status', '=', 'pending')
     .where(unchangedSince(args.asRead))

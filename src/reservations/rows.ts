@@ -60,6 +60,7 @@ export const RESERVATION_COLUMNS = [
   'r.idempotency_key',
   'r.release_at',
   'r.slot_at',
+  'r.slot_end_at',
   'r.reason',
   'r.lease_owner',
   'r.lease_expires_at',
