@@ -5,10 +5,13 @@ import { sql, type Kysely } from 'kysely';
  * and confirmation code can no longer change. Cancelling the row would not cancel the booking on the site,
  * and it would free the person's slot for a second booking (one booking per person at a time counts active
  * rows): the site would then hold two bookings of one person at one time, which clubs delete. The remedy is
- * the site's own change/cancel link (`result.metadata.confirmation_url`). Frozen in time: imports only `kysely`.
+ * the site's own change/cancel link (`result.metadata.confirmation_url`). Likewise a held row (`claimed`,
+ * `booking`) cannot be sent back to `pending` by hand: a submit may be under way, and validating the row again
+ * would book it a second time (no daemon ever writes `pending`; cancel instead). Frozen in time: imports only
+ * `kysely`.
  */
 
-/** Creates the trigger `reservations_booked_final`. */
+/** Creates the triggers `reservations_booked_final` and `reservations_held_not_requeued`. */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     CREATE FUNCTION reservd_guard_booked() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -43,10 +46,29 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       FOR EACH ROW WHEN (OLD.status = 'succeeded')
       EXECUTE FUNCTION reservd_guard_booked()
   `.execute(db);
+  await sql`
+    CREATE FUNCTION reservd_guard_held_requeue() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION USING
+        ERRCODE = 'check_violation',
+        CONSTRAINT = 'reservations_held_not_requeued',
+        TABLE = 'reservations',
+        COLUMN = 'status',
+        MESSAGE = format('status: reservation %s is being booked (status %s): sending it back to pending could book it a second time; cancel it instead (UPDATE reservations SET status = ''cancelled'' WHERE id = %s)',
+                         OLD.id, OLD.status, OLD.id);
+    END $$
+  `.execute(db);
+  await sql`
+    CREATE TRIGGER reservations_held_not_requeued BEFORE UPDATE OF status ON reservations
+      FOR EACH ROW WHEN (OLD.status IN ('claimed', 'booking') AND NEW.status = 'pending')
+      EXECUTE FUNCTION reservd_guard_held_requeue()
+  `.execute(db);
 }
 
-/** Drops the trigger and its function. */
+/** Drops the triggers and their functions. */
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`DROP TRIGGER IF EXISTS reservations_held_not_requeued ON reservations`.execute(db);
+  await sql`DROP FUNCTION IF EXISTS reservd_guard_held_requeue()`.execute(db);
   await sql`DROP TRIGGER IF EXISTS reservations_booked_final ON reservations`.execute(db);
   await sql`DROP FUNCTION IF EXISTS reservd_guard_booked()`.execute(db);
 }

@@ -333,6 +333,17 @@ describe('edits of a held row, of a scheduled row, and of a person with a held r
     expect(await getReservation(database.db, again)).toMatchObject({ status: 'rejected' });
   });
 
+  it.each(['claimed', 'booking'] as const)('refuses sending a %s row back to pending by hand (a submit may be under way: it would be booked twice)', async (status) => {
+    const id = await scheduledRow(await person(), { status, leaseOwner: 'daemon-a', leaseExpiresAt: new Date(T0 + 30_000), now: new Date(T0) });
+    const err = await refusal(() => sql`UPDATE reservations SET status = 'pending' WHERE id = ${id}`.execute(database.db));
+    const described = describeConstraintViolation(err);
+    expect({ field: described?.field, message: described?.message }).toEqual({
+      field: 'status',
+      message: `status: reservation 1 is being booked (status ${status}): sending it back to pending could book it a second time; cancel it instead (UPDATE reservations SET status = 'cancelled' WHERE id = 1)`,
+    });
+    expect((await getReservation(database.db, id))?.status).toBe(status);
+  });
+
   it('puts an edited scheduled row back to pending (release_at and slot_at cleared, NOTIFY sent), and validation schedules it again', async () => {
     const userId = await person();
     const id = await scheduledRow(userId, { releaseAt: at('2027-07-21T15:00:00.000Z') });

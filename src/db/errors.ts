@@ -165,7 +165,7 @@ const CONSTRAINT_RULES: Readonly<Record<string, { field: string; rule: string }>
 };
 
 /** Guards raised by the row-guard triggers: their message is already the sentence. */
-const TRIGGER_GUARDS = new Set(['reservations_held_not_editable', 'booking_users_held_not_editable', 'reservations_booked_final']);
+const TRIGGER_GUARDS = new Set(['reservations_held_not_editable', 'booking_users_held_not_editable', 'reservations_booked_final', 'reservations_held_not_requeued']);
 
 /** SQLSTATEs of a refused row: not_null, foreign_key, unique, check violations. */
 const CONSTRAINT_SQLSTATES = new Set(['23502', '23503', '23505', '23514']);
