@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { findChromium, createBrowserPool } from './booking/browser.js';
 import { createExecutor } from './booking/executor.js';
 import type { BrowserPool, SlotFlow } from './booking/flow.js';
+import type { BrowserPoolState } from './booking/browser.js';
 import type { BookingExecutor, SiteLookup } from './booking/session-port.js';
 import { createAcuityFlow } from './booking/flows/acuity.js';
 import { createAcuitySiteLookup } from './booking/flows/acuity-spa-lookup.js';
@@ -14,6 +15,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { createScheduler, type Scheduler } from './scheduling/daemon.js';
 import { createDaemonRegistration, type DaemonRegistration } from './scheduling/daemon-registration.js';
 import { createSiteClockCache } from './scheduling/site-clock-cache.js';
+import { createObservability, type Observability } from './http/observability.js';
 import type { Logger } from './telemetry/logger.js';
 
 /**
@@ -76,7 +78,7 @@ export function siteLookupFor(config: Config): SiteLookup {
 /** Open database, browser pool and executor: what `run`, `book-now` and the demo share. */
 export interface Services {
   database: DatabaseHandle;
-  pool: BrowserPool;
+  pool: BrowserPool & { state(): BrowserPoolState };
   executor: BookingExecutor;
   daemonId: string;
   /** Releases everything in reverse order; every step attempted, failures aggregated. Safe twice. */
@@ -89,7 +91,7 @@ export interface Services {
  *
  * @throws Error from the database or browser look-up (messages name the fix).
  */
-export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string }): Promise<Services> {
+export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; observability?: Observability }): Promise<Services> {
   const { config, logger, clock } = args;
   const daemonId = args.daemonId ?? createDaemonId();
   // No browser is a setup problem, not a crash: BrowserNotFoundError exits 78 with the fix in its message.
@@ -112,7 +114,8 @@ export async function openServices(args: { config: Config; logger: Logger; clock
     })());
   try {
     await migrateToLatest(database.db, logger);
-    const pool = createBrowserPool({ executablePath, headless: config.daemon.headless, logger, browserPerLease: config.daemon.mode === 'polling-baseline' });
+    const metrics = args.observability?.metrics;
+    const pool = createBrowserPool({ executablePath, headless: config.daemon.headless, logger, browserPerLease: config.daemon.mode === 'polling-baseline', ...(metrics ? { onRestart: () => metrics.recordBrowserRestart() } : {}) });
     releasers.push({ name: 'browser pool', release: () => pool.close() });
     try {
       // Fail at start, not at the first release: a path that exists but does not launch (wrong file,
@@ -131,6 +134,7 @@ export async function openServices(args: { config: Config; logger: Logger; clock
       attemptTimeoutMs: config.daemon.attemptTimeoutMs,
       notOpenRetryBudgetMs: config.daemon.notOpenRetryBudgetMs,
       notOpenRetryIntervalMs: config.daemon.notOpenRetryIntervalMs,
+      ...(args.observability ? { observer: args.observability.executorObserver } : {}),
     });
     return { database, pool, executor, daemonId, close };
   } catch (err) {
@@ -147,11 +151,17 @@ export interface App {
   /** The scheduler once started (tests and the demo observe it). */
   scheduler(): Scheduler | null;
   services(): Services | null;
+  /** Metrics and the HTTP endpoint (README "Observability"). */
+  readonly observability: Observability;
 }
 
-/** Creates the daemon (`reservd run`). */
-export function createApp(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string }): App {
+/**
+ * Creates the daemon (`reservd run`). `outboxDepth`, when given, feeds the notification outbox gauge of
+ * `/metrics`.
+ */
+export function createApp(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; outboxDepth?: () => Promise<number> }): App {
   const { config, logger, clock } = args;
+  const observability = createObservability({ config, clock, logger, ...(args.outboxDepth ? { outboxDepth: args.outboxDepth } : {}) });
   let services: Services | null = null;
   let scheduler: Scheduler | null = null;
   let registration: DaemonRegistration | null = null;
@@ -162,8 +172,14 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
 
   async function start(): Promise<void> {
-    services = await openServices(args);
-    const { database, executor, daemonId } = services;
+    // First: /readyz answers 503 while the database opens and migrates.
+    await observability.start();
+    // A start that fails must not leave the port open (the process would not exit).
+    services = await openServices({ ...args, observability }).catch(async (err: unknown) => {
+      await observability.stop().catch(() => {});
+      throw err;
+    });
+    const { database, executor, daemonId, pool } = services;
     let wake: () => void = () => {};
     const siteClocks = createSiteClockCache({ clock, logger });
     registration = createDaemonRegistration({
@@ -177,6 +193,8 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, siteLookup: siteLookupFor(config), subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
+    const running = scheduler;
+    observability.attach({ db: database.db, browser: () => pool.state(), lastTickAt: () => running.lastTickAt(), siteClocks, daemonId });
     scheduler.start();
     logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded, mode: config.daemon.mode }, 'reservd started');
     if (config.daemon.mode === 'polling-baseline') logger.warn('daemon.mode is polling-baseline (the benchmark baseline): bookings fire seconds after their release; use on-time for real reservations');
@@ -191,6 +209,8 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
       // After the in-flight bookings: the daemon serves its venues until it has stopped booking.
       () => registration?.stop(),
       () => unlisten?.(),
+      // Before the database closes: /healthz answers through the drain, then the port is free.
+      () => observability.stop(),
       () => services?.close(),
     ]) {
       try {
@@ -210,5 +230,6 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     done,
     scheduler: () => scheduler,
     services: () => services,
+    observability,
   };
 }

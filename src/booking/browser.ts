@@ -82,6 +82,18 @@ export interface BrowserPoolOptions {
    * generic job queue runs a browser job). Default false: one shared browser, a fresh context per lease.
    */
   browserPerLease?: boolean;
+  /** Called when the shared browser is launched again after a crash or disconnect (metrics). */
+  onRestart?: (browserId: string) => void;
+}
+
+/** What the observability endpoint reports of the pool. */
+export interface BrowserPoolState {
+  /** `close()` was called. */
+  closed: boolean;
+  /** The shared browser is launched and connected (false before the first lease: it launches lazily). */
+  connected: boolean;
+  /** Browsers launched so far. */
+  launches: number;
 }
 
 /** A page lease with its context (one fresh context per lease: no cookies shared between attempts). */
@@ -92,6 +104,8 @@ export interface BrowserLease extends PageLease {
 /** A {@link BrowserPool} whose leases also expose their context. */
 export interface ChromiumPool extends BrowserPool {
   acquire(): Promise<BrowserLease>;
+  /** The pool's state now (no I/O). */
+  state(): BrowserPoolState;
 }
 
 /** Chromium flags: this machine has no network, so no background traffic, updates, first-run or sync. */
@@ -153,12 +167,16 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
   let launching: Promise<{ browser: Browser; browserId: string }> | null = null;
   let closed = false;
   let closing: Promise<void> | null = null;
+  let sharedLaunched = false;
 
   /** Browsers launched for one lease each (`browserPerLease`), closed with their lease or the pool. */
   const perLease = new Set<Browser>();
 
   const launch = async (shared: boolean): Promise<{ browser: Browser; browserId: string }> => {
     const browserId = `chromium-${++launches}`;
+    // A shared launch after one that connected is a restart (the first lazy launch is not).
+    if (shared && sharedLaunched) options.onRestart?.(browserId);
+    if (shared) sharedLaunched = true;
     const browser = await launchChromium(options);
     const entry = { browser, browserId };
     if (shared) {
@@ -202,6 +220,7 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
         throw err;
       }
     },
+    state: () => ({ closed, connected: current?.browser.isConnected() ?? false, launches }),
     close() {
       closed = true;
       closing ??= (async () => {

@@ -35,6 +35,16 @@ export interface ExecutorOptions {
    * by every booking this executor runs (default: one of its own).
    */
   accountLocks?: KeyedMutex;
+  /** Told of fires and finished attempts (metrics, README "Observability"); never awaited, never throws into a booking. */
+  observer?: ExecutorObserver;
+}
+
+/** What the executor reports as it goes (the observability metrics implement it). */
+export interface ExecutorObserver {
+  /** The first submit of a booking began `lagMs` after its planned fire instant (negative: early). */
+  fired?(event: { reservationId: number; venue: string; firedAtMs: number; lagMs: number }): void;
+  /** An attempt was recorded with `outcome`. */
+  attemptFinished?(event: { reservationId: number; outcome: BookingOutcome }): void;
 }
 
 /** {@link ExecutorOptions} with the defaults filled in. */
@@ -191,6 +201,7 @@ async function tryCourt(o: ExecutorRuntime, session: BookingSessionPort, pages: 
   const confirmationCode = recorded === 'booked' ? result.confirmationCode : null;
   await attempt.finish({ outcome: recorded, confirmationCode, error: recorded === 'booked' ? null : (result.message ?? recorded), metadata });
   attemptLog.info({ outcome: recorded, submitted: result.submitted }, `attempt finished: ${recorded}`);
+  o.observer?.attemptFinished?.({ reservationId: session.reservationId, outcome: recorded });
   if (step !== 'booked') {
     // One reason per court: a second pass's word on a court replaces its first.
     const earlier = run.errors.findIndex((e) => e.startsWith(`court ${court}: `));
@@ -240,7 +251,9 @@ async function fireCourt(
     }
     const { handle } = await pages.live(index);
     const firedAtMs = o.clock.now();
-    log.info({ fire_delay_ms: firedAtMs - session.fireAt.getTime() }, 'firing');
+    const lagMs = firedAtMs - session.fireAt.getTime();
+    log.info({ fire_delay_ms: lagMs }, 'firing');
+    if (run.firedAtMs === null) o.observer?.fired?.({ reservationId: session.reservationId, venue: session.request.venue, firedAtMs, lagMs });
     return { result: await submitUntilOpen(o, handle, session, attempt, log, run.retryNotOpen), stoppedBeforeFire: false, firedAtMs };
   } catch (err) {
     return { result: flowResultFromError(err, false), stoppedBeforeFire: false, firedAtMs: null };

@@ -249,12 +249,35 @@ const sandboxSchema = z.strictObject({
   clockSkewMs: z.number().int().min(-86_400_000).max(86_400_000).default(0),
 });
 
+/** Host names and addresses that reach only this machine (what `http.host` may be unless `allowRemote`). */
+const LOOPBACK_HOSTS = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
+
+/**
+ * The observability HTTP endpoint (README "Observability"): `/healthz`, `/readyz`, `/metrics` and a status page
+ * at `/`. Off by default; loopback only unless `allowRemote` says otherwise, since the page shows booking names.
+ */
+const httpSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve /healthz, /readyz, /metrics and the status page; default false (no server).'),
+    host: z.string().min(1).default('127.0.0.1').describe('Address to bind; default 127.0.0.1. Only loopback (127.x.x.x, ::1, localhost) unless allowRemote is true.'),
+    port: z.number().int().min(0).max(65535).default(9464).describe('TCP port; default 9464 (0 picks a free one).'),
+    allowRemote: z.boolean().default(false).describe('Allow a non-loopback http.host (the status page shows booking names); default false.'),
+  })
+  .superRefine((http, ctx) => {
+    if (!http.allowRemote && !LOOPBACK_HOSTS.test(http.host)) {
+      ctx.addIssue({ code: 'custom', path: ['host'], message: `must be a loopback address (127.0.0.1, ::1, localhost), not "${http.host}"; set http.allowRemote: true to serve other hosts` });
+    }
+  });
+/** Settings of the observability HTTP endpoint. */
+export type HttpConfig = z.infer<typeof httpSchema>;
+
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
   daemon: daemonSchema.default(() => daemonSchema.parse({})),
   database: databaseSchema.default(() => databaseSchema.parse({})),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   sandbox: sandboxSchema.default(() => sandboxSchema.parse({})),
+  http: httpSchema.default(() => httpSchema.parse({})).describe('Observability HTTP endpoint (README "Observability"); off by default.'),
   /** Venue id (slug, used in `reservations.venue`) → venue. */
   venues: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'venue ids are lower-case slugs'), venueSchema),
 });

@@ -55,3 +55,4 @@ export {
   type HeldBooking,
   type ReconciledAttemptArgs,
 } from './recovery.js';
+export { pingDatabase, countReservationsByStatus, listUpcomingReleases, listRecentOutcomes, type StatusPageRow } from './observability.js';

@@ -49,6 +49,8 @@ export interface Scheduler {
   inFlight(): number;
   /** Runs one scheduling tick now (validate, expire, reconcile, claim). For tests and `--once`. */
   tickOnce(): Promise<void>;
+  /** When the last tick completed without error, epoch ms (clock time); null before the first (`/readyz`, `/healthz`). */
+  lastTickAt(): number | null;
 }
 
 /**
@@ -84,8 +86,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const venueIds = Object.keys(config.venues);
   /** Pending rows left to another daemon and already warned about (a warning per row, not per tick). */
   const othersRows = new Set<number>();
+  let lastTickAtMs: number | null = null;
 
   async function tickOnce(): Promise<void> {
+    await tickWork();
+    lastTickAtMs = clock.now();
+  }
+
+  async function tickWork(): Promise<void> {
     if (options.isDeadOwner) {
       for (const { owner, rows } of await expireLeasesOfDeadOwners(db, { now: now(), isDead: options.isDeadOwner })) {
         logger.warn({ lease_owner: owner, rows }, `daemon ${owner} is gone (its process no longer runs): taking over its ${rows} reservation(s) now`);
@@ -132,6 +140,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     inFlight: () => jobs.size(),
     tickOnce,
+    lastTickAt: () => lastTickAtMs,
   };
 }
 

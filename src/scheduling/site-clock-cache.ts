@@ -45,6 +45,8 @@ export interface SiteClockCache {
    * old estimate still beats none when there is no time left to measure (seconds before a release).
    */
   latest(venue: VenueConfig): SiteClockEstimate | null;
+  /** The latest estimate of every site measured so far, keyed by origin (`https://host:port`), for metrics. */
+  entries?(): Array<{ site: string; estimate: SiteClockEstimate }>;
 }
 
 /** Creates a {@link SiteClockCache}. */
@@ -93,6 +95,7 @@ export function createSiteClockCache(options: SiteClockCacheOptions): SiteClockC
       return fresh;
     },
     latest: (venue) => settled.get(siteKey(venue))?.estimate ?? null,
+    entries: () => [...settled].map(([site, { estimate }]) => ({ site, estimate })),
     known(venue) {
       const entry = settled.get(siteKey(venue));
       return entry && clock.now() - entry.atMs < maxAgeMs ? entry.estimate : null;
