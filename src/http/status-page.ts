@@ -82,7 +82,7 @@ export function fireLagChart(fires: FireSample[]): string {
   if (fires.length === 0) return '<p class="empty">No fires yet.</p>';
   const width = 640;
   const height = 160;
-  const pad = 24;
+  const pad = 28;
   const maxAbs = Math.max(1, ...fires.map((f) => Math.abs(f.lagMs)));
   const anyEarly = fires.some((f) => f.lagMs < 0);
   const zeroY = anyEarly ? pad + (height - 2 * pad) / 2 : height - pad;
@@ -91,18 +91,21 @@ export function fireLagChart(fires: FireSample[]): string {
   const bars = fires.map((f, i) => {
     const h = Math.max(1, Math.abs(f.lagMs) * scale);
     const y = f.lagMs >= 0 ? zeroY - h : zeroY;
-    return `<rect x="${(pad + i * step + step * 0.1).toFixed(1)}" y="${y.toFixed(1)}" width="${(step * 0.8).toFixed(1)}" height="${h.toFixed(1)}" class="${f.lagMs > 50 ? 'late' : 'bar'}"><title>#${f.reservationId} ${escapeHtml(f.venue)}: ${f.lagMs} ms</title></rect>`;
+    const x = pad + i * step + step * 0.1;
+    // With few bars each carries its value; with many the tooltip does.
+    const value = fires.length <= 20 ? `<text x="${(x + step * 0.4).toFixed(1)}" y="${(f.lagMs >= 0 ? y - 3 : y + h + 11).toFixed(1)}" text-anchor="middle" class="value">${f.lagMs}</text>` : '';
+    return `${value}<rect x="${(pad + i * step + step * 0.1).toFixed(1)}" y="${y.toFixed(1)}" width="${(step * 0.8).toFixed(1)}" height="${h.toFixed(1)}" class="${f.lagMs > 50 ? 'late' : 'bar'}"><title>#${f.reservationId} ${escapeHtml(f.venue)}: ${f.lagMs} ms</title></rect>`;
   });
   return `<svg id="fire-lags" role="img" aria-label="Recent fire lags in ms" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
 <line x1="${pad}" y1="${zeroY}" x2="${width - pad}" y2="${zeroY}" class="axis"/>
-<text x="${pad}" y="14" class="label">max |lag| ${maxAbs} ms over the last ${fires.length} fire(s)</text>
+<text x="${pad}" y="14" class="label">max |lag| ${maxAbs} ms over the last ${fires.length} fire(s), oldest left</text>
 ${bars.join('\n')}</svg>`;
 }
 
 const STYLE = `body{font:15px/1.4 system-ui,sans-serif;margin:2rem;color:#1d232a;background:#f7f8fa}h1{margin:0 0 .3rem}h2{margin-top:2rem}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ea;text-align:left}
 th{background:#eef1f4}.countdown{font-variant-numeric:tabular-nums;font-weight:600}tr.ok .status{color:#17743a}tr.bad .status{color:#a3261b}
-.empty{color:#6b7480}.meta{color:#6b7480}svg{background:#fff;border:1px solid #e3e6ea}.bar{fill:#3b7dd8}.late{fill:#d8573b}.axis{stroke:#888}.label{font-size:12px;fill:#444}`;
+.empty{color:#6b7480}.meta{color:#6b7480}svg{background:#fff;border:1px solid #e3e6ea}.bar{fill:#3b7dd8}.late{fill:#d8573b}.axis{stroke:#888}.label{font-size:12px;fill:#444}.value{font-size:11px;fill:#333}`;
 
 /** Keeps the countdowns ticking in the browser (1 s steps from the page's render instant). */
 const COUNTDOWN_SCRIPT = `(function(){var start=Date.now(),base=Number(document.body.dataset.now);function pad(n){return String(n).padStart(2,'0')}

@@ -39,7 +39,7 @@ export interface MetricProviders {
   reservationsByStatus?: () => Promise<Record<string, number>>;
   /** The latest estimate of every measured site. */
   siteClocks?: () => SiteClockSample[];
-  /** Notifications waiting in the outbox; absent → the gauge is not exported with a value. */
+  /** Notifications waiting in the outbox; absent → `reservd_notification_outbox_depth` is not exported at all. */
   outboxDepth?: () => Promise<number>;
 }
 
@@ -95,15 +95,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
   siteGauge('reservd_site_clock_offset_ms', 'Site clock minus local clock, ms (latest estimate per site).', (s) => s.offsetMs);
   siteGauge('reservd_site_clock_uncertainty_ms', 'Uncertainty (±) of the site clock offset, ms.', (s) => s.uncertaintyMs);
-  new Gauge({
-    name: 'reservd_notification_outbox_depth',
-    help: 'Notifications waiting in the outbox.',
-    registers: [registry],
-    async collect() {
-      this.reset();
-      if (providers.outboxDepth) this.set(await providers.outboxDepth());
-    },
-  });
+  let outboxGauge: Gauge | null = null;
+  // Registered with its provider only: an unlabelled gauge never set would still be exported as 0, a false depth.
+  const registerOutbox = (): void => {
+    outboxGauge ??= new Gauge({
+      name: 'reservd_notification_outbox_depth',
+      help: 'Notifications waiting in the outbox.',
+      registers: [registry],
+      async collect() {
+        if (providers.outboxDepth) this.set(await providers.outboxDepth());
+      },
+    });
+  };
   return {
     registry,
     recordFire(sample) {
@@ -116,6 +119,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     recentFires: () => [...fires],
     observe(next) {
       providers = { ...providers, ...next };
+      if (providers.outboxDepth) registerOutbox();
     },
   };
 }
