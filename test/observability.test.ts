@@ -18,6 +18,11 @@ import { LA_VILLA } from './helpers/sandbox.js';
 import { fakePool, scriptedFlow, scriptedSession } from './helpers/scripted-flow.js';
 import { waitFor } from './helpers/wait.js';
 import type { Kysely } from 'kysely';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { getStatus } from '../src/reservations/index.js';
+import { createScheduler } from '../src/scheduling/daemon.js';
+import { createFakeExecutor } from './helpers/fake-executor.js';
 
 /**
  * The observability endpoint (README "Observability"): metric values after real recordings (the executor's
@@ -283,5 +288,41 @@ describe('status page in Chromium', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('status-change logs', () => {
+  it('a booking logs one line per status change, each line about the reservation carrying reservation_id', async () => {
+    const lines: Array<Record<string, unknown> & { msg: string }> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { msg: string });
+        done();
+      },
+    });
+    const capture = pino({ level: 'info' }, stream);
+    // 2027-07-23 09:00 in Guatemala (−06:00) is released 48 h before: 2027-07-21T15:00Z, half a second ago.
+    const clock = createManualClock(Date.parse('2027-07-21T15:00:00.500Z'));
+    const config = parseConfig({ venues: VENUES });
+    const userId = await insertUser(testDb.db, { firstName: 'Ana', lastName: 'López', email: 'ana@example.test', phone: '+502 5555 1234' });
+    const id = await insertReservation(testDb.db, { userId, venue: 'la-villa', targetDate: '2027-07-23', targetTime: '09:00', courts: [2] });
+    const scheduler = createScheduler({ db: testDb.db, config, clock, logger: capture, executor: createFakeExecutor(clock), daemonId: 'log-test' });
+    expect(scheduler.lastTickAt()).toBeNull();
+    try {
+      await scheduler.tickOnce();
+      expect(scheduler.lastTickAt()).toBe(clock.now());
+      await waitFor('the booking to settle', async () => (await getStatus(testDb.db, id)) === 'succeeded');
+      await waitFor('the settle line', () => lines.some((l) => l.msg.includes('booked court')));
+    } finally {
+      await scheduler.stop(0);
+    }
+    const about = lines.filter((l) => l.msg.includes(`reservation ${id}`));
+    expect(about.filter((l) => l.reservation_id !== id)).toEqual([]);
+    expect(about.map((l) => l.msg)).toEqual([
+      `reservation ${id} scheduled; release at 2027-07-21T15:00:00.000Z`,
+      `reservation ${id} claimed; its release has already passed, booking now`,
+      `reservation ${id}: booking (claimed → booking, the fire begins)`,
+      `reservation ${id}: booked court 2`,
+    ]);
   });
 });

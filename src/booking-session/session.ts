@@ -181,7 +181,9 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       const cause = `its booking job crashed: ${err instanceof Error ? err.message : String(err)}`;
       const reconciled = await reconcileOwnBooking(deps, { id, cause });
       // Not in `booking` under our lease: still `claimed` (nothing fired) goes back; anything else is not ours.
-      if (reconciled.decision === 'not_held') await releaseClaim(db, { id, owner, now: now() });
+      if (reconciled.decision === 'not_held' && (await releaseClaim(db, { id, owner, now: now() }))) {
+        deps.logger.warn({ reservation_id: id, status: 'scheduled' }, `reservation ${id}: back in the queue after its booking job crashed before any fire`);
+      }
     },
   };
 }
@@ -265,8 +267,10 @@ function createPort(
   deps: SessionDeps,
   held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal; gate: { refused: boolean } },
 ): BookingSessionPort {
-  const { db, clock, logger, daemonId: owner } = deps;
+  const { db, clock, daemonId: owner } = deps;
   const { id, args } = held;
+  // Every line the port writes (its retries too) is about this reservation.
+  const logger = deps.logger.child({ reservation_id: id });
   const now = (): Date => new Date(clock.now());
   // A lost hold ends the booking like a stop: whatever has not been submitted is not.
   const signal = AbortSignal.any([args.signal, held.lost]);
@@ -281,7 +285,11 @@ function createPort(
     siteClockOffsetMs: args.siteClockOffsetMs,
     signal,
     stopWaiting: args.stopWaiting ?? new AbortController().signal,
-    beginFire: () => onFirePath('beginning the fire', () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs })),
+    async beginFire() {
+      const begun = await onFirePath('beginning the fire', () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs }));
+      if (begun) logger.info({ status: 'booking' }, `reservation ${id}: booking (claimed → booking, the fire begins)`);
+      return begun;
+    },
     async siteBlock() {
       const blocked = await onFirePath('checking the venue\'s site block', () => activeSiteBlock(deps, held.request.venue));
       held.gate.refused ||= blocked !== null;
