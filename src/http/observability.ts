@@ -34,6 +34,8 @@ export interface Observability {
   attach(parts: ObservedParts): void;
   /** Starts the HTTP server when `http.enabled`; resolves to its bound address, or null when off. */
   start(): Promise<{ host: string; port: number } | null>;
+  /** The bound address once started, else null (with `http.port: 0` the port is picked then). */
+  address(): { host: string; port: number } | null;
   /** Stops the HTTP server (before the database closes). Safe twice. */
   stop(): Promise<void>;
 }
@@ -44,6 +46,7 @@ export function createObservability(args: { config: Config; clock: Clock; logger
   const metrics = createMetrics();
   let parts: ObservedParts | null = null;
   let closed = false;
+  let bound: { host: string; port: number } | null = null;
   if (args.outboxDepth) metrics.observe({ outboxDepth: args.outboxDepth });
   // A tick is at most a poll interval apart (a wake comes sooner); three missed ones is a stuck loop.
   const staleTickMs = Math.max(3 * config.daemon.pollIntervalMs, 60_000);
@@ -76,7 +79,11 @@ export function createObservability(args: { config: Config; clock: Clock; logger
         siteClocks: () => (next.siteClocks.entries?.() ?? []).map(({ site, estimate }) => ({ site, offsetMs: estimate.offsetMs, uncertaintyMs: estimate.uncertaintyMs })),
       });
     },
-    start: async () => (server ? server.start() : null),
+    async start() {
+      bound = server ? await server.start() : null;
+      return bound;
+    },
+    address: () => bound,
     async stop() {
       closed = true;
       await server?.stop();
