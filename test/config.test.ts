@@ -86,7 +86,7 @@ describe('loadConfig(config/reservd.json)', () => {
 });
 
 describe('parseConfig defaults', () => {
-  it('fills every daemon, database, log and sandbox default from an almost empty file', () => {
+  it('fills every daemon, database, log, sandbox and http default from an almost empty file', () => {
     const config = parseConfig({ venues: {} });
     expect(config).toEqual({
       daemon: {
@@ -106,6 +106,7 @@ describe('parseConfig defaults', () => {
       database: { url: null, password: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 },
       log: { level: 'info' },
       sandbox: { port: 8080, clockSkewMs: 0 },
+      http: { enabled: false, host: '127.0.0.1', port: 9464, allowRemote: false },
       venues: {},
     });
     expectFrozenDeep(config);
