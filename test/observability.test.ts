@@ -185,6 +185,10 @@ describe('/healthz and /readyz', () => {
       expect(report.ok).toBe(false);
       expect(report.database.reachable).toBe(false);
       expect(report.database.error).toContain('ECONNREFUSED');
+      // The status page still answers, saying why its tables are empty.
+      const page = await fetch(`${deadBase}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<p class="problem" role="alert">The database did not answer: .*ECONNREFUSED/);
     } finally {
       await down.destroy();
     }
@@ -223,6 +227,12 @@ describe('binding', () => {
     expect(server.fastify.server.address()).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
     expect(() => parseConfig({ venues: VENUES, http: { enabled: true, host: '0.0.0.0' } })).toThrow(/http\.host.*must be a loopback address/s);
     expect(parseConfig({ venues: VENUES, http: { host: '0.0.0.0', allowRemote: true } }).http.host).toBe('0.0.0.0');
+    // A port already taken is a configuration problem naming the key (exit 78), not a crash.
+    const port = (server.fastify.server.address() as { port: number }).port;
+    const taken = createHttpServer({ config: parseConfig({ venues: VENUES, http: { enabled: true, port } }).http, clock: createManualClock(T0), logger, metrics: createMetrics({ defaultMetrics: false }), daemon: observed(null).daemon, staleTickMs: 60_000 });
+    servers.push(taken);
+    await expect(taken.start()).rejects.toThrow(new RegExp(`^http: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\); choose another http\\.port`));
+    await expect(taken.start()).rejects.toMatchObject({ name: 'ConfigError', code: 'config_invalid' });
   });
 });
 

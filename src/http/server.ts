@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { BrowserPoolState } from '../booking/browser.js';
 import type { Clock } from '../clock.js';
+import { ConfigError } from '../config/load.js';
 import type { HttpConfig } from '../config/schema.js';
 import type { Database } from '../db/types.js';
 import { listRecentOutcomes, listUpcomingReleases, pingDatabase } from '../reservations/index.js';
@@ -48,7 +49,11 @@ export interface HttpServerOptions {
 
 /** A started or startable endpoint. */
 export interface HttpServer {
-  /** Listens on `config.host:config.port`; resolves to the bound `{ host, port }`. Safe to call twice. */
+  /**
+   * Listens on `config.host:config.port`; resolves to the bound `{ host, port }`. Safe to call twice.
+   *
+   * @throws ConfigError naming `http.port` / `http.host` when the address is in use or not on this machine.
+   */
   start(): Promise<{ host: string; port: number }>;
   /** Closes the server. Safe to call twice. */
   stop(): Promise<void>;
@@ -112,8 +117,15 @@ function addRoutes(app: FastifyInstance, o: HttpServerOptions, loop: IntervalHis
   });
   app.get('/', async (_req, reply) => {
     const db = o.daemon.db();
-    const [upcoming, recent] = db ? await Promise.all([listUpcomingReleases(db, STATUS_PAGE_ROWS), listRecentOutcomes(db, STATUS_PAGE_ROWS)]) : [[], []];
-    const html = renderStatusPage({ nowMs: o.clock.now(), upcoming, recent, fires: o.metrics.recentFires(), daemon: o.daemon.info() });
+    let problem: string | null = db ? null : 'The database is not open yet.';
+    const [upcoming, recent] = db
+      ? await Promise.all([listUpcomingReleases(db, STATUS_PAGE_ROWS), listRecentOutcomes(db, STATUS_PAGE_ROWS)]).catch((err: unknown) => {
+          // The page still shows the fire lags; the reservations need the database.
+          problem = `The database did not answer: ${(err as Error).message.split('\n')[0]}`;
+          return [[], []];
+        })
+      : [[], []];
+    const html = renderStatusPage({ nowMs: o.clock.now(), upcoming, recent, fires: o.metrics.recentFires(), daemon: o.daemon.info(), problem });
     return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'").send(html);
   });
 }
@@ -130,7 +142,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     start: () =>
       (starting ??= (async () => {
         loop.enable();
-        await app.listen({ host: options.config.host, port: options.config.port });
+        const { host, port } = options.config;
+        await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
+          loop.disable();
+          // A port in use or an address this machine lacks is the operator's to fix (exit 78, no restart loop).
+          if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
+            throw new ConfigError(`http: cannot listen on ${host}:${port} (${err.code}); choose another http.port or http.host, or stop the program that holds it`, { cause: err });
+          }
+          throw err;
+        });
         const address = app.server.address();
         const bound = typeof address === 'object' && address ? { host: address.address, port: address.port } : { host: options.config.host, port: options.config.port };
         options.logger.info({ http_host: bound.host, http_port: bound.port }, `observability endpoint on http://${bound.host}:${bound.port}/`);

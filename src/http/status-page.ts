@@ -15,6 +15,8 @@ export interface StatusPageData {
   upcoming: StatusPageRow[];
   recent: StatusPageRow[];
   fires: FireSample[];
+  /** Shown as a banner when set (e.g. the database did not answer, so the tables are empty). */
+  problem?: string | null;
   /** Daemon summary line (id, mode). */
   daemon: { id: string; mode: string; venues: string[] };
 }
@@ -105,7 +107,7 @@ ${bars.join('\n')}</svg>`;
 const STYLE = `body{font:15px/1.4 system-ui,sans-serif;margin:2rem;color:#1d232a;background:#f7f8fa}h1{margin:0 0 .3rem}h2{margin-top:2rem}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ea;text-align:left}
 th{background:#eef1f4}.countdown{font-variant-numeric:tabular-nums;font-weight:600}tr.ok .status{color:#17743a}tr.bad .status{color:#a3261b}
-.empty{color:#6b7480}.meta{color:#6b7480}svg{background:#fff;border:1px solid #e3e6ea}.bar{fill:#3b7dd8}.late{fill:#d8573b}.axis{stroke:#888}.label{font-size:12px;fill:#444}.value{font-size:11px;fill:#333}`;
+.empty{color:#6b7480}.meta{color:#6b7480}svg{background:#fff;border:1px solid #e3e6ea}.bar{fill:#3b7dd8}.late{fill:#d8573b}.axis{stroke:#888}.label{font-size:12px;fill:#444}.value{font-size:11px;fill:#333}.problem{background:#fdecea;color:#a3261b;padding:.6rem .8rem;border-radius:4px}`;
 
 /** Keeps the countdowns ticking in the browser (1 s steps from the page's render instant). */
 const COUNTDOWN_SCRIPT = `(function(){var start=Date.now(),base=Number(document.body.dataset.now);function pad(n){return String(n).padStart(2,'0')}
@@ -120,6 +122,7 @@ export function renderStatusPage(data: StatusPageData): string {
 <body data-now="${data.nowMs}">
 <h1>reservd</h1>
 <p class="meta">daemon ${escapeHtml(data.daemon.id)} · mode ${escapeHtml(data.daemon.mode)} · venues ${escapeHtml(data.daemon.venues.join(', '))} · rendered ${new Date(data.nowMs).toISOString()}</p>
+${data.problem ? `<p class="problem" role="alert">${escapeHtml(data.problem)}</p>` : ''}
 <h2>Upcoming releases</h2>
 ${upcomingTable(data)}
 <h2>Recent outcomes</h2>
