@@ -14,6 +14,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { createScheduler, type Scheduler } from './scheduling/daemon.js';
 import { createDaemonRegistration, type DaemonRegistration } from './scheduling/daemon-registration.js';
 import { createSiteClockCache } from './scheduling/site-clock-cache.js';
+import { createStandingMaterialiser, type StandingMaterialiser } from './standing/materialiser.js';
 import type { Logger } from './telemetry/logger.js';
 
 /**
@@ -155,6 +156,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
   let services: Services | null = null;
   let scheduler: Scheduler | null = null;
   let registration: DaemonRegistration | null = null;
+  let standing: StandingMaterialiser | null = null;
   let unlisten: (() => Promise<void>) | null = null;
   let starting: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
@@ -178,6 +180,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
     unlisten = () => listener.close();
     scheduler.start();
+    (standing = createStandingMaterialiser({ db: database.db, config, clock, logger })).start();
     logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded, mode: config.daemon.mode }, 'reservd started');
     if (config.daemon.mode === 'polling-baseline') logger.warn('daemon.mode is polling-baseline (the benchmark baseline): bookings fire seconds after their release; use on-time for real reservations');
   }
@@ -187,6 +190,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     logger.info('stopping: no new claims; waiting for in-flight bookings');
     const errors: unknown[] = [];
     for (const step of [
+      () => standing?.stop(),
       () => scheduler?.stop(config.daemon.stopGraceMs),
       // After the in-flight bookings: the daemon serves its venues until it has stopped booking.
       () => registration?.stop(),

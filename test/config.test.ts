@@ -106,6 +106,7 @@ describe('parseConfig defaults', () => {
       database: { url: null, password: null, embeddedDataDir: '.reservd/pgdata', embeddedPort: 54329, poolMax: 10, connectionTimeoutMs: 10_000, retryMs: 15_000 },
       log: { level: 'info' },
       sandbox: { port: 8080, clockSkewMs: 0 },
+      standing: { enabled: true, lookaheadMs: 604_800_000, tickIntervalMs: 60_000 },
       venues: {},
     });
     expectFrozenDeep(config);

@@ -55,3 +55,4 @@ export {
   type HeldBooking,
   type ReconciledAttemptArgs,
 } from './recovery.js';
+export { insertStanding, userExists, listStanding, getStandingStatus, setStandingStatus, removeStanding, insertOccurrence, type StandingRow, type StandingInsert } from './standing.js';
