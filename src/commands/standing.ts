@@ -58,12 +58,15 @@ function parseId(name: string) {
   };
 }
 
-/** The next `count` occurrences of a standing row, `YYYY-MM-DD HH:MM`, for messages (empty for an unknown venue). */
+/**
+ * The next `count` occurrences of a standing row that can still be queued (release after `now`),
+ * `YYYY-MM-DD HH:MM`, for messages (empty for an unknown venue or a pattern that no longer validates).
+ */
 function nextOccurrences(config: Config, row: { venue: string; cron: string; untilDate: string | null }, now: Date, count: number): string[] {
   const venue = Object.hasOwn(config.venues, row.venue) ? config.venues[row.venue] : undefined;
   if (!venue) return [];
   try {
-    return listOccurrences({ cron: row.cron, venue, after: now, untilDate: row.untilDate, limit: count }).map((o) => `${o.targetDate} ${o.targetTime}`);
+    return listOccurrences({ cron: row.cron, venue, after: now, releasedAfter: now, untilDate: row.untilDate, limit: count }).map((o) => `${o.targetDate} ${o.targetTime}`);
   } catch {
     return [];
   }

@@ -50,6 +50,8 @@ export interface ListOccurrencesArgs {
   slotsUntil?: Date;
   /** Stop once an occurrence's release is after this instant. */
   releasedBy?: Date;
+  /** Leave out occurrences released at or before this instant (too late to queue). */
+  releasedAfter?: Date;
   /** Last venue-local date (inclusive); null = no end. */
   untilDate?: string | null;
   /** Stop after this many occurrences. */
@@ -58,7 +60,8 @@ export interface ListOccurrencesArgs {
 
 /**
  * The occurrences of `cron` at `venue` after `after`, earliest first, until the first bound is reached
- * (`releasedBy`, `slotsUntil`, `untilDate`, `limit`, or {@link MAX_RUNS} cron runs). Occurrences in a DST
+ * (`releasedBy`, `slotsUntil`, `untilDate`, `limit`, or {@link MAX_RUNS} cron runs), leaving out those
+ * released by `releasedAfter`. Occurrences in a DST
  * gap are skipped (module notes). Releases grow with slot starts under every rule kind, so stopping at the
  * first release after `releasedBy` misses none.
  *
@@ -93,6 +96,7 @@ export function listOccurrences(args: ListOccurrencesArgs): StandingOccurrence[]
       throw err;
     }
     if (args.releasedBy && releaseAt.getTime() > args.releasedBy.getTime()) break;
+    if (args.releasedAfter && releaseAt.getTime() <= args.releasedAfter.getTime()) continue;
     found.push({ occurrence, targetDate: date, targetTime: time, slotAt, releaseAt });
   }
   return found;
@@ -104,7 +108,5 @@ export function listOccurrences(args: ListOccurrencesArgs): StandingOccurrence[]
  */
 export function dueOccurrences(args: { cron: string; venue: VenueConfig; now: Date; lookaheadMs: number; createdAt: Date; untilDate: string | null }): StandingOccurrence[] {
   const after = new Date(Math.max(args.now.getTime(), args.createdAt.getTime()));
-  return listOccurrences({ cron: args.cron, venue: args.venue, after, releasedBy: new Date(args.now.getTime() + args.lookaheadMs), untilDate: args.untilDate }).filter(
-    (o) => o.releaseAt.getTime() > args.now.getTime(),
-  );
+  return listOccurrences({ cron: args.cron, venue: args.venue, after, releasedAfter: args.now, releasedBy: new Date(args.now.getTime() + args.lookaheadMs), untilDate: args.untilDate });
 }
