@@ -4,9 +4,11 @@ import { parseConfig } from '../src/config/load.js';
 import { createKysely } from '../src/db/create-database.js';
 import { insertStanding, insertUser, removeStanding, setStandingStatus } from '../src/reservations/index.js';
 import { validatePendingOnce } from '../src/scheduling/validate-pending.js';
-import { materialiseStandingOnce } from '../src/standing/materialiser.js';
+import { createManualClock } from '../src/clock.js';
+import { createStandingMaterialiser, materialiseStandingOnce } from '../src/standing/materialiser.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
+import { waitFor } from './helpers/wait.js';
 
 const site = { baseUrl: 'http://127.0.0.1:9', ownerKey: 'a3f09c1e' };
 const courts = { '1': { appointmentTypeId: 1, calendarId: 11 }, '2': { appointmentTypeId: 2, calendarId: 12 }, '3': { appointmentTypeId: 3, calendarId: 13 } };
@@ -170,5 +172,26 @@ describe('materialiseStandingOnce', () => {
     await insertStanding(t.db, { userId, venue: 'ny', courts: [9], cron: '0 19 * * 2', untilDate: null, now: CREATED });
     expect(await materialiseStandingOnce({ db: t.db, config, now: new Date('2027-03-01T00:00:00Z'), logger })).toEqual([]);
     expect(await rows()).toEqual([]);
+  });
+
+  it('the loop passes at start and every standing.tickIntervalMs on the injected clock; stop ends it', async () => {
+    const userId = await addUser();
+    await insertStanding(t.db, { userId, venue: 'ny', courts: [1], cron: '0 19 * * 2', untilDate: null, now: CREATED });
+    const clock = createManualClock(Date.parse('2027-03-01T00:00:00Z'));
+    const loop = createStandingMaterialiser({ db: t.db, config, clock, logger });
+    loop.start();
+    loop.start();
+    try {
+      await waitFor('the first pass', async () => (await rows()).length === 1);
+      await waitFor('the loop to sleep', () => clock.pendingSleeps() === 1);
+      // A week later (one tick of the default 60 s after the clock jumps): the next Tuesday is queued.
+      clock.advance(7 * DAY_MS);
+      await waitFor('the second pass', async () => (await rows()).length === 2);
+      expect((await rows()).map((r) => r.standing_occurrence)).toEqual(['2027-03-09T19:00', '2027-03-16T19:00']);
+    } finally {
+      await loop.stop();
+      await loop.stop();
+    }
+    expect(clock.pendingSleeps()).toBe(0);
   });
 });
