@@ -23,11 +23,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       user_id bigint NOT NULL REFERENCES booking_users (id),
       venue text NOT NULL,
       courts int[] NOT NULL
-        CONSTRAINT standing_courts_nonempty CHECK (cardinality(courts) >= 1)
-        CONSTRAINT standing_courts_one_dimensional CHECK (array_ndims(courts) = 1)
-        CONSTRAINT standing_courts_no_nulls CHECK (CASE WHEN array_ndims(courts) = 1 THEN array_position(courts, NULL) IS NULL ELSE true END),
-      cron text NOT NULL CONSTRAINT standing_cron_nonempty CHECK (btrim(cron) <> ''),
-      status text NOT NULL DEFAULT 'active' CONSTRAINT standing_status_known CHECK (status IN ('active', 'paused', 'removed')),
+        CONSTRAINT standing_reservations_courts_nonempty CHECK (cardinality(courts) >= 1)
+        CONSTRAINT standing_reservations_courts_one_dimensional CHECK (array_ndims(courts) = 1)
+        CONSTRAINT standing_reservations_courts_no_nulls CHECK (CASE WHEN array_ndims(courts) = 1 THEN array_position(courts, NULL) IS NULL ELSE true END),
+      cron text NOT NULL CONSTRAINT standing_reservations_cron_nonempty CHECK (btrim(cron) <> ''),
+      status text NOT NULL DEFAULT 'active' CONSTRAINT standing_reservations_status_known CHECK (status IN ('active', 'paused', 'removed')),
       until_date date,
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now()

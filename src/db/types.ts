@@ -110,7 +110,7 @@ export interface ReservationsTable {
   standing_occurrence: ColumnType<string | null, string | null | undefined, never>;
 }
 
-/** Every value of `standing_reservations.status` (CHECK `standing_status_known`). */
+/** Every value of `standing_reservations.status` (CHECK `standing_reservations_status_known`). */
 const STANDING_STATUSES = ['active', 'paused', 'removed'] as const;
 /** `active`: materialised; `paused`: no new rows; `removed`: never materialised again (kept for its rows' link). */
 export type StandingStatus = (typeof STANDING_STATUSES)[number];
