@@ -16,6 +16,7 @@ import { createScheduler, type Scheduler } from './scheduling/daemon.js';
 import { createDaemonRegistration, type DaemonRegistration } from './scheduling/daemon-registration.js';
 import { createSiteClockCache } from './scheduling/site-clock-cache.js';
 import { createObservability, type Observability } from './http/observability.js';
+import { createStandingMaterialiser, type StandingMaterialiser } from './standing/materialiser.js';
 import type { Logger } from './telemetry/logger.js';
 
 /**
@@ -165,6 +166,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
   let services: Services | null = null;
   let scheduler: Scheduler | null = null;
   let registration: DaemonRegistration | null = null;
+  let standing: StandingMaterialiser | null = null;
   let unlisten: (() => Promise<void>) | null = null;
   let starting: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
@@ -196,6 +198,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     const running = scheduler;
     observability.attach({ db: database.db, browser: () => pool.state(), lastTickAt: () => running.lastTickAt(), siteClocks, daemonId });
     scheduler.start();
+    (standing = createStandingMaterialiser({ db: database.db, config, clock, logger })).start();
     logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded, mode: config.daemon.mode }, 'reservd started');
     if (config.daemon.mode === 'polling-baseline') logger.warn('daemon.mode is polling-baseline (the benchmark baseline): bookings fire seconds after their release; use on-time for real reservations');
   }
@@ -205,6 +208,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     logger.info('stopping: no new claims; waiting for in-flight bookings');
     const errors: unknown[] = [];
     for (const step of [
+      () => standing?.stop(),
       () => scheduler?.stop(config.daemon.stopGraceMs),
       // After the in-flight bookings: the daemon serves its venues until it has stopped booking.
       () => registration?.stop(),

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { registerStandingCommands, type StandingCommandDeps } from './commands/standing.js';
 
 /**
  * Command-line grammar (commander). Parsing only: each command hands a typed options object to the
@@ -38,6 +39,8 @@ export interface CommandHandlers {
   sandbox(options: SandboxOptions): Promise<number>;
   bookNow(options: BookNowOptions): Promise<number>;
   demo(options: DemoOptions): Promise<number>;
+  /** `reservd standing ...` (src/commands/standing.ts); without it those commands throw. */
+  standing?: StandingCommandDeps;
 }
 
 /**
@@ -126,5 +129,6 @@ export function createProgram(handlers: CommandHandlers, onExit: (code: number) 
     .description('start the sandbox site, the database (embedded unless DATABASE_URL) and the daemon; book three reservations released within a minute')
     .option('-c, --config <file>', 'base configuration (default: built-in demo venue)')
     .action((o: DemoOptions) => finish(handlers.demo(o)));
+  registerStandingCommands(program, handlers.standing, configOption, finish);
   return program;
 }

@@ -3,12 +3,13 @@ import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { createApp, openServices, siteLookupFor } from './app.js';
 import { createProgram, DEFAULT_CONFIG_PATH, withBookNowFlag, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
-import { createOffsetClock, systemClock, type Clock } from './clock.js';
+import { clockDate, createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig, secretValuesOf } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ContractError } from './contracts/index.js';
 import { openDatabase } from './db/create-database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { openStandingDatabase } from './commands/standing.js';
 import { runDemo } from './demo.js';
 import { ReservdError } from './errors.js';
 import { scrubSecrets } from './redact.js';
@@ -183,7 +184,10 @@ process.on('unhandledRejection', (err) => {
 });
 
 const program = createProgram(
-  { run, migrate, sandbox, bookNow: bookNowCommand, demo: (o) => runDemo({ configPath: o.config, env, onStopSignal: onceStopSignal }) },
+  {
+    run, migrate, sandbox, bookNow: bookNowCommand, demo: (o) => runDemo({ configPath: o.config, env, onStopSignal: onceStopSignal }),
+    standing: { load: (path) => load({ config: path }, 'stderr'), openDatabase: (config) => openStandingDatabase(config, logger), write: (text) => process.stdout.write(scrubSecrets(text, secrets)), now: () => clockDate(systemClock) },
+  },
   exit,
   env.RESERVD_CONFIG ?? DEFAULT_CONFIG_PATH,
 );
@@ -196,7 +200,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const message = scrubSecrets(err instanceof Error ? err.message : String(err), secrets);
   if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
     const field = (err as { field?: string }).field;
-    // Only `book-now` lets an input error reach this point (the daemon rejects a bad row and keeps running).
+    // Only `book-now` and `standing` let an input error reach this point (the daemon rejects a bad row and keeps running).
     process.stderr.write(`reservd: ${code === EXIT_BAD_INPUT ? withBookNowFlag(field, message) : message}\n`);
     logger.error({ code: (err as { code?: string }).code, field }, loggableReason(field, message));
   } else {

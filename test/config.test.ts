@@ -107,6 +107,7 @@ describe('parseConfig defaults', () => {
       log: { level: 'info' },
       sandbox: { port: 8080, clockSkewMs: 0 },
       http: { enabled: false, host: '127.0.0.1', port: 9464, allowRemote: false },
+      standing: { enabled: true, lookaheadMs: 604_800_000, tickIntervalMs: 60_000 },
       venues: {},
     });
     expectFrozenDeep(config);

@@ -447,9 +447,16 @@ describe('every constraint\'s refusal names its column', () => {
       'reservations_scheduled_has_instants',
       'reservations_slot_end_after_start',
       'reservations_source_known',
+      'reservations_standing_link_whole',
+      'reservations_standing_occurrence_local',
       'reservations_status_known',
       'reservations_target_time_hhmm',
       'site_blocks_until_after_at',
+      'standing_reservations_courts_no_nulls',
+      'standing_reservations_courts_nonempty',
+      'standing_reservations_courts_one_dimensional',
+      'standing_reservations_cron_nonempty',
+      'standing_reservations_status_known',
     ]);
     for (const { name } of rows) {
       const described = describeConstraintViolation({ code: '23514', constraint: name, message: `violates check constraint "${name}"` });

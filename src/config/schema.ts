@@ -270,6 +270,22 @@ const httpSchema = z
   });
 /** Settings of the observability HTTP endpoint. */
 export type HttpConfig = z.infer<typeof httpSchema>;
+/**
+ * Standing reservations (`src/standing/`): how far ahead the daemon turns each occurrence of a standing
+ * reservation into an ordinary `pending` reservation row. An occurrence is materialised once its RELEASE
+ * instant is within `lookaheadMs` and has not passed; every `tickIntervalMs` the daemon looks again.
+ * `lookaheadMs` ≥ 2 h and `tickIntervalMs` ≤ 1 h, so a row always exists before its release − prepareLeadMs.
+ */
+const standingSchema = z.strictObject({
+  /** Whether this daemon materialises standing reservations of its venues. Default true. */
+  enabled: z.boolean().default(true).describe('materialise standing reservations of this daemon\'s venues (default true)'),
+  /** How far ahead of an occurrence's release instant its row is created, ms. Default 7 days. */
+  lookaheadMs: z.number().int().min(7_200_000).max(31 * 86_400_000).default(7 * 86_400_000)
+    .describe('create an occurrence\'s reservation once its release instant is within this many ms (2 h to 31 days; default 7 days)'),
+  /** Pause between two materialiser passes, ms. Default 60 s. */
+  tickIntervalMs: z.number().int().min(1_000).max(3_600_000).default(60_000)
+    .describe('ms between two passes of the standing-reservation materialiser (1 s to 1 h; default 60 s)'),
+});
 
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
@@ -278,6 +294,7 @@ export const configSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   sandbox: sandboxSchema.default(() => sandboxSchema.parse({})),
   http: httpSchema.default(() => httpSchema.parse({})).describe('Observability HTTP endpoint (README "Observability"); off by default.'),
+  standing: standingSchema.default(() => standingSchema.parse({})),
   /** Venue id (slug, used in `reservations.venue`) → venue. */
   venues: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'venue ids are lower-case slugs'), venueSchema),
 });

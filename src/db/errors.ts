@@ -162,10 +162,20 @@ const CONSTRAINT_RULES: Readonly<Record<string, { field: string; rule: string }>
   daemons_lease_positive: { field: 'daemons.lease_ms', rule: 'must be more than 0' },
   daemons_venues_no_nulls: { field: 'daemons.venues', rule: 'must not contain NULL' },
   site_blocks_until_after_at: { field: 'site_blocks.blocked_until', rule: 'must not be before blocked_at' },
+  reservations_standing_occurrence_local: { field: 'standing_occurrence', rule: 'must be a venue-local date and time written YYYY-MM-DDTHH:MM' },
+  reservations_standing_link_whole: { field: 'standing_id/standing_occurrence', rule: 'must be set together or not at all (the daemon sets them on rows it creates from a standing reservation)' },
+  reservations_standing_once: { field: 'standing_occurrence', rule: 'this occurrence of the standing reservation already has a reservation' },
+  reservations_standing_id_fkey: { field: 'standing_id', rule: 'must be the id of a standing_reservations row' },
+  standing_reservations_courts_nonempty: { field: 'standing_reservations.courts', rule: 'must list at least one court number' },
+  standing_reservations_courts_one_dimensional: { field: 'standing_reservations.courts', rule: 'must be a one-dimensional list of court numbers (e.g. {3,1})' },
+  standing_reservations_courts_no_nulls: { field: 'standing_reservations.courts', rule: 'must not contain NULL' },
+  standing_reservations_cron_nonempty: { field: 'standing_reservations.cron', rule: 'must be a cron pattern such as "0 19 * * 2"' },
+  standing_reservations_status_known: { field: 'standing_reservations.status', rule: 'must be active, paused or removed' },
+  standing_reservations_user_id_fkey: { field: 'standing_reservations.user_id', rule: 'must be the id of a booking_users row' },
 };
 
 /** Guards raised by the row-guard triggers: their message is already the sentence. */
-const TRIGGER_GUARDS = new Set(['reservations_held_not_editable', 'booking_users_held_not_editable', 'reservations_booked_final', 'reservations_held_not_requeued']);
+const TRIGGER_GUARDS = new Set(['reservations_held_not_editable', 'booking_users_held_not_editable', 'reservations_booked_final', 'reservations_held_not_requeued', 'reservations_standing_link_fixed']);
 
 /** SQLSTATEs of a refused row: not_null, foreign_key, unique, check violations. */
 const CONSTRAINT_SQLSTATES = new Set(['23502', '23503', '23505', '23514']);

@@ -104,6 +104,34 @@ export interface ReservationsTable {
   created_at: AuditInstant;
   updated_at: AuditInstant;
   finished_at: Date | null;
+  /** The standing reservation this row was materialised from (migration 0011); null for other rows. Never changes. */
+  standing_id: ColumnType<string | null, string | number | null | undefined, never>;
+  /** The occurrence it was materialised for, venue-local `YYYY-MM-DDTHH:MM`; set with `standing_id`. Never changes. */
+  standing_occurrence: ColumnType<string | null, string | null | undefined, never>;
+}
+
+/** Every value of `standing_reservations.status` (CHECK `standing_reservations_status_known`). */
+const STANDING_STATUSES = ['active', 'paused', 'removed'] as const;
+/** `active`: materialised; `paused`: no new rows; `removed`: never materialised again (kept for its rows' link). */
+export type StandingStatus = (typeof STANDING_STATUSES)[number];
+
+/**
+ * `standing_reservations` (migration 0011): a person's recurring wish, a cron pattern read in the venue's zone,
+ * materialised into `reservations` rows by `src/standing/`.
+ */
+export interface StandingReservationsTable {
+  id: Int8Id;
+  user_id: Int8Ref;
+  venue: string;
+  /** Court preference, most wanted first; copied onto every row it creates. */
+  courts: number[];
+  /** 5- or 6-field cron pattern, venue-local, fixed times on the venue's slot grid (checked at creation). */
+  cron: string;
+  status: ColumnType<StandingStatus, StandingStatus | undefined, StandingStatus>;
+  /** Last venue-local date (`YYYY-MM-DD`, inclusive) an occurrence may fall on; null = no end. */
+  until_date: string | null;
+  created_at: AuditInstant;
+  updated_at: AuditInstant;
 }
 
 /** `booking_attempts`: append-only log, one row per try of one court. */
@@ -165,4 +193,5 @@ export interface Database {
   booking_attempts: BookingAttemptsTable;
   site_blocks: SiteBlocksTable;
   daemons: DaemonsTable;
+  standing_reservations: StandingReservationsTable;
 }

@@ -56,3 +56,4 @@ export {
   type ReconciledAttemptArgs,
 } from './recovery.js';
 export { pingDatabase, countReservationsByStatus, listUpcomingReleases, listRecentOutcomes, type StatusPageRow } from './observability.js';
+export { insertStanding, userExists, listStanding, getStandingStatus, setStandingStatus, removeStanding, insertOccurrence, type StandingRow, type StandingInsert } from './standing.js';

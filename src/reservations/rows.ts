@@ -7,8 +7,8 @@ import type { BookingAttemptsTable, BookingUsersTable, ReservationsTable } from 
  * far below 2^53). Dates are `YYYY-MM-DD` text, instants are `Date`.
  */
 
-/** A `reservations` row. */
-export type ReservationRow = Omit<Selectable<ReservationsTable>, 'id' | 'user_id'> & { id: number; user_id: number };
+/** A `reservations` row (the standing-reservation link columns are read by `./standing.ts` only). */
+export type ReservationRow = Omit<Selectable<ReservationsTable>, 'id' | 'user_id' | 'standing_id' | 'standing_occurrence'> & { id: number; user_id: number };
 
 /** The contact columns of the `booking_users` row a reservation points at. */
 export type ReservationUserColumns = Pick<Selectable<BookingUsersTable>, 'first_name' | 'last_name' | 'email' | 'phone'>;
