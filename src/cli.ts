@@ -85,12 +85,14 @@ function parseCourts(value: string): number[] {
 /**
  * Builds the `reservd` program. `onExit` receives the exit code a handler resolved to.
  * @param defaultConfig config path used when `--config` is not given.
+ * @param version what `reservd --version` prints (package.json's `version`); none: no `--version` option.
  */
-export function createProgram(handlers: CommandHandlers, onExit: (code: number) => void, defaultConfig = DEFAULT_CONFIG_PATH): Command {
+export function createProgram(handlers: CommandHandlers, onExit: (code: number) => void, defaultConfig = DEFAULT_CONFIG_PATH, version?: string): Command {
   const program = new Command('reservd')
     .description('Books reservations the instant a booking site releases them.')
     .showHelpAfterError()
     .exitOverride();
+  if (version !== undefined) program.version(version, '-V, --version', 'print the version and exit');
   const configOption = ['-c, --config <file>', 'configuration file (JSON)', defaultConfig] as const;
   const finish = (p: Promise<number>): Promise<void> => p.then(onExit);
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { createApp, openServices, siteLookupFor } from './app.js';
@@ -16,13 +17,15 @@ import { scrubSecrets } from './redact.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
 import { bookNow, validateImmediateBooking, type ImmediateBookingInput } from './scheduling/book-now.js';
 import { SlotTimeError } from './scheduling/release-time.js';
-import { createLogger, loggableReason, type Logger } from './telemetry/logger.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
 
 /**
  * The process entry: the only file with top-level side effects. Parses the command line,
  * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
- * exit code: 0 clean stop, 1 crash, 2 booking failed (`book-now`), 65 invalid booking input,
- * 78 bad configuration (systemd's `RestartPreventExitStatus=78` stops a restart loop).
+ * exit code: 0 clean stop, 1 crash (a bug: logged with its stack), 2 booking failed (`book-now`), 65 invalid
+ * booking input, 78 an operator error (systemd's `RestartPreventExitStatus=78` stops a restart loop): bad
+ * configuration or environment, a database that cannot be reached or refuses the login, an embedded data
+ * directory or a port in use. Exits 65 and 78 print one sentence on stderr (`reservd: ...`), no stack.
  */
 
 const EXIT_OK = 0;
@@ -32,7 +35,10 @@ const EXIT_BAD_INPUT = 65;
 const EXIT_BAD_CONFIG = 78;
 
 const env = process.env;
-let logger: Logger = createLogger({ level: env.RESERVD_LOG_LEVEL ?? 'info', ...(env.DATABASE_URL ? { secrets: [env.DATABASE_URL] } : {}) });
+/** The level of the logger before the config is loaded: a bad `RESERVD_LOG_LEVEL` is refused by `loadConfig` (exit 78), not by pino. */
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const earlyLevel = env.RESERVD_LOG_LEVEL !== undefined && LOG_LEVELS.includes(env.RESERVD_LOG_LEVEL) ? env.RESERVD_LOG_LEVEL : 'info';
+let logger: Logger = createLogger({ level: earlyLevel, ...(env.DATABASE_URL ? { secrets: [env.DATABASE_URL] } : {}) });
 
 /** Secret values of the loaded config: scrubbed from log lines, printed errors and JSON output. */
 let secrets: readonly string[] = env.DATABASE_URL ? [env.DATABASE_URL] : [];
@@ -157,14 +163,28 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
   }
 }
 
+/**
+ * pg's answers when the server refuses the login or cannot be found: SQLSTATE 28P01 (wrong password), 28000
+ * (no such role / no pg_hba entry), 3D000 (no such database), and a host that does not resolve (ENOTFOUND).
+ * `openDatabase` adds the URL (password replaced) to the message.
+ */
+const OPERATOR_PG_CODES = new Set(['28P01', '28000', '3D000', 'ENOTFOUND']);
+
 /** The exit code of a failed command, by the error's stable `code` (docs/architecture.md "Errors"). */
 function exitCodeFor(err: unknown): number {
-  if (!(err instanceof ReservdError)) return EXIT_CRASH;
+  if (!(err instanceof ReservdError)) {
+    const code = (err as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && OPERATOR_PG_CODES.has(code) ? EXIT_BAD_CONFIG : EXIT_CRASH;
+  }
   switch (err.code) {
     case 'config_invalid':
     case 'browser_not_found':
-    // An embedded data directory PostgreSQL cannot use is a setup problem: restarting cannot help.
+    // Set-up problems an operator must fix; restarting cannot help: an embedded data directory PostgreSQL
+    // cannot use or another PostgreSQL already runs on, a port in use, a database that stayed unreachable.
     case 'data_dir_unusable':
+    case 'data_dir_in_use':
+    case 'port_in_use':
+    case 'unavailable':
       return EXIT_BAD_CONFIG;
     case 'invalid_request': // ContractError
     case 'slot_time_invalid': // SlotTimeError
@@ -183,6 +203,20 @@ process.on('unhandledRejection', (err) => {
   exit(EXIT_CRASH);
 });
 
+/**
+ * package.json's `version`: the file two levels up from `dist/src/main.js`, one up from `src/main.ts` (tsx).
+ * @throws Error when neither holds reservd's package.json (a broken install: a crash, exit 1).
+ */
+function packageVersion(): string {
+  for (const relative of ['../package.json', '../../package.json']) {
+    const path = new URL(relative, import.meta.url);
+    if (!existsSync(path)) continue;
+    const pkg = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'reservd' && typeof pkg.version === 'string') return pkg.version;
+  }
+  throw new Error(`reservd: no package.json with a version found above ${import.meta.url}`);
+}
+
 const program = createProgram(
   {
     run, migrate, sandbox, bookNow: bookNowCommand, demo: (o) => runDemo({ configPath: o.config, env, onStopSignal: onceStopSignal }),
@@ -190,6 +224,7 @@ const program = createProgram(
   },
   exit,
   env.RESERVD_CONFIG ?? DEFAULT_CONFIG_PATH,
+  packageVersion(),
 );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
@@ -201,8 +236,8 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
     const field = (err as { field?: string }).field;
     // Only `book-now` and `standing` let an input error reach this point (the daemon rejects a bad row and keeps running).
+    // One sentence on stderr and nothing else: a log line beside it would say the same thing twice.
     process.stderr.write(`reservd: ${code === EXIT_BAD_INPUT ? withBookNowFlag(field, message) : message}\n`);
-    logger.error({ code: (err as { code?: string }).code, field }, loggableReason(field, message));
   } else {
     logger.fatal({ err }, `reservd crashed: ${message}`);
   }
