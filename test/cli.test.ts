@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOOK_NOW_FLAGS, createProgram, DEFAULT_CONFIG_PATH, withBookNowFlag, type BookNowOptions, type CommandHandlers } from '../src/cli.js';
 import { REQUEST_FIELDS } from '../src/contracts/index.js';
+import { openDatabase } from '../src/db/create-database.js';
+import { silentDbLogger } from './helpers/database.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'reservd-cli-'));
@@ -83,6 +86,117 @@ describe('reservd process exit codes', () => {
     const exit = await reservd(['book-now', ...BOOK_NOW_ARGS]);
     expect(exit.code).toBe(64);
     expect(exit.stderr).toContain("required option '--courts <list>' not specified");
+  });
+});
+
+/** A TCP server on a free 127.0.0.1 port, holding it until closed. */
+function holdPort(): Promise<{ server: Server; port: number }> {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address && typeof address === 'object') done({ server, port: address.port });
+      else reject(new Error('no port'));
+    });
+  });
+}
+
+/** Writes a config file that only sets `database` (no venues) and returns its path. */
+function databaseConfig(name: string, database: Record<string, unknown>): string {
+  const path = join(tmp, name);
+  writeFileSync(path, JSON.stringify({ database, venues: {} }));
+  return path;
+}
+
+/**
+ * Asserts the operator-error shape: exit 78, exactly `reservd: <sentence>` on stderr, and the sentence not
+ * repeated on stdout (whose log may hold earlier info/warn lines, but no error or fatal line), no stack.
+ */
+function expectOperatorError(exit: Exit, sentence: string): void {
+  expect(exit.signal).toBeNull();
+  expect(exit.code).toBe(78);
+  expect(exit.stderr).toBe(`reservd: ${sentence}\n`);
+  expect(exit.stdout).not.toMatch(/"level":"(error|fatal)"/);
+  expect(exit.stdout + exit.stderr).not.toContain('    at ');
+}
+
+describe('operator errors → 78 with one sentence on stderr and no stack trace', () => {
+  it('a bad RESERVD_LOG_LEVEL', async () => {
+    const exit = await reservd(['migrate'], { RESERVD_LOG_LEVEL: 'loud' });
+    expectOperatorError(exit, 'config/reservd.json: RESERVD_LOG_LEVEL: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"');
+  });
+
+  it('a DATABASE_URL that is not a URL (printed once, the value withheld)', async () => {
+    const exit = await reservd(['migrate'], { DATABASE_URL: 'not-a-url' });
+    expectOperatorError(exit, 'config/reservd.json: invalid configuration:\n  database.url: is not a URL; expected "postgres://user@host:5432/database" (the value is withheld: it may hold a password)');
+  });
+
+  it('a database that refuses connections (retryMs 0)', async () => {
+    const { server, port } = await holdPort();
+    await new Promise((done) => server.close(done));
+    const path = databaseConfig('refused.json', { url: `postgres://reservd@127.0.0.1:${port}/reservd`, retryMs: 0 });
+    const exit = await reservd(['migrate', '--config', path]);
+    expectOperatorError(exit, `Database: the server at postgres://reservd@127.0.0.1:${port}/reservd could not be reached (connect ECONNREFUSED 127.0.0.1:${port}); retried for up to database.retryMs = 0 ms.`);
+  });
+
+  it('an unknown role, with the password replaced in the message', async () => {
+    const path = databaseConfig('role.json', { url: 'postgres://no_such_role_reservd:hunter2secret@127.0.0.1:5432/test', retryMs: 0 });
+    const exit = await reservd(['migrate', '--config', path]);
+    expectOperatorError(exit, 'role "no_such_role_reservd" does not exist (connecting to postgres://no_such_role_reservd:***@127.0.0.1:5432/test)');
+    expect(exit.stdout + exit.stderr).not.toContain('hunter2secret');
+  });
+
+  it('an unknown database', async () => {
+    const path = databaseConfig('nodb.json', { url: 'postgres://postgres@127.0.0.1:5432/no_such_db_reservd', retryMs: 0 });
+    const exit = await reservd(['migrate', '--config', path]);
+    expectOperatorError(exit, 'database "no_such_db_reservd" does not exist (connecting to postgres://postgres@127.0.0.1:5432/no_such_db_reservd)');
+  });
+
+  it('a host that does not resolve', async () => {
+    const path = databaseConfig('host.json', { url: 'postgres://reservd@db.reservd.invalid:5432/reservd', retryMs: 0 });
+    const exit = await reservd(['migrate', '--config', path]);
+    expect(exit.code).toBe(78);
+    // ENOTFOUND, or EAI_AGAIN (retried, then "could not be reached") on a host without a resolver.
+    expect(exit.stderr).toMatch(/^reservd: (getaddrinfo ENOTFOUND db\.reservd\.invalid \(connecting to postgres:\/\/reservd@db\.reservd\.invalid:5432\/reservd\)|Database: the server at .* could not be reached .*)\n$/);
+    expect(exit.stdout + exit.stderr).not.toContain('    at ');
+  });
+
+  it('the sandbox port in use', async () => {
+    const { server, port } = await holdPort();
+    try {
+      const exit = await reservd(['sandbox', '--port', String(port)]);
+      expectOperatorError(exit, `sandbox: port ${port} on 127.0.0.1 is in use by another program; stop it or pass --port (0 picks a free one).`);
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
+  });
+
+  it('an embedded data directory another PostgreSQL runs on, and its port taken', { timeout: 90_000 }, async () => {
+    // As root, PostgreSQL runs as "postgres", which must be able to enter the (0700) mkdtemp directory.
+    chmodSync(tmp, 0o755);
+    const { server, port: embeddedPort } = await holdPort();
+    await new Promise((done) => server.close(done));
+    const embeddedDataDir = join(tmp, 'pgdata');
+    const first = await openDatabase({ url: null, embeddedDataDir, embeddedPort, poolMax: 2 }, silentDbLogger);
+    try {
+      const inUse = await reservd(['migrate', '--config', databaseConfig('embedded.json', { embeddedDataDir, embeddedPort })]);
+      expectOperatorError(inUse, `Embedded PostgreSQL data directory ${embeddedDataDir} is already in use by another running PostgreSQL (probably another reservd; PostgreSQL refused ` +
+        'to start because of its lock file postmaster.pid). Stop the other process, give this one its own database.embeddedDataDir, or set DATABASE_URL.');
+      const portTaken = await reservd(['migrate', '--config', databaseConfig('embedded-2.json', { embeddedDataDir: join(tmp, 'pgdata-2'), embeddedPort })]);
+      expectOperatorError(portTaken, `Embedded PostgreSQL cannot listen on 127.0.0.1:${embeddedPort}: the port is already in use. Choose another database.embeddedPort or stop the program using it.`);
+    } finally {
+      await first.close();
+    }
+  });
+
+});
+
+describe('reservd --version', () => {
+  it('prints package.json\'s version and exits 0', async () => {
+    const exit = await reservd(['--version']);
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toBe(`${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 });
 

@@ -80,7 +80,7 @@ describe('secrets never reach the logs', () => {
     expect(text()).not.toContain(PASSWORD);
   });
 
-  it('the reservd process (migrate) on that URL: exit 1, neither stdout nor stderr holds the password', async () => {
+  it('the reservd process (migrate) on that URL: exit 78 (an operator error), neither stdout nor stderr holds the password', async () => {
     const configPath = join(tmp, 'reservd.json');
     writeFileSync(configPath, JSON.stringify({ database: { retryMs: 0 }, venues: {} }));
     const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: BAD_HOST_URL };
@@ -92,8 +92,8 @@ describe('secrets never reach the logs', () => {
         done({ code, out: stdout + stderr });
       });
     });
-    expect(exit.code).toBe(1);
-    expect(exit.out).toMatch(/reservd crashed: getaddrinfo (ENOTFOUND|EAI_AGAIN) db\.reservd\.invalid \(connecting to postgres:\/\/reservd:\*\*\*@db\.reservd\.invalid:5432\/reservd\)/);
+    expect(exit.code).toBe(78);
+    expect(exit.out).toMatch(/reservd: getaddrinfo (ENOTFOUND|EAI_AGAIN) db\.reservd\.invalid \(connecting to postgres:\/\/reservd:\*\*\*@db\.reservd\.invalid:5432\/reservd\)/);
     expect(exit.out).not.toContain(PASSWORD);
   });
 
