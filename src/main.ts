@@ -115,12 +115,11 @@ async function migrate(options: CommonOptions): Promise<number> {
 
 async function sandbox(options: SandboxOptions): Promise<number> {
   const config = load(options);
-  const site = await runSandbox({
-    config,
-    clock: systemClock,
-    port: options.port ?? config.sandbox.port,
-    clockSkewMs: options.clockSkewMs ?? config.sandbox.clockSkewMs,
-    logger,
+  const port = options.port ?? config.sandbox.port;
+  const site = await runSandbox({ config, clock: systemClock, port, clockSkewMs: options.clockSkewMs ?? config.sandbox.clockSkewMs, logger }).catch((err: unknown) => {
+    // An operator error (exit 78): say which port and the fix instead of Node's "listen EADDRINUSE".
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new ReservdError('port_in_use', `sandbox: port ${port} on 127.0.0.1 is in use by another program; stop it or pass --port (0 picks a free one).`, { cause: err });
   });
   await onceStopSignal();
   await site.stop();

@@ -1,6 +1,5 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import { ReservdError } from '../errors.js';
 import { createAcuitySpaSite, type AcuitySpaSite } from './acuity-spa/site.js';
 import type { SpaBooking, SpaClient, SpaXhr } from './acuity-spa/state.js';
 import type { SpaSwitches, SpaSwitchesPatch } from './acuity-spa/switches.js';
@@ -194,13 +193,7 @@ export function createSandboxSite(options: SandboxSiteOptions): SandboxSite {
   const view = (b: SpaBooking): SandboxBooking => bookingView(b, venueIdOf);
   const submitOf = (x: SpaXhr): SandboxSubmit => submitView(x, spa, venueIdOf);
   const listen = async (port: number): Promise<{ url: string; port: number }> => {
-    const url = await spa.start(port).catch((err: unknown) => {
-      // An operator error (exit 78): say which port and the fix instead of Node's "listen EADDRINUSE".
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        throw new ReservdError('port_in_use', `sandbox: port ${port} on 127.0.0.1 is in use by another program; stop it or pass --port (0 picks a free one).`, { cause: err });
-      }
-      throw err;
-    });
+    const url = await spa.start(port);
     address = { url, port: Number(new URL(url).port) };
     return address;
   };
