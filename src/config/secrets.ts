@@ -34,7 +34,9 @@ export const secretSchema = z
     // The union's message is the list of its shapes (see issues.ts).
     { error: 'a string, { "fromEnv": "VARIABLE_NAME" } or { "fromFile": "/path/to/file" }' },
   )
-  .transform((v) => new SecretRef(typeof v === 'string' ? { value: v } : v));
+  .transform((v) => new SecretRef(typeof v === 'string' ? { value: v } : v))
+  // Read by scripts/gen-config-docs.ts: documented as "secret" rather than as the union's shapes.
+  .meta({ secret: true });
 
 /** `T` with every {@link SecretRef} replaced by its resolved string. */
 export type ResolvedSecrets<T> = T extends SecretRef
