@@ -89,12 +89,12 @@ export interface Services {
  *
  * @throws Error from the database or browser look-up (messages name the fix).
  */
-export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string }): Promise<Services> {
+export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; attach?: boolean }): Promise<Services> {
   const { config, logger, clock } = args;
   const daemonId = args.daemonId ?? createDaemonId();
   // No browser is a setup problem, not a crash: BrowserNotFoundError exits 78 with the fix in its message.
   const executablePath = findChromium(config.daemon.browserExecutable);
-  const database = await openDatabase(config.database, logger);
+  const database = await openDatabase(config.database, logger, { attach: args.attach === true });
   const releasers: Array<{ name: string; release: () => Promise<void> }> = [{ name: 'database', release: () => database.close() }];
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>

@@ -158,6 +158,24 @@ export interface DaemonsTable {
   stopped_at: Date | null;
 }
 
+/**
+ * `reservation_events` (migration 0009): one row per status a reservation took, written by a trigger in the
+ * transaction of the change (daemon updates and hand edits alike).
+ */
+export interface ReservationEventsTable {
+  id: Int8Id;
+  reservation_id: Int8Ref;
+  /** The row's new `updated_at` when the change set it, else the transaction's time. */
+  at: AuditInstant;
+  /** Null for the insert. */
+  from_status: ReservationStatus | null;
+  to_status: ReservationStatus;
+  /** The row's `reason` after the change. */
+  reason: string | null;
+  /** `reservd.actor` of the session, else the lease owner (a daemon id), else null (a hand edit). */
+  actor: string | null;
+}
+
 /** The whole database as Kysely sees it. */
 export interface Database {
   booking_users: BookingUsersTable;
@@ -165,4 +183,5 @@ export interface Database {
   booking_attempts: BookingAttemptsTable;
   site_blocks: SiteBlocksTable;
   daemons: DaemonsTable;
+  reservation_events: ReservationEventsTable;
 }

@@ -55,3 +55,12 @@ export {
   type HeldBooking,
   type ReconciledAttemptArgs,
 } from './recovery.js';
+export {
+  findOrCreateUser,
+  listReservations,
+  getReservationWithUser,
+  listReservationEvents,
+  cancelReservation,
+  type ReservationFilter,
+  type ReservationEvent,
+} from './cli-queries.js';
