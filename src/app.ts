@@ -87,6 +87,9 @@ export interface Services {
  * Opens the database (embedded PostgreSQL when no URL), migrates it, resolves the browser and wires the
  * executor. Fails before touching any reservation when the browser is missing.
  *
+ * `attach`: connect to the embedded server a running daemon holds instead of failing `data_dir_in_use`
+ * (`book-now`; see `openDatabase`).
+ *
  * @throws Error from the database or browser look-up (messages name the fix).
  */
 export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; attach?: boolean }): Promise<Services> {
