@@ -285,6 +285,16 @@ describe('spawned reservd', () => {
     expect(missing.stderr).toContain('reservd: reservation 7 does not exist\n');
   });
 
+  it('psql runs on the database in use, its arguments after --, and returns its exit code', { timeout: 60_000 }, async () => {
+    const userId = await insertUser(database.db, ANA);
+    await insertReservation(database.db, { userId, ...slot() });
+    const counted = await runReservd(['psql', '--config', configPath, '--', '-Atc', 'SELECT status, count(*) FROM reservations GROUP BY 1'], { DATABASE_URL: database.url });
+    expect(counted).toMatchObject({ code: 0, stdout: 'pending|1\n' });
+    const failed = await runReservd(['psql', '--config', configPath, '--', '-Atc', 'SELECT * FROM no_such_table', '-v', 'ON_ERROR_STOP=1'], { DATABASE_URL: database.url });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('relation "no_such_table" does not exist');
+  });
+
   it("talks to the embedded server a daemon holds instead of failing data_dir_in_use", { timeout: 90_000 }, async () => {
     const written = JSON.parse(await readFile(configPath, 'utf8')) as { database: { embeddedPort: number } };
     const dbConfig: DatabaseConfig = { ...config.database, url: null, embeddedDataDir: path.join(dir, 'pgdata'), embeddedPort: written.database.embeddedPort };
