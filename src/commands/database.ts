@@ -53,12 +53,20 @@ export function runPsql(url: string, args: readonly string[], out: Output, psql 
   const parsed = new URL(url);
   const password = decodeURIComponent(parsed.password);
   parsed.password = '';
-  return new Promise((resolve) => {
+  // Ctrl-C in psql cancels its query; the terminal sends SIGINT to reservd too, which must then neither exit
+  // (leaving psql orphaned, an embedded server unstopped) nor stop: ignored while psql runs, as system(3) does.
+  const ignore = (): void => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGQUIT', ignore);
+  return new Promise<number>((resolve) => {
     const child = spawn(psql, [parsed.toString(), ...args], { stdio: 'inherit', env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}) } });
     child.on('error', (err: NodeJS.ErrnoException) => {
       out.error(err.code === 'ENOENT' ? `reservd: psql is not installed (e.g. apt-get install postgresql-client)\n` : `reservd: psql could not start: ${err.message}\n`);
       resolve(EXIT_UNAVAILABLE);
     });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  }).finally(() => {
+    process.removeListener('SIGINT', ignore);
+    process.removeListener('SIGQUIT', ignore);
   });
 }

@@ -62,7 +62,7 @@ export const STATUSES: readonly ReservationStatus[] = ['pending', 'scheduled', '
 
 /**
  * `reservd list`: reservations matching the filters, by slot, as a table or JSON (an array of rows).
- * @throws ReservdError invalid_request naming `--status`, `--from` or `--to` when one is not valid.
+ * @throws ReservdError invalid_request naming `--status`, `--from`, `--to` or `--limit` when one is not valid.
  */
 export async function listCommand(ctx: CommandContext, filter: ReservationFilter, json: boolean): Promise<number> {
   for (const status of filter.status ?? []) {
@@ -71,6 +71,7 @@ export async function listCommand(ctx: CommandContext, filter: ReservationFilter
   for (const [flag, value] of [['--from', filter.from], ['--to', filter.to]] as const) {
     if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new ReservdError('invalid_request', `${flag}: "${value}" is not a date written YYYY-MM-DD`);
   }
+  if (filter.limit !== undefined && !(filter.limit >= 1)) throw new ReservdError('invalid_request', `--limit: must be 1 or more (got ${filter.limit})`);
   const rows = await listReservations(ctx.db, filter);
   if (json) return printJson(ctx.out, rows);
   if (rows.length === 0) {
