@@ -277,13 +277,21 @@ describe('spawned reservd', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('add with a bad --time exits 65 naming the flag; show of no row exits 66', { timeout: 60_000 }, async () => {
+  it('add with a bad --time exits 65 naming the flag; cancel of a booked row 65 with its guard sentence; show of no row 66', { timeout: 60_000 }, async () => {
     const bad = await runReservd(
       ['add', '--config', configPath, '--venue', 'la-villa', '--date', '2027-07-15', '--time', '25:00', '--courts', '2', '--first-name', 'Ana', '--last-name', 'López', '--email', 'ana@example.test', '--phone', '+1 555 0100'],
       { DATABASE_URL: database.url },
     );
     expect(bad.code).toBe(65);
     expect(bad.stderr).toContain('reservd: target_time (--time): "25:00" is not a 24-hour HH:MM time\n');
+    const userId = await insertUser(database.db, ANA);
+    await database.db
+      .insertInto('reservations')
+      .values({ user_id: userId, venue: 'la-villa', target_date: '2027-07-15', target_time: '07:00', courts: [2], status: 'succeeded', booked_court: 2, confirmation_code: 'ABC123' })
+      .execute();
+    const booked = await runReservd(['cancel', '1', '--config', configPath], { DATABASE_URL: database.url });
+    expect(booked.code).toBe(65);
+    expect(booked.stderr).toContain("reservd: status: reservation 1 is booked on the site (court 2, code ABC123) and its row is the record of it; changing the row would not cancel the booking there: cancel it with the site's change/cancel link (result->'metadata'->>'confirmation_url')\n");
     const missing = await runReservd(['show', '7', '--config', configPath], { DATABASE_URL: database.url });
     expect(missing).toMatchObject({ code: 66, stdout: '' });
     expect(missing.stderr).toContain('reservd: reservation 7 does not exist\n');
@@ -320,6 +328,12 @@ describe('spawned reservd', () => {
       const listed = await runReservd(['list', '--json', '--config', configPath], env);
       expect(listed.code).toBe(0);
       expect((JSON.parse(listed.stdout) as Array<{ id: number; status: string }>).map((r) => [r.id, r.status])).toEqual([[1, 'pending']]);
+      // A week ahead of the real clock the spawned process runs on, venue-local.
+      const date = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Guatemala' }).format(Date.now() + 7 * 86_400_000);
+      const added = await runReservd(['add', '--config', configPath, '--venue', 'la-villa', '--date', date, '--time', '08:00', '--courts', '3', '--first-name', 'Ana', '--last-name', 'López', '--email', 'ana@example.test', '--phone', '+1 555 0100', '--json'], env);
+      expect(added.code).toBe(0);
+      expect(JSON.parse(added.stdout)).toMatchObject({ id: 2, status: 'pending', venue: 'la-villa', target_date: date, target_time: '08:00', courts: [3], user_id: userId });
+      expect((await getReservation(holder.db, 2))?.status).toBe('pending');
       const url = await runReservd(['db-url', '--config', configPath], env);
       expect(url).toMatchObject({ code: 0, stdout: `postgres://postgres:***@127.0.0.1:${dbConfig.embeddedPort}/reservd\n` });
     } finally {
