@@ -16,7 +16,7 @@ import {
 } from './cli.js';
 import { dbUrlCommand, runPsql } from './commands/database.js';
 import { processOutput } from './commands/output.js';
-import { addReservation, cancelCommand, listCommand, showCommand, type CommandContext } from './commands/reservations.js';
+import { addReservation, cancelCommand, checkListFilter, listCommand, showCommand, type CommandContext } from './commands/reservations.js';
 import type { ReservationStatus } from './db/types.js';
 import { createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig, secretValuesOf } from './config/load.js';
@@ -179,10 +179,12 @@ function toInput(options: BookNowOptions): ImmediateBookingInput {
 
 /**
  * Runs a data command on the database of `options.config` (migrated first), logging to stderr so stdout carries
- * only the result. A running daemon's embedded server is attached to, never started twice.
+ * only the result; `check` (input validation) runs before the database is opened. A running daemon's embedded server is attached to, never started twice.
  */
-async function withDatabase(options: CommonOptions, work: (ctx: CommandContext) => Promise<number>): Promise<number> {
+async function withDatabase(options: CommonOptions, work: (ctx: CommandContext) => Promise<number>, check?: (config: Config, now: Date) => void): Promise<number> {
   const config = load(options, 'stderr');
+  // Bad input exits 65 before the database is opened (an embedded one started, migrations run).
+  check?.(config, new Date(daemonClock().now()));
   const database = await openDatabase(config.database, logger, { attach: true });
   try {
     await migrateToLatest(database.db, logger);
@@ -193,7 +195,7 @@ async function withDatabase(options: CommonOptions, work: (ctx: CommandContext) 
   }
 }
 
-function listFromOptions(o: ListOptions): Promise<number> {
+async function listFromOptions(o: ListOptions): Promise<number> {
   const filter = {
     ...(o.status ? { status: o.status as ReservationStatus[] } : {}),
     ...(o.venue !== undefined ? { venue: o.venue } : {}),
@@ -202,6 +204,7 @@ function listFromOptions(o: ListOptions): Promise<number> {
     ...(o.email !== undefined ? { email: o.email } : {}),
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
   };
+  checkListFilter(filter); // bad flags exit 65 before the database is opened (or migrated)
   return withDatabase(o, (ctx) => listCommand(ctx, filter, o.json === true));
 }
 
@@ -216,7 +219,12 @@ async function psqlCommand(args: string[], options: CommonOptions): Promise<numb
 }
 
 const dataCommands = {
-  add: (o: AddOptions) => withDatabase(o, (ctx) => addReservation(ctx, toInput(o), o.json === true)),
+  add: (o: AddOptions) =>
+    withDatabase(
+      o,
+      (ctx) => addReservation(ctx, toInput(o), o.json === true),
+      (config, now) => void validateImmediateBooking(config, toInput(o), now),
+    ),
   list: listFromOptions,
   show: (id: number, o: CommonOptions & { json?: boolean }) => withDatabase(o, (ctx) => showCommand(ctx, id, o.json === true)),
   cancel: (id: number, o: CommonOptions & { json?: boolean }) => withDatabase(o, (ctx) => cancelCommand(ctx, id, o.json === true)),

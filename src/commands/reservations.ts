@@ -61,10 +61,10 @@ export async function addReservation(ctx: CommandContext, input: ImmediateBookin
 export const STATUSES: readonly ReservationStatus[] = ['pending', 'scheduled', 'claimed', 'booking', 'succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention'];
 
 /**
- * `reservd list`: reservations matching the filters, by slot, as a table or JSON (an array of rows).
+ * Checks `list`'s filters (before the database is opened).
  * @throws ReservdError invalid_request naming `--status`, `--from`, `--to` or `--limit` when one is not valid.
  */
-export async function listCommand(ctx: CommandContext, filter: ReservationFilter, json: boolean): Promise<number> {
+export function checkListFilter(filter: ReservationFilter): void {
   for (const status of filter.status ?? []) {
     if (!STATUSES.includes(status)) throw new ReservdError('invalid_request', `--status: "${status}" is not a status (one of ${STATUSES.join(', ')})`);
   }
@@ -72,6 +72,14 @@ export async function listCommand(ctx: CommandContext, filter: ReservationFilter
     if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new ReservdError('invalid_request', `${flag}: "${value}" is not a date written YYYY-MM-DD`);
   }
   if (filter.limit !== undefined && !(filter.limit >= 1)) throw new ReservdError('invalid_request', `--limit: must be 1 or more (got ${filter.limit})`);
+}
+
+/**
+ * `reservd list`: reservations matching the filters, by slot, as a table or JSON (an array of rows).
+ * @throws ReservdError invalid_request as {@link checkListFilter}.
+ */
+export async function listCommand(ctx: CommandContext, filter: ReservationFilter, json: boolean): Promise<number> {
+  checkListFilter(filter);
   const rows = await listReservations(ctx.db, filter);
   if (json) return printJson(ctx.out, rows);
   if (rows.length === 0) {
