@@ -14,7 +14,7 @@ import type { ReservationStatus } from '../src/db/types.js';
 import { openDatabase } from '../src/db/create-database.js';
 import { DatabaseConstraintError } from '../src/db/errors.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import { getReservation, insertReservation, insertUser, startAttempt } from '../src/reservations/index.js';
+import { createImmediateReservation, getReservation, insertReservation, insertUser, startAttempt } from '../src/reservations/index.js';
 import { validatePendingOnce } from '../src/scheduling/validate-pending.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
 import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
@@ -193,6 +193,27 @@ describe('show and the status timeline (reservation_events)', () => {
       { to_status: 'pending', reason: null },
       { to_status: 'rejected', reason: 'target_time: "07:30" is not a slot start at venue "la-villa" on 2027-07-15 (slots start every 60 min from 07:00 to 21:00)' },
     ]);
+  });
+
+  it("names book-now's owner as the actor of its row, and a rolled-back change leaves no event", async () => {
+    const created = await createImmediateReservation(database.db, {
+      user: ANA,
+      ...slot(),
+      releaseAt: new Date('2027-07-13T13:00:00.000Z'),
+      slotAt: new Date('2027-07-15T13:00:00.000Z'),
+      owner: 'host:42:book-now',
+      now: NOW,
+      leaseMs: 60_000,
+    });
+    const id = created;
+    await expect(
+      database.db.transaction().execute(async (tx) => {
+        await sql`UPDATE reservations SET status = 'cancelled' WHERE id = ${id}`.execute(tx);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    const events = await database.db.selectFrom('reservation_events').select(['at', 'from_status', 'to_status', 'actor']).where('reservation_id', '=', String(id)).orderBy('id').execute();
+    expect(events).toEqual([{ at: NOW, from_status: null, to_status: 'booking', actor: 'host:42:book-now' }]);
   });
 
   it('exits 66 for an id no row has', async () => {
