@@ -90,14 +90,17 @@ export interface Services {
  * Opens the database (embedded PostgreSQL when no URL), migrates it, resolves the browser and wires the
  * executor. Fails before touching any reservation when the browser is missing.
  *
+ * `attach`: connect to the embedded server a running daemon holds instead of failing `data_dir_in_use`
+ * (`book-now`; see `openDatabase`).
+ *
  * @throws Error from the database or browser look-up (messages name the fix).
  */
-export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; observability?: Observability }): Promise<Services> {
+export async function openServices(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; observability?: Observability; attach?: boolean }): Promise<Services> {
   const { config, logger, clock } = args;
   const daemonId = args.daemonId ?? createDaemonId();
   // No browser is a setup problem, not a crash: BrowserNotFoundError exits 78 with the fix in its message.
   const executablePath = findChromium(config.daemon.browserExecutable);
-  const database = await openDatabase(config.database, logger);
+  const database = await openDatabase(config.database, logger, { attach: args.attach === true });
   const releasers: Array<{ name: string; release: () => Promise<void> }> = [{ name: 'database', release: () => database.close() }];
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>

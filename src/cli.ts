@@ -31,6 +31,25 @@ export interface BookNowOptions extends CommonOptions {
 export interface DemoOptions {
   config?: string;
 }
+/** Options of the commands that print data: `--json` prints it as JSON instead of text. */
+export interface JsonOption {
+  json?: boolean;
+}
+export type AddOptions = BookNowOptions & JsonOption;
+export interface ListOptions extends CommonOptions, JsonOption {
+  status?: string[];
+  venue?: string;
+  from?: string;
+  to?: string;
+  email?: string;
+  limit?: number;
+}
+export type ShowOptions = CommonOptions & JsonOption;
+export type CancelOptions = CommonOptions & JsonOption;
+export interface DbUrlOptions extends CommonOptions, JsonOption {
+  showPassword?: boolean;
+}
+export type PsqlOptions = CommonOptions;
 
 /** What each command does; `main.ts` supplies them. Each resolves to the process exit code. */
 export interface CommandHandlers {
@@ -41,6 +60,12 @@ export interface CommandHandlers {
   demo(options: DemoOptions): Promise<number>;
   /** `reservd standing ...` (src/commands/standing.ts); without it those commands throw. */
   standing?: StandingCommandDeps;
+  add(options: AddOptions): Promise<number>;
+  list(options: ListOptions): Promise<number>;
+  show(id: number, options: ShowOptions): Promise<number>;
+  cancel(id: number, options: CancelOptions): Promise<number>;
+  dbUrl(options: DbUrlOptions): Promise<number>;
+  psql(args: string[], options: PsqlOptions): Promise<number>;
 }
 
 /**
@@ -82,6 +107,71 @@ function parseCourts(value: string): number[] {
   return parts.map(Number);
 }
 
+function parseId(value: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(value)) throw new InvalidArgumentError(`<id> must be a reservation id, a whole number from 1 (got "${value}")`);
+  return Number(value);
+}
+
+/** The slot and person flags `book-now` and `add` share. */
+function withBookingFlags(command: Command): Command {
+  return command
+    .requiredOption('--venue <id>', 'venue id from the config')
+    .requiredOption('--date <YYYY-MM-DD>', 'slot date, venue-local')
+    .requiredOption('--time <HH:MM>', 'slot start, venue-local 24 h')
+    .requiredOption('--courts <list>', 'preferred courts in order, e.g. 2,1', parseCourts)
+    .requiredOption('--first-name <name>', "client's first name")
+    .requiredOption('--last-name <name>', "client's last name")
+    .requiredOption('--email <email>', "client's email")
+    .requiredOption('--phone <phone>', "client's phone");
+}
+
+/** The reservation and database commands (`add`, `list`, `show`, `cancel`, `db-url`, `psql`). */
+function addDataCommands(program: Command, handlers: CommandHandlers, configOption: readonly [string, string, string], finish: (p: Promise<number>) => Promise<void>): void {
+  const json = ['--json', 'print the result as JSON'] as const;
+  withBookingFlags(program.command('add').description('queue a reservation (a pending row the daemon validates, schedules and books at its release)').option(...configOption))
+    .option(...json)
+    .action((o: AddOptions) => finish(handlers.add(o)));
+  program
+    .command('list')
+    .description('list reservations, by slot')
+    .option(...configOption)
+    .option('--status <list>', 'only these statuses, comma-separated (e.g. pending,scheduled)', (v: string) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .option('--venue <id>', 'only this venue')
+    .option('--from <YYYY-MM-DD>', 'slot date on or after (venue-local)')
+    .option('--to <YYYY-MM-DD>', 'slot date on or before (venue-local)')
+    .option('--email <email>', "only this person's reservations")
+    .option('--limit <n>', 'at most n rows (default 500)', parseInteger('--limit'))
+    .option(...json)
+    .action((o: ListOptions) => finish(handlers.list(o)));
+  program
+    .command('show')
+    .description('show a reservation, its booking attempts and its status timeline')
+    .argument('<id>', 'reservation id', parseId)
+    .option(...configOption)
+    .option(...json)
+    .action((id: number, o: ShowOptions) => finish(handlers.show(id, o)));
+  program
+    .command('cancel')
+    .description('cancel a reservation (a booked one is refused: cancel it on the site)')
+    .argument('<id>', 'reservation id', parseId)
+    .option(...configOption)
+    .option(...json)
+    .action((id: number, o: CancelOptions) => finish(handlers.cancel(id, o)));
+  program
+    .command('db-url')
+    .description('print the connection URL of the database in use (embedded or not), password redacted')
+    .option(...configOption)
+    .option('--show-password', 'print the password too')
+    .option(...json)
+    .action((o: DbUrlOptions) => finish(handlers.dbUrl(o)));
+  program
+    .command('psql')
+    .description('run psql on the database in use (arguments after -- go to psql)')
+    .argument('[args...]', 'psql arguments')
+    .option(...configOption)
+    .action((args: string[], o: PsqlOptions) => finish(handlers.psql(args, o)));
+}
+
 /**
  * Builds the `reservd` program. `onExit` receives the exit code a handler resolved to.
  * @param defaultConfig config path used when `--config` is not given.
@@ -113,18 +203,7 @@ export function createProgram(handlers: CommandHandlers, onExit: (code: number) 
     .option('-p, --port <n>', 'port (0 picks a free one; default from config sandbox.port)', parseInteger('--port'))
     .option('--clock-skew-ms <ms>', "the site's clock minus the true clock, ms", parseInteger('--clock-skew-ms'))
     .action((o: SandboxOptions) => finish(handlers.sandbox(o)));
-  program
-    .command('book-now')
-    .description('book one slot immediately (same validation, executor and persistence as the queue)')
-    .option(...configOption)
-    .requiredOption('--venue <id>', 'venue id from the config')
-    .requiredOption('--date <YYYY-MM-DD>', 'slot date, venue-local')
-    .requiredOption('--time <HH:MM>', 'slot start, venue-local 24 h')
-    .requiredOption('--courts <list>', 'preferred courts in order, e.g. 2,1', parseCourts)
-    .requiredOption('--first-name <name>', "client's first name")
-    .requiredOption('--last-name <name>', "client's last name")
-    .requiredOption('--email <email>', "client's email")
-    .requiredOption('--phone <phone>', "client's phone")
+  withBookingFlags(program.command('book-now').description('book one slot immediately (same validation, executor and persistence as the queue)').option(...configOption))
     .action((o: BookNowOptions) => finish(handlers.bookNow(o)));
   program
     .command('demo')
@@ -132,5 +211,6 @@ export function createProgram(handlers: CommandHandlers, onExit: (code: number) 
     .option('-c, --config <file>', 'base configuration (default: built-in demo venue)')
     .action((o: DemoOptions) => finish(handlers.demo(o)));
   registerStandingCommands(program, handlers.standing, configOption, finish);
+  addDataCommands(program, handlers, configOption, finish);
   return program;
 }

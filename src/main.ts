@@ -3,7 +3,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { createApp, openServices, siteLookupFor } from './app.js';
-import { createProgram, DEFAULT_CONFIG_PATH, withBookNowFlag, type BookNowOptions, type CommonOptions, type RunOptions, type SandboxOptions } from './cli.js';
+import {
+  createProgram,
+  DEFAULT_CONFIG_PATH,
+  withBookNowFlag,
+  type AddOptions,
+  type BookNowOptions,
+  type CommonOptions,
+  type DbUrlOptions,
+  type ListOptions,
+  type RunOptions,
+  type SandboxOptions,
+} from './cli.js';
+import { dbUrlCommand, runPsql } from './commands/database.js';
+import { processOutput } from './commands/output.js';
+import { addReservation, cancelCommand, checkListFilter, listCommand, showCommand, type CommandContext } from './commands/reservations.js';
+import type { ReservationStatus } from './db/types.js';
 import { clockDate, createOffsetClock, systemClock, type Clock } from './clock.js';
 import { ConfigError, loadConfig, secretValuesOf } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -23,9 +38,10 @@ import { createLogger, type Logger } from './telemetry/logger.js';
  * The process entry: the only file with top-level side effects. Parses the command line,
  * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
  * exit code: 0 clean stop, 1 crash (a bug: logged with its stack), 2 booking failed (`book-now`), 65 invalid
- * booking input, 78 an operator error (systemd's `RestartPreventExitStatus=78` stops a restart loop): bad
- * configuration or environment, a database that cannot be reached or refuses the login, an embedded data
- * directory or a port in use. Exits 65 and 78 print one sentence on stderr (`reservd: ...`), no stack.
+ * booking input (or a change the database's guards refuse, `cancel`), 66 no such reservation (`show`, `cancel`),
+ * 69 psql or the database missing, 78 an operator error (systemd's `RestartPreventExitStatus=78` stops a restart
+ * loop): bad configuration or environment, a database that cannot be reached or refuses the login, an embedded
+ * data directory or a port in use. Exits 65 and 78 print one sentence on stderr (`reservd: ...`), no stack.
  */
 
 const EXIT_OK = 0;
@@ -129,16 +145,11 @@ async function sandbox(options: SandboxOptions): Promise<number> {
 async function bookNowCommand(options: BookNowOptions): Promise<number> {
   const config = load(options, 'stderr');
   const clock = daemonClock();
-  const input: ImmediateBookingInput = {
-    user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },
-    venue: options.venue,
-    targetDate: options.date,
-    targetTime: options.time,
-    courts: options.courts,
-  };
+  const input = toInput(options);
   // Before the database and Chromium: bad input exits 65 with its one sentence, and nothing is started.
   validateImmediateBooking(config, input, new Date(clock.now()));
-  const services = await openServices({ config, logger, clock });
+  // attach: a daemon holding the embedded database is talked to, not refused with data_dir_in_use.
+  const services = await openServices({ config, logger, clock, attach: true });
   const abort = new AbortController();
   void onceStopSignal().then(() => abort.abort());
   try {
@@ -161,6 +172,71 @@ async function bookNowCommand(options: BookNowOptions): Promise<number> {
     await services.close();
   }
 }
+
+function toInput(options: BookNowOptions): ImmediateBookingInput {
+  return {
+    user: { firstName: options.firstName, lastName: options.lastName, email: options.email, phone: options.phone },
+    venue: options.venue,
+    targetDate: options.date,
+    targetTime: options.time,
+    courts: options.courts,
+  };
+}
+
+/**
+ * Runs a data command on the database of `options.config` (migrated first), logging to stderr so stdout carries
+ * only the result; `check` (input validation) runs before the database is opened. A running daemon's embedded server is attached to, never started twice.
+ */
+async function withDatabase(options: CommonOptions, work: (ctx: CommandContext) => Promise<number>, check?: (config: Config, now: Date) => void): Promise<number> {
+  const config = load(options, 'stderr');
+  // Bad input exits 65 before the database is opened (an embedded one started, migrations run).
+  check?.(config, new Date(daemonClock().now()));
+  const database = await openDatabase(config.database, logger, { attach: true });
+  try {
+    await migrateToLatest(database.db, logger);
+    const out = { write: (text: string) => processOutput.write(scrubSecrets(text, secrets)), error: processOutput.error };
+    return await work({ db: database.db, config, now: new Date(daemonClock().now()), out });
+  } finally {
+    await database.close();
+  }
+}
+
+async function listFromOptions(o: ListOptions): Promise<number> {
+  const filter = {
+    ...(o.status ? { status: o.status as ReservationStatus[] } : {}),
+    ...(o.venue !== undefined ? { venue: o.venue } : {}),
+    ...(o.from !== undefined ? { from: o.from } : {}),
+    ...(o.to !== undefined ? { to: o.to } : {}),
+    ...(o.email !== undefined ? { email: o.email } : {}),
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+  };
+  checkListFilter(filter); // bad flags exit 65 before the database is opened (or migrated)
+  return withDatabase(o, (ctx) => listCommand(ctx, filter, o.json === true));
+}
+
+async function psqlCommand(args: string[], options: CommonOptions): Promise<number> {
+  const config = load(options, 'stderr');
+  const database = await openDatabase(config.database, logger, { attach: true });
+  try {
+    return await runPsql(database.url, args, processOutput);
+  } finally {
+    await database.close();
+  }
+}
+
+const dataCommands = {
+  add: (o: AddOptions) =>
+    withDatabase(
+      o,
+      (ctx) => addReservation(ctx, toInput(o), o.json === true),
+      (config, now) => void validateImmediateBooking(config, toInput(o), now),
+    ),
+  list: listFromOptions,
+  show: (id: number, o: CommonOptions & { json?: boolean }) => withDatabase(o, (ctx) => showCommand(ctx, id, o.json === true)),
+  cancel: (id: number, o: CommonOptions & { json?: boolean }) => withDatabase(o, (ctx) => cancelCommand(ctx, id, o.json === true)),
+  dbUrl: (o: DbUrlOptions) => dbUrlCommand(load(o, 'stderr').database, processOutput, { showPassword: o.showPassword === true, json: o.json === true }),
+  psql: psqlCommand,
+};
 
 /**
  * pg's answers when the server refuses the login or cannot be found: SQLSTATE 28P01 (wrong password), 28000
@@ -219,6 +295,7 @@ function packageVersion(): string {
 const program = createProgram(
   {
     run, migrate, sandbox, bookNow: bookNowCommand, demo: (o) => runDemo({ configPath: o.config, env, onStopSignal: onceStopSignal }),
+    ...dataCommands,
     standing: { load: (path) => load({ config: path }, 'stderr'), openDatabase: (config) => openStandingDatabase(config, logger), write: (text) => process.stdout.write(scrubSecrets(text, secrets)), now: () => clockDate(systemClock) },
   },
   exit,
@@ -234,7 +311,8 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const message = scrubSecrets(err instanceof Error ? err.message : String(err), secrets);
   if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
     const field = (err as { field?: string }).field;
-    // Only `book-now` and `standing` let an input error reach this point (the daemon rejects a bad row and keeps running).
+    // Only `book-now`, `add`, `standing` and the data commands let an input error reach this point (the daemon rejects a bad
+    // row and keeps running); `add` shares book-now's flags.
     // One sentence on stderr and nothing else: a log line beside it would say the same thing twice.
     process.stderr.write(`reservd: ${code === EXIT_BAD_INPUT ? withBookNowFlag(field, message) : message}\n`);
   } else {

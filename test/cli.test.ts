@@ -294,6 +294,12 @@ describe('createProgram', () => {
       sandbox: async (o) => (calls.sandbox.push(o), 0),
       bookNow: async (o) => (calls.bookNow.push(o), 2),
       demo: async () => 0,
+      add: async () => 0,
+      list: async () => 0,
+      show: async () => 0,
+      cancel: async () => 0,
+      dbUrl: async () => 0,
+      psql: async () => 0,
     };
     const created = createProgram(handlers, (code) => calls.exits.push(code), defaultConfig);
     // Subcommands copy the output settings when they are created, so each one is configured.

@@ -46,6 +46,12 @@ async function standing(...args: string[]): Promise<{ code: number; out: string 
     sandbox: unused,
     bookNow: unused,
     demo: unused,
+    add: unused,
+    list: unused,
+    show: unused,
+    cancel: unused,
+    dbUrl: unused,
+    psql: unused,
     standing: { load: (path) => loadConfig(path), openDatabase: (config) => openStandingDatabase(config, logger), write: (text) => void (out += text), now: () => NOW },
   };
   await createProgram(handlers, (c) => void (code = c)).parseAsync(['node', 'reservd', 'standing', ...args, '--config', configPath]);

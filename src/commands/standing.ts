@@ -35,7 +35,7 @@ export interface StandingCommandDeps {
 
 /** Opens the config's database and applies the migrations (the table must exist for a first `add`). */
 export async function openStandingDatabase(config: Config, logger: Logger): Promise<StandingDatabase> {
-  const handle = await openDatabase(config.database, logger);
+  const handle = await openDatabase(config.database, logger, { attach: true });
   try {
     await migrateToLatest(handle.db, logger);
   } catch (err) {

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Clock } from '../clock.js';
 import { redactUrl, scrubSecrets } from '../redact.js';
 import type { DatabaseConfig } from '../config/schema.js';
-import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
+import { findRunningEmbeddedServer, startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
 import { DatabaseConnectionError, isTransientDbError } from './errors.js';
 import { startListener, type Listener } from './listen.js';
 import type { DbLogger } from './logger.js';
@@ -21,8 +21,13 @@ export interface DatabaseHandle {
   db: Kysely<Database>;
   /** Connection string in use, password included: log it only through `redactUrl`. */
   url: string;
-  /** True when reservd started its own embedded PostgreSQL (no `database.url`/`DATABASE_URL`). */
+  /**
+   * True when the database is the embedded PostgreSQL (no `database.url`/`DATABASE_URL`): started by this
+   * process, or — with `attach` — one a running daemon holds.
+   */
   embedded: boolean;
+  /** True when `attach` found the embedded server already running (another process started it and stops it). */
+  attached: boolean;
   /**
    * LISTENs on `channel` over a dedicated connection that reconnects (with backoff) when lost; after a
    * reconnect `onNotify('')` asks for a rescan. Closed by `close()` too.
@@ -69,6 +74,9 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
  * (call `migrateToLatest`). Checks the connection once so a bad URL fails here, not at the first query.
  *
  * @param options.clock timer source for LISTEN reconnect and the start-up wait (default the system clock).
+ * @param options.attach when the embedded data directory is held by a running server (a `reservd run`), connect
+ *   to it (`findRunningEmbeddedServer`: port from `postmaster.pid`, password from `reservd-password`) instead of
+ *   failing `data_dir_in_use`; `close()` then leaves it running. For the CLI's commands and `book-now`.
  * A server that refuses connections (it may still be starting, e.g. both started by systemd at boot) is
  * waited for up to `config.retryMs` (default {@link DEFAULT_RETRY_MS}), with backoff.
  *
@@ -77,12 +85,13 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
  *   wrong password or database name, or a host that does not resolve. Each message names the URL with its
  *   password replaced by `***`, never the password.
  */
-export async function openDatabase(config: DatabaseConfig, logger: DbLogger, options: { clock?: Clock } = {}): Promise<DatabaseHandle> {
+export async function openDatabase(config: DatabaseConfig, logger: DbLogger, options: { clock?: Clock; attach?: boolean } = {}): Promise<DatabaseHandle> {
   let server: EmbeddedServer | null = null;
-  if (config.url === null) {
+  const running = config.url === null && options.attach === true ? await findRunningEmbeddedServer(config.embeddedDataDir) : null;
+  if (config.url === null && running === null) {
     server = await startEmbeddedServer({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
   }
-  const url = server?.url ?? (config.url as string);
+  const url = running?.url ?? server?.url ?? (config.url as string);
   const connectionTimeoutMs = config.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
   const db = createKysely(url, { poolMax: config.poolMax, connectionTimeoutMs, logger });
   try {
@@ -101,7 +110,8 @@ export async function openDatabase(config: DatabaseConfig, logger: DbLogger, opt
   return {
     db,
     url,
-    embedded: server !== null,
+    embedded: config.url === null,
+    attached: running !== null,
     async listen(channel, onNotify) {
       if (closePromise) throw new Error(`Database: cannot LISTEN ${channel} after close().`);
       const listener = await startListener({ url, channel, onNotify, logger, connectionTimeoutMs, ...(options.clock ? { clock: options.clock } : {}) });

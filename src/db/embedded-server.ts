@@ -229,5 +229,48 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   }
   const durationMs = clock.now() - startedMs;
   logger.info({ dataDir, port, durationMs }, `Embedded PostgreSQL is running on 127.0.0.1:${port} (data directory ${dataDir}, log ${logFile}, started in ${durationMs} ms).`);
-  return { url: `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`, stop };
+  return { url: embeddedUrl(password, port), stop };
+}
+
+/** The embedded server another process (a running `reservd run`) holds on a data directory. */
+export interface RunningEmbeddedServer {
+  /** Connection string of its `reservd` database, password included (redact before logging). */
+  url: string;
+  /** Its postmaster's pid (from `postmaster.pid`). */
+  pid: number;
+  /** Its TCP port on 127.0.0.1 (from `postmaster.pid`, which may differ from `database.embeddedPort`). */
+  port: number;
+}
+
+/**
+ * The embedded PostgreSQL running on `dataDir`, if any: PostgreSQL's `postmaster.pid` (line 1 the pid, line 4 the
+ * port) names a live process, and reservd's `reservd-password` file (written at initdb) holds the superuser's
+ * password. A second process uses it to reach the server a daemon started instead of failing `data_dir_in_use`.
+ *
+ * @returns null when no server runs there (no lock file, or its process is gone) or the password cannot be read.
+ */
+export async function findRunningEmbeddedServer(dataDirPath: string): Promise<RunningEmbeddedServer | null> {
+  const dataDir = path.resolve(dataDirPath);
+  const lines = (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(port) || port <= 0) return null;
+  if ((await processState(pid)) !== 'running') return null;
+  const password = (await readFile(path.join(dataDir, PASSWORD_FILE), 'utf8').catch(() => '')).trim();
+  if (!password) return null;
+  return { url: embeddedUrl(password, port), pid, port };
+}
+
+/**
+ * The URL the embedded server on `dataDir` is (or would be) reached at on `port`, password from
+ * `reservd-password`; null when the data directory has no readable password file (never initialised).
+ */
+export async function embeddedUrlOf(dataDirPath: string, port: number): Promise<string | null> {
+  const password = (await readFile(path.join(path.resolve(dataDirPath), PASSWORD_FILE), 'utf8').catch(() => '')).trim();
+  return password ? embeddedUrl(password, port) : null;
+}
+
+/** The URL of the embedded `reservd` database: user {@link SUPERUSER}, on 127.0.0.1:`port`. */
+function embeddedUrl(password: string, port: number): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
 }

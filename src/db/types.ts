@@ -186,6 +186,24 @@ export interface DaemonsTable {
   stopped_at: Date | null;
 }
 
+/**
+ * `reservation_events` (migration 0009): one row per status a reservation took, written by a trigger in the
+ * transaction of the change (daemon updates and hand edits alike).
+ */
+export interface ReservationEventsTable {
+  id: Int8Id;
+  reservation_id: Int8Ref;
+  /** The row's new `updated_at` when the change set it, else the transaction's time. */
+  at: AuditInstant;
+  /** Null for the insert. */
+  from_status: ReservationStatus | null;
+  to_status: ReservationStatus;
+  /** The row's `reason` after the change. */
+  reason: string | null;
+  /** `reservd.actor` of the session, else the lease owner (a daemon id), else null (a hand edit). */
+  actor: string | null;
+}
+
 /** The whole database as Kysely sees it. */
 export interface Database {
   booking_users: BookingUsersTable;
@@ -194,4 +212,5 @@ export interface Database {
   site_blocks: SiteBlocksTable;
   daemons: DaemonsTable;
   standing_reservations: StandingReservationsTable;
+  reservation_events: ReservationEventsTable;
 }

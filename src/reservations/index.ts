@@ -57,3 +57,12 @@ export {
 } from './recovery.js';
 export { pingDatabase, countReservationsByStatus, listUpcomingReleases, listRecentOutcomes, type StatusPageRow } from './observability.js';
 export { insertStanding, userExists, listStanding, getStandingStatus, setStandingStatus, removeStanding, insertOccurrence, type StandingRow, type StandingInsert } from './standing.js';
+export {
+  findOrCreateUser,
+  listReservations,
+  getReservationWithUser,
+  listReservationEvents,
+  cancelReservation,
+  type ReservationFilter,
+  type ReservationEvent,
+} from './cli-queries.js';
