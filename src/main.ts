@@ -39,9 +39,10 @@ import { createLogger, type Logger } from './telemetry/logger.js';
  * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
  * exit code: 0 clean stop, 1 crash (a bug: logged with its stack), 2 booking failed (`book-now`), 65 invalid
  * booking input (or a change the database's guards refuse, `cancel`), 66 no such reservation (`show`, `cancel`),
- * 69 psql or the database missing, 78 an operator error (systemd's `RestartPreventExitStatus=78` stops a restart
- * loop): bad configuration or environment, a database that cannot be reached or refuses the login, an embedded
- * data directory or a port in use. Exits 65 and 78 print one sentence on stderr (`reservd: ...`), no stack.
+ * 69 psql or the database missing, 75 a database that stayed unreachable (systemd tries again), 78 an operator
+ * error (systemd's `RestartPreventExitStatus=78` stops a restart loop): bad configuration or environment, a
+ * database that refuses the login, an embedded data directory or a port in use. Exits 65, 75 and 78 print one
+ * sentence on stderr (`reservd: ...`), no stack.
  */
 
 const EXIT_OK = 0;
@@ -49,6 +50,8 @@ const EXIT_CRASH = 1;
 const EXIT_BOOKING_FAILED = 2;
 const EXIT_BAD_INPUT = 65;
 const EXIT_BAD_CONFIG = 78;
+/** sysexits' EX_TEMPFAIL: the database stayed unreachable; a restart later may find it up (systemd restarts on it). */
+const EXIT_TEMPFAIL = 75;
 
 const env = process.env;
 /** The level of the logger before the config is loaded: a bad `RESERVD_LOG_LEVEL` is refused by `loadConfig` (exit 78), not by pino. */
@@ -255,12 +258,15 @@ function exitCodeFor(err: unknown): number {
     case 'config_invalid':
     case 'browser_not_found':
     // Set-up problems an operator must fix; restarting cannot help: an embedded data directory PostgreSQL
-    // cannot use or another PostgreSQL already runs on, a port in use, a database that stayed unreachable.
+    // cannot use or another PostgreSQL already runs on, a port in use.
     case 'data_dir_unusable':
     case 'data_dir_in_use':
     case 'port_in_use':
-    case 'unavailable':
       return EXIT_BAD_CONFIG;
+    // A database that stayed unreachable for database.retryMs: one sentence too, but not 78 — at boot the
+    // server may simply not be up yet, and systemd must try again (Restart=on-failure, RestartSec).
+    case 'unavailable':
+      return EXIT_TEMPFAIL;
     case 'invalid_request': // ContractError
     case 'slot_time_invalid': // SlotTimeError
       return EXIT_BAD_INPUT;
@@ -309,7 +315,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   }
   const code = exitCodeFor(err);
   const message = scrubSecrets(err instanceof Error ? err.message : String(err), secrets);
-  if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT) {
+  if (code === EXIT_BAD_CONFIG || code === EXIT_BAD_INPUT || code === EXIT_TEMPFAIL) {
     const field = (err as { field?: string }).field;
     // Only `book-now`, `add`, `standing` and the data commands let an input error reach this point (the daemon rejects a bad
     // row and keeps running); `add` shares book-now's flags.
