@@ -68,12 +68,12 @@ interface LogLine {
   reservation_id?: number;
 }
 
-async function start(startMs: number) {
+async function start(startMs: number, answer: Parameters<typeof scriptedFlow>[1] = () => ({ outcome: 'booked' })) {
   const clock: ManualClock = createManualClock(startMs);
   const lines: LogLine[] = [];
   const logger = createLogger({ destination: { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) } });
   const pool = countingPool();
-  const { flow, submits } = scriptedFlow(clock, () => ({ outcome: 'booked' }));
+  const { flow, submits } = scriptedFlow(clock, answer);
   const executor = createExecutor({ clock, logger, pool, flow, executorId: 'cancel-test', attemptTimeoutMs: 5_000, notOpenRetryBudgetMs: 0, notOpenRetryIntervalMs: 250 });
   let notify: (payload?: string) => void = () => {};
   scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId: 'cancel-test', subscribe: (cb) => (notify = cb) });
@@ -129,5 +129,19 @@ describe('a user cancel noticed at its NOTIFY', () => {
     await scheduler!.tickOnce();
     expect(h.pool.acquired()).toBe(0);
     expect(cancelledLines(h.lines)).toEqual([{ level: 'info', reservation_id: id }]);
+  });
+
+  it('booking (the submit is on its way): the cancel is left to the submit\'s rules, never "cancelled by the user"', async () => {
+    const id = await insert();
+    let cancelledMidSubmit = false;
+    const h = await start(RELEASE_MS - 1_000, () => ({ outcome: 'booked', after: async () => void (await cancel(id), (cancelledMidSubmit = true)) }));
+    await waitFor('the claim and the prepared pages', async () => (await row(id)).status === 'claimed' && h.pool.acquired() === 2);
+    h.clock.set(RELEASE_MS);
+    await waitFor('the session to end', () => (cancelledMidSubmit && scheduler!.inFlight() === 0) || undefined, { timeoutMs: 5_000, everyMs: 5 });
+    const r = await getReservation(database.db, id);
+    // The site took it after the cancel: the row needs attention, with the code (flagLateBooking).
+    expect({ status: r?.status, confirmation_code: r?.confirmation_code }).toEqual({ status: 'needs_attention', confirmation_code: 'CODE-9' });
+    expect(h.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([`reservation ${id}: booked on the site after the row had become cancelled; needs attention (booking CODE-9 on court 2)`]);
+    expect(cancelledLines(h.lines)).toEqual([]);
   });
 });
