@@ -185,7 +185,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
       throw err;
     });
     const { database, executor, daemonId, pool } = services;
-    let wake: () => void = () => {};
+    let wake: (payload: string) => void = () => {};
     const siteClocks = createSiteClockCache({ clock, logger });
     registration = createDaemonRegistration({
       db: database.db,
@@ -196,7 +196,7 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     // Live before the first tick: other daemons on the database leave this daemon's venues to it from now on.
     await registration.start();
     scheduler = createScheduler({ db: database.db, config, clock, logger, executor, daemonId, siteClocks, siteLookup: siteLookupFor(config), subscribe: (w) => (wake = w), isDeadOwner: (owner) => isDeadLocalDaemon(owner) });
-    const listener = await database.listen(RESERVATIONS_CHANNEL, () => wake());
+    const listener = await database.listen(RESERVATIONS_CHANNEL, (payload) => wake(payload));
     unlisten = () => listener.close();
     const running = scheduler;
     observability.attach({ db: database.db, browser: () => pool.state(), lastTickAt: () => running.lastTickAt(), siteClocks, daemonId });

@@ -14,6 +14,11 @@ export interface Heartbeat {
    * this is expected, not a lost lease. The heartbeat keeps renewing until {@link Heartbeat.stop}.
    */
   ending(): void;
+  /**
+   * The user cancelled the row and it was closed (lease cleared): aborts {@link Heartbeat.lost} now, without
+   * the "lease lost" warning, and ends the heartbeat.
+   */
+  cancelled(): void;
   /** Stops the heartbeat and waits for a beat in flight; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -60,6 +65,11 @@ export function startHeartbeat(deps: { db: Kysely<Database>; clock: Clock; logge
     lost: lost.signal,
     ending() {
       ending = true;
+    },
+    cancelled() {
+      ending = true;
+      stopped.abort();
+      lost.abort();
     },
     async stop() {
       stopped.abort();

@@ -6,6 +6,7 @@ import type { ReservationSource } from '../db/types.js';
 import type { BookingExecutor, BookingSessionPort } from '../booking/session-port.js';
 import {
   claimDue,
+  closeCancelled,
   closeUnsubmittedAttempts,
   createImmediateReservation,
   findStartedAttempt,
@@ -104,17 +105,41 @@ export interface BookingSessions {
    * Never throws for a row no longer held.
    */
   recoverCrashed(id: number, err: unknown): Promise<void>;
+  /**
+   * A NOTIFY named row `id` (`reservd_reservations`): when the user cancelled it before its fire began — held
+   * here and still `claimed`, or not held (`pending`/`scheduled`) and of this daemon's venues — the row is
+   * closed (`closeCancelled`: lease cleared, `finished_at` set), "cancelled by the user" is logged once, and a
+   * held row's session ends at once (its prepared pages are released, nothing is submitted). A cancel after
+   * the fire began (`booking`) is left to the submit's own rules (settle, `flagUnknownAfterCancel`).
+   *
+   * @returns whether the row was closed here. @throws database errors (the caller logs them).
+   */
+  noticeCancel(id: number): Promise<boolean>;
+}
+
+/** In-memory state of a held row's session, for {@link BookingSessions.noticeCancel}. */
+interface HoldState {
+  /** Set just before the fire's `claimed → booking` is sent: a cancel from then on follows the submit's rules. */
+  firing: boolean;
+  /** The user cancelled the row and it was closed here: the session ends without settling it. */
+  cancelled: boolean;
+  cancel(): void;
 }
 
 /** Creates the booking sessions of one owner (`deps.daemonId`). */
 export function createBookingSessions(deps: SessionDeps): BookingSessions {
   const { db, clock, logger, daemonId: owner } = deps;
   const running = new Set<number>();
+  const holds = new Map<number, HoldState>();
+  /** Rows not held here whose cancel was logged (a line per row, not per NOTIFY). */
+  const noticedCancels = new Set<number>();
   const now = (): Date => new Date(clock.now());
 
   function open(id: number, source: ReservationSource, request: BookingRequest, venue: VenueConfig, releaseAt: Date): BookingSession {
     running.add(id);
     const beat = startHeartbeat(deps, { id, owner, leaseMs: deps.leaseMs });
+    const hold: HoldState = { firing: false, cancelled: false, cancel: () => beat.cancelled() };
+    holds.set(id, hold);
     let ran = false;
     return {
       id,
@@ -128,9 +153,11 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
         const log = logger.child({ reservation_id: id, venue: request.venue, target_date: request.targetDate, target_time: request.targetTime });
         try {
           const gate = { refused: false };
-          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost, gate });
+          const port = createPort(deps, { id, request, venue, releaseAt, args, lost: beat.lost, gate, hold });
           const execution = await deps.executor.execute(port);
           beat.ending();
+          // Closed by noticeCancel before anything was submitted: nothing to settle.
+          if (hold.cancelled && execution.kind === 'interrupted') return { result: execution.result, recorded: false };
           // The site's own "irregular usage" (not our cool-off refusing the fire): the venue cools off.
           // After a submit the flag leaves the outcome unknown (reconciliation looks), and the venue cools off all the same.
           const flagged = execution.result.outcome === 'site_blocked' && !gate.refused ? execution.result : null;
@@ -141,6 +168,7 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
           beat.ending();
           await beat.stop();
           running.delete(id);
+          holds.delete(id);
         }
       },
     };
@@ -184,6 +212,24 @@ export function createBookingSessions(deps: SessionDeps): BookingSessions {
       if (reconciled.decision === 'not_held' && (await releaseClaim(db, { id, owner, now: now() }))) {
         deps.logger.warn({ reservation_id: id, status: 'scheduled' }, `reservation ${id}: back in the queue after its booking job crashed before any fire`);
       }
+    },
+
+    async noticeCancel(id) {
+      const hold = holds.get(id);
+      if (hold?.firing || hold?.cancelled || (!hold && noticedCancels.has(id))) return false;
+      const closed = await closeCancelled(db, { id, owner, held: hold !== undefined, venues: Object.keys(deps.venues), now: now() });
+      // Closed while held: its fire had not begun (`firing` is set before `claimed → booking` is sent, and this
+      // cancel committed before its NOTIFY), so a fire starting meanwhile finds the row cancelled.
+      if (!closed) return false;
+      if (hold) {
+        hold.cancelled = true;
+        deps.logger.info({ reservation_id: id, status: 'cancelled' }, `reservation ${id} cancelled by the user; releasing its prepared page, nothing is submitted`);
+        hold.cancel();
+      } else {
+        noticedCancels.add(id);
+        deps.logger.info({ reservation_id: id, status: 'cancelled' }, `reservation ${id} cancelled by the user before it was claimed`);
+      }
+      return true;
     },
   };
 }
@@ -265,7 +311,7 @@ async function admitClaimed(deps: SessionDeps, row: ClaimedReservation, running:
  */
 function createPort(
   deps: SessionDeps,
-  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal; gate: { refused: boolean } },
+  held: { id: number; request: BookingRequest; venue: VenueConfig; releaseAt: Date; args: RunArgs; lost: AbortSignal; gate: { refused: boolean }; hold: { firing: boolean } },
 ): BookingSessionPort {
   const { db, clock, daemonId: owner } = deps;
   const { id, args } = held;
@@ -286,6 +332,7 @@ function createPort(
     signal,
     stopWaiting: args.stopWaiting ?? new AbortController().signal,
     async beginFire() {
+      held.hold.firing = true;
       const begun = await onFirePath('beginning the fire', () => startBooking(db, { id, owner, now: now(), leaseMs: deps.leaseMs }));
       if (begun) logger.info({ status: 'booking' }, `reservation ${id}: booking (claimed → booking, the fire begins)`);
       return begun;

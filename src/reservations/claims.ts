@@ -199,3 +199,23 @@ export async function expireLeasesOfDeadOwners(
   }
   return ended;
 }
+
+/**
+ * Closes a row the user cancelled (`UPDATE reservations SET status = 'cancelled'`, `reservd cancel`): clears
+ * the lease and stamps `finished_at` (kept when the cancel stamped it). `held`: the row is `owner`'s held row
+ * whose fire has not begun, so only a lease of `owner` is cleared; otherwise only a row nobody holds (it was
+ * `pending`/`scheduled`) of one of `venues` is closed. A row not `cancelled`, or held by someone else, is left alone.
+ *
+ * @returns whether the row was closed here.
+ */
+export async function closeCancelled(db: Kysely<Database>, args: { id: number; owner: string; held: boolean; venues: readonly string[]; now: Date }): Promise<boolean> {
+  const result = await db
+    .updateTable('reservations')
+    .set((eb) => ({ lease_owner: null, lease_expires_at: null, finished_at: eb.fn.coalesce('finished_at', eb.val(args.now)), updated_at: args.now }))
+    .where('id', '=', String(args.id))
+    .where('status', '=', 'cancelled')
+    .where((eb) => (args.held ? eb('lease_owner', '=', args.owner) : eb('lease_owner', 'is', null)))
+    .where(inVenues('venue', args.venues))
+    .executeTakeFirst();
+  return changedRow(result);
+}

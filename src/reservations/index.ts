@@ -5,7 +5,7 @@
  * it changed the row.
  */
 export { listPending, markScheduled, markRejected, expireOverdue, nextReleaseAt } from './intake.js';
-export { claimDue, expireLeasesOfDeadOwners, heartbeat, isHeld, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
+export { claimDue, closeCancelled, expireLeasesOfDeadOwners, heartbeat, isHeld, releaseClaim, startBooking, requeueReservation, markNeedsAttention, type ClaimDueArgs } from './claims.js';
 export {
   registerDaemon,
   touchDaemon,

@@ -30,8 +30,11 @@ export interface SchedulerOptions {
    * once instead of after `leaseMs`. Without it leases only run out.
    */
   isDeadOwner?: (owner: string) => boolean;
-  /** Subscribes to "a reservation was inserted/changed" notifications; the callback wakes the loop. */
-  subscribe?: (onNotify: () => void) => void;
+  /**
+   * Subscribes to "a reservation was inserted/changed" notifications (payload: the row id; `''` after a
+   * reconnect); the callback wakes the loop and closes a row the user cancelled (`noticeCancel`).
+   */
+  subscribe?: (onNotify: (payload?: string) => void) => void;
   /**
    * Asks the site what a member can (an appointment by hash, whether a time is offered), to reconcile unknown
    * booking outcomes. Without it, every submit with an unknown outcome goes to `needs_attention`.
@@ -109,6 +112,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     for (const session of await sessions.holdDue({ horizonMs: claimHorizonMs(config, siteClocks, baseline), limit: free })) jobs.start(session);
   }
 
+  /** A cancelled row named by a NOTIFY is closed at once (its wake-up is recomputed by the woken loop). */
+  function noticeCancel(payload: string | undefined): void {
+    const id = Number(payload);
+    if (payload === undefined || payload === '' || !Number.isSafeInteger(id) || id <= 0) return;
+    sessions.noticeCancel(id).catch((err: unknown) => logger.warn({ err, reservation_id: id }, `reservation ${id}: could not check it after its change notification; the heartbeat notices a cancel`));
+  }
+
   async function nextDelayMs(): Promise<number> {
     if (baseline) return config.daemon.pollIntervalMs;
     const next = await nextReleaseAt(db, venueIds);
@@ -123,7 +133,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     start() {
       if (loopDone) return;
       let wake: () => void = () => {};
-      if (!baseline) options.subscribe?.(() => wake());
+      if (!baseline) options.subscribe?.((payload) => {
+        wake();
+        noticeCancel(payload);
+      });
       // Measure every venue's site clock now, in the background: a booking claimed shortly before its
       // release then fires on the site's clock too, and a site far ahead is claimed early enough.
       if (siteClocks) for (const [venueId, venue] of Object.entries(config.venues)) void siteClocks.offsetFor(venueId, venue, jobs.abortSignal);
