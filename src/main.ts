@@ -29,6 +29,7 @@ import { openStandingDatabase } from './commands/standing.js';
 import { runDemo } from './demo.js';
 import { ReservdError } from './errors.js';
 import { scrubSecrets } from './redact.js';
+import { createSystemdNotifier } from './systemd/notify.js';
 import { runSandbox } from './sandbox/run-sandbox.js';
 import { bookNow, validateImmediateBooking, type ImmediateBookingInput } from './scheduling/book-now.js';
 import { SlotTimeError } from './scheduling/release-time.js';
@@ -110,14 +111,58 @@ function daemonClock(): Clock {
   return createOffsetClock(offsetMs);
 }
 
+/**
+ * `reservd run`: starts the daemon and, under systemd (`NOTIFY_SOCKET` set), sends READY=1 once migrations ran
+ * and the scheduler's first tick loaded the queue, WATCHDOG=1 pings from the event loop, and STOPPING=1 on the
+ * stop signal (src/systemd/notify.ts).
+ */
 async function run(options: RunOptions): Promise<number> {
   const config = load(options);
-  const app = createApp({ config, logger, clock: daemonClock() });
+  const clock = daemonClock();
+  const notifier = createSystemdNotifier({ env, clock, logger });
+  const app = createApp({ config, logger, clock });
   const stopSignal = onceStopSignal();
+  let stopRequested = false;
+  void stopSignal.then(() => (stopRequested = true));
+  await notifier.status('starting: opening and migrating the database');
   await app.start();
+  // The queue is loaded once the scheduler's first tick has read it (a failing tick retries with backoff).
+  while (!stopRequested && app.scheduler()?.lastTickAt() == null) await clock.sleep(QUEUE_LOADED_POLL_MS);
+  if (!stopRequested) {
+    notifier.startWatchdog();
+    await notifier.ready(`running: venues ${Object.keys(config.venues).join(', ') || '(none)'}`);
+    startTestBusyLoop(clock);
+  }
   await stopSignal;
-  await app.stop();
+  await notifier.stopping(`stopping: draining in-flight bookings (up to ${config.daemon.stopGraceMs} ms)`);
+  try {
+    await app.stop();
+  } finally {
+    notifier.stopWatchdog();
+  }
   return EXIT_OK;
+}
+
+/** How often `run` checks whether the scheduler's first tick has loaded the queue (ms). */
+const QUEUE_LOADED_POLL_MS = 10;
+
+/**
+ * Tests only: `RESERVD_TEST_BUSY_LOOP_AT_MS` (an integer, ms) freezes the event loop in a busy loop that many
+ * ms after READY=1, so a process test can show that WATCHDOG=1 pings stop and a supervisor restarts the
+ * daemon (test/systemd.test.ts). Never set it in production: the daemon hangs until it is killed.
+ *
+ * @throws ConfigError when the variable is set but not a non-negative integer.
+ */
+function startTestBusyLoop(clock: Clock): void {
+  const raw = env.RESERVD_TEST_BUSY_LOOP_AT_MS;
+  if (raw === undefined || raw === '') return;
+  const atMs = Number(raw);
+  if (!Number.isSafeInteger(atMs) || atMs < 0) throw new ConfigError(`RESERVD_TEST_BUSY_LOOP_AT_MS must be a non-negative integer number of ms, got "${raw}"`);
+  logger.warn({ at_ms: atMs }, 'RESERVD_TEST_BUSY_LOOP_AT_MS is set: the event loop will freeze (tests only)');
+  void clock.sleep(atMs).then(() => {
+    logger.warn('RESERVD_TEST_BUSY_LOOP_AT_MS: freezing the event loop now');
+    for (;;) clock.now();
+  });
 }
 
 async function migrate(options: CommonOptions): Promise<number> {

@@ -49,13 +49,13 @@ export function writeDaemonConfig(config: Record<string, unknown>): string {
 }
 
 /**
- * Spawns `reservd run --config <configPath>` with `DATABASE_URL` and optional
- * `RESERVD_TEST_CLOCK_OFFSET_MS`; resolves once it logged "reservd started".
+ * Spawns `reservd run --config <configPath>` with `DATABASE_URL`, optional
+ * `RESERVD_TEST_CLOCK_OFFSET_MS` and any extra `env` (e.g. a fake `NOTIFY_SOCKET`); resolves once it logged "reservd started".
  *
  * @throws Error with the daemon's output when it exits or does not start within `startTimeoutMs`.
  */
-export async function spawnDaemon(args: { configPath: string; databaseUrl: string; clockOffsetMs?: number; startTimeoutMs?: number }): Promise<DaemonProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: args.databaseUrl, RESERVD_LOG_LEVEL: 'debug' };
+export async function spawnDaemon(args: { configPath: string; databaseUrl: string; clockOffsetMs?: number; startTimeoutMs?: number; env?: Record<string, string> }): Promise<DaemonProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: args.databaseUrl, RESERVD_LOG_LEVEL: 'debug', ...args.env };
   delete env.RESERVD_TEST_CLOCK_OFFSET_MS;
   if (args.clockOffsetMs !== undefined) env.RESERVD_TEST_CLOCK_OFFSET_MS = String(Math.round(args.clockOffsetMs));
   const spawnedAtMs = systemClock.now();
