@@ -70,3 +70,17 @@ describe('formatNotification', () => {
     expect(expired.text).toBe('⚠️ Expired before booking: 2027-03-10 at 20:00 (la-villa)\nHi Ana,\nReason: slot started while waiting\nReservation 12');
   });
 });
+
+describe('notify config', () => {
+  it('is off by default and resolves its secrets from the environment', async () => {
+    const { parseConfig, secretValuesOf } = await import('../src/config/load.js');
+    expect(parseConfig({ venues: {} }).notify.webhook).toBeUndefined();
+    const config = parseConfig(
+      { venues: {}, notify: { webhook: { url: 'http://127.0.0.1:9/hook', secret: { fromEnv: 'HOOK_SECRET' } }, telegram: { botToken: { fromEnv: 'TG_TOKEN' } } } },
+      { HOOK_SECRET: 's3cret', TG_TOKEN: '1:abc' },
+    );
+    expect(config.notify.webhook).toEqual({ url: 'http://127.0.0.1:9/hook', secret: 's3cret' });
+    expect(config.notify.telegram).toEqual({ botToken: '1:abc', baseUrl: 'https://api.telegram.org' });
+    expect(secretValuesOf(config)).toEqual(expect.arrayContaining(['s3cret', '1:abc']));
+  });
+});
