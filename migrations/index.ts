@@ -8,6 +8,7 @@ import * as m0006 from './0006_result_without_contact.js';
 import * as m0007 from './0007_booked_rows_final.js';
 import * as m0008 from './0008_slot_end.js';
 import * as m0009 from './0009_reservation_events.js';
+import * as m0010 from './0010_notification_outbox.js';
 import * as m0011 from './0011_standing_reservations.js';
 
 /**
@@ -25,5 +26,6 @@ export const migrations: Record<string, Migration> = {
   '0007_booked_rows_final': m0007,
   '0008_slot_end': m0008,
   '0009_reservation_events': m0009,
+  '0010_notification_outbox': m0010,
   '0011_standing_reservations': m0011,
 };

@@ -16,6 +16,7 @@ import { createScheduler, type Scheduler } from './scheduling/daemon.js';
 import { createDaemonRegistration, type DaemonRegistration } from './scheduling/daemon-registration.js';
 import { createSiteClockCache } from './scheduling/site-clock-cache.js';
 import { createObservability, type Observability } from './http/observability.js';
+import { createNotifyDispatcher, NOTIFICATIONS_CHANNEL, outboxDepth, sinksFromConfig, syncSinks, type NotifyDispatcher } from './notify/index.js';
 import { createStandingMaterialiser, type StandingMaterialiser } from './standing/materialiser.js';
 import type { Logger } from './telemetry/logger.js';
 
@@ -165,7 +166,11 @@ export interface App {
  */
 export function createApp(args: { config: Config; logger: Logger; clock: Clock; daemonId?: string; outboxDepth?: () => Promise<number> }): App {
   const { config, logger, clock } = args;
-  const observability = createObservability({ config, clock, logger, ...(args.outboxDepth ? { outboxDepth: args.outboxDepth } : {}) });
+  let notifier: { dispatcher: NotifyDispatcher; db: Parameters<typeof outboxDepth>[0] } | null = null;
+  // The notification outbox's depth, unless the caller brings its own; 0 until the database is open.
+  const depth = args.outboxDepth ?? (config.notify.webhook || config.notify.telegram ? async () => (notifier ? outboxDepth(notifier.db) : 0) : undefined);
+  const observability = createObservability({ config, clock, logger, ...(depth ? { outboxDepth: depth } : {}) });
+  let unlistenNotify: (() => Promise<void>) | null = null;
   let services: Services | null = null;
   let scheduler: Scheduler | null = null;
   let registration: DaemonRegistration | null = null;
@@ -202,8 +207,25 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     observability.attach({ db: database.db, browser: () => pool.state(), lastTickAt: () => running.lastTickAt(), siteClocks, daemonId });
     scheduler.start();
     (standing = createStandingMaterialiser({ db: database.db, config, clock, logger })).start();
+    unlistenNotify = await startNotifications(database, (n) => (notifier = n));
     logger.info({ daemon_id: daemonId, venues: Object.keys(config.venues), embedded_db: database.embedded, mode: config.daemon.mode }, 'reservd started');
     if (config.daemon.mode === 'polling-baseline') logger.warn('daemon.mode is polling-baseline (the benchmark baseline): bookings fire seconds after their release; use on-time for real reservations');
+  }
+
+  /**
+   * Syncs `notification_sinks` with the config (none when `notify` is off: nothing is queued) and starts the
+   * dispatcher, woken by the outbox trigger's NOTIFY. Returns what closes its LISTEN.
+   */
+  async function startNotifications(database: Services['database'], set: (n: { dispatcher: NotifyDispatcher; db: Services['database']['db'] }) => void): Promise<() => Promise<void>> {
+    const sinks = sinksFromConfig(config.notify);
+    await syncSinks(database.db, sinks.map((s) => s.name));
+    if (sinks.length === 0) return async () => {};
+    const dispatcher = createNotifyDispatcher({ db: database.db, sinks, settings: config.notify, clock, logger });
+    set({ dispatcher, db: database.db });
+    const listener = await database.listen(NOTIFICATIONS_CHANNEL, () => dispatcher.wake());
+    dispatcher.start();
+    logger.info({ sinks: sinks.map((s) => s.name) }, 'notifications on');
+    return () => listener.close();
   }
 
   async function stop(): Promise<void> {
@@ -213,6 +235,9 @@ export function createApp(args: { config: Config; logger: Logger; clock: Clock; 
     for (const step of [
       () => standing?.stop(),
       () => scheduler?.stop(config.daemon.stopGraceMs),
+      // After the bookings: their final statuses' messages may still go out.
+      () => unlistenNotify?.(),
+      () => notifier?.dispatcher.stop(),
       // After the in-flight bookings: the daemon serves its venues until it has stopped booking.
       () => registration?.stop(),
       () => unlisten?.(),

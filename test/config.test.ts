@@ -108,6 +108,7 @@ describe('parseConfig defaults', () => {
       sandbox: { port: 8080, clockSkewMs: 0 },
       http: { enabled: false, host: '127.0.0.1', port: 9464, allowRemote: false },
       standing: { enabled: true, lookaheadMs: 604_800_000, tickIntervalMs: 60_000 },
+      notify: { maxAttempts: 8, retryFirstMs: 5_000, retryMaxMs: 900_000, pollIntervalMs: 30_000, requestTimeoutMs: 10_000 },
       venues: {},
     });
     expectFrozenDeep(config);

@@ -57,11 +57,11 @@ describe('migrations', () => {
   it('go up, down and up again', async () => {
     const tables = async () =>
       (await sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely%' ORDER BY 1`.execute(t.db)).rows.map((r) => r.tablename);
-    expect(await tables()).toEqual(['booking_attempts', 'booking_users', 'daemons', 'reservation_events', 'reservations', 'site_blocks', 'standing_reservations']);
-    expect(await migrateAllDown(t.db, silentDbLogger)).toEqual(['0011_standing_reservations', '0009_reservation_events', '0008_slot_end', '0007_booked_rows_final', '0006_result_without_contact', '0005_daemons', '0004_row_guards', '0003_site_outcomes', '0002_unknown_outcome', '0001_initial']);
+    expect(await tables()).toEqual(['booking_attempts', 'booking_users', 'daemons', 'notification_outbox', 'notification_sinks', 'reservation_events', 'reservations', 'site_blocks', 'standing_reservations']);
+    expect(await migrateAllDown(t.db, silentDbLogger)).toEqual(['0011_standing_reservations', '0010_notification_outbox', '0009_reservation_events', '0008_slot_end', '0007_booked_rows_final', '0006_result_without_contact', '0005_daemons', '0004_row_guards', '0003_site_outcomes', '0002_unknown_outcome', '0001_initial']);
     expect(await tables()).toEqual([]);
-    expect(await migrateToLatest(t.db, silentDbLogger)).toEqual(['0001_initial', '0002_unknown_outcome', '0003_site_outcomes', '0004_row_guards', '0005_daemons', '0006_result_without_contact', '0007_booked_rows_final', '0008_slot_end', '0009_reservation_events', '0011_standing_reservations']);
-    expect(await tables()).toEqual(['booking_attempts', 'booking_users', 'daemons', 'reservation_events', 'reservations', 'site_blocks', 'standing_reservations']);
+    expect(await migrateToLatest(t.db, silentDbLogger)).toEqual(['0001_initial', '0002_unknown_outcome', '0003_site_outcomes', '0004_row_guards', '0005_daemons', '0006_result_without_contact', '0007_booked_rows_final', '0008_slot_end', '0009_reservation_events', '0010_notification_outbox', '0011_standing_reservations']);
+    expect(await tables()).toEqual(['booking_attempts', 'booking_users', 'daemons', 'notification_outbox', 'notification_sinks', 'reservation_events', 'reservations', 'site_blocks', 'standing_reservations']);
     expect(await migrateToLatest(t.db, silentDbLogger)).toEqual([]);
   });
 });

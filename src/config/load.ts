@@ -46,7 +46,7 @@ export interface ParseConfigOptions {
 }
 
 /** Config keys holding secrets: their given values are never quoted in an error message. */
-const SECRET_CONFIG_PATHS: ReadonlySet<string> = new Set(['database.url', 'database.password']);
+const SECRET_CONFIG_PATHS: ReadonlySet<string> = new Set(['database.url', 'database.password', 'notify.webhook.secret', 'notify.telegram.botToken']);
 
 /** The secret values of each config `parseConfig` returned (for log and message scrubbing). */
 const secretValues = new WeakMap<object, readonly string[]>();

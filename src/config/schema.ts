@@ -294,6 +294,27 @@ const standingSchema = z.strictObject({
     .describe('ms between two passes of the standing-reservation materialiser (1 s to 1 h; default 60 s)'),
 });
 
+/**
+ * Notifications (README "Notifications", `src/notify/`): a message per reservation that reaches a final status,
+ * sent to a webhook and/or Telegram from an outbox the database fills in the status change's transaction.
+ * Off by default (no sink, nothing queued).
+ */
+const notifySchema = z.strictObject({
+  webhook: z.strictObject({
+    url: z.url().describe('URL the JSON message is POSTed to'),
+    secret: secretSchema.describe('HMAC-SHA256 key of the X-Reservd-Signature header: a string, { "fromEnv": "NAME" } or { "fromFile": "/path" }'),
+  }).optional().describe('POST each message as JSON, signed; default none'),
+  telegram: z.strictObject({
+    botToken: secretSchema.describe('Telegram bot token: a string, { "fromEnv": "NAME" } or { "fromFile": "/path" }'),
+    baseUrl: z.url().default('https://api.telegram.org').describe('Bot API base URL; default https://api.telegram.org'),
+  }).optional().describe('Send each message with the Bot API sendMessage to the person\'s booking_users.telegram_chat_id; default none'),
+  maxAttempts: z.number().int().min(1).max(100).default(8).describe('attempts per message before it is recorded as failed (default 8)'),
+  retryFirstMs: z.number().int().min(10).max(3_600_000).default(5_000).describe('ms before the first retry; doubles per failure (default 5 s)'),
+  retryMaxMs: z.number().int().min(10).max(86_400_000).default(900_000).describe('cap of the retry delay, ms (default 15 min)'),
+  pollIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000).describe('ms between outbox polls besides NOTIFY wake-ups (default 30 s)'),
+  requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('ms one delivery request may take (default 10 s)'),
+});
+
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
   daemon: daemonSchema.default(() => daemonSchema.parse({})).describe('Daemon timing and browser settings.'),
@@ -304,6 +325,7 @@ export const configSchema = z.strictObject({
   sandbox: sandboxSchema.default(() => sandboxSchema.parse({})).describe('Sandbox site settings (reservd sandbox, demo, tests, benchmarks).'),
   http: httpSchema.default(() => httpSchema.parse({})).describe('Observability HTTP endpoint (README "Observability"); off by default.'),
   standing: standingSchema.default(() => standingSchema.parse({})).describe('Standing reservations: how far ahead their occurrences become reservation rows.'),
+  notify: notifySchema.default(() => notifySchema.parse({})).describe('Notifications to a webhook and/or Telegram (README "Notifications"); off by default.'),
   /** Venue id (slug, used in `reservations.venue`) → venue. */
   venues: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'venue ids are lower-case slugs'), venueSchema.describe('One venue: its zone, release rule, site and courts.')).describe('Venue id (a lower-case slug, stored in reservations.venue) → venue.'),
 });

@@ -70,6 +70,8 @@ export interface BookingUsersTable {
   last_name: string;
   email: string;
   phone: string;
+  /** Telegram chat the person's notifications go to (migration 0010); null: none. */
+  telegram_chat_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: AuditInstant;
   updated_at: AuditInstant;
 }
@@ -204,6 +206,34 @@ export interface ReservationEventsTable {
   actor: string | null;
 }
 
+/** `notification_sinks` (migration 0010): the sinks notifications are queued for, synced from the config. */
+export interface NotificationSinksTable {
+  name: NotificationSink;
+}
+
+/** A notification sink (CHECK `notification_sinks_known`). */
+export type NotificationSink = 'webhook' | 'telegram';
+
+/** Delivery state of an outbox row: `skipped` when the sink has no address for the person (no chat id). */
+export type OutboxState = 'pending' | 'delivered' | 'failed' | 'skipped';
+
+/**
+ * `notification_outbox` (migration 0010): one message per reservation, final status and sink, queued by a
+ * trigger in the transaction of the status change and delivered by `src/notify/dispatcher.ts`.
+ */
+export interface NotificationOutboxTable {
+  id: Int8Id;
+  reservation_id: Int8Ref;
+  status: ReservationStatus;
+  sink: NotificationSink;
+  state: ColumnType<OutboxState, OutboxState | undefined, OutboxState>;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  delivered_at: Date | null;
+  last_error: string | null;
+  created_at: AuditInstant;
+}
+
 /** The whole database as Kysely sees it. */
 export interface Database {
   booking_users: BookingUsersTable;
@@ -213,4 +243,6 @@ export interface Database {
   daemons: DaemonsTable;
   standing_reservations: StandingReservationsTable;
   reservation_events: ReservationEventsTable;
+  notification_sinks: NotificationSinksTable;
+  notification_outbox: NotificationOutboxTable;
 }
