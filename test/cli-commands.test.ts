@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,8 @@ import { addReservation, cancelCommand, listCommand, showCommand, type CommandCo
 import type { DatabaseConfig } from '../src/config/schema.js';
 import { ContractError } from '../src/contracts/index.js';
 import type { ReservationStatus } from '../src/db/types.js';
-import { openDatabase } from '../src/db/create-database.js';
+import { openDatabase, waitForRunningServer } from '../src/db/create-database.js';
+import { createManualClock } from '../src/clock.js';
 import { DatabaseConstraintError } from '../src/db/errors.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createImmediateReservation, getReservation, insertReservation, insertUser, startAttempt } from '../src/reservations/index.js';
@@ -326,6 +327,43 @@ describe('spawned reservd', () => {
     const failed = await runReservd(['psql', '--config', configPath, '--', '-Atc', 'SELECT * FROM no_such_table', '-v', 'ON_ERROR_STOP=1'], { DATABASE_URL: database.url });
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('relation "no_such_table" does not exist');
+  });
+
+  it('a command that lost the start race to a daemon waits for its server and attaches (postmaster.pid written late)', async () => {
+    const dataDir = path.join(dir, 'late-pgdata');
+    await mkdir(dataDir, { recursive: true });
+    const clock = createManualClock(Date.parse('2026-12-02T12:00:00Z'));
+    let found: Awaited<ReturnType<typeof waitForRunningServer>> | undefined;
+    const waiting = waitForRunningServer(dataDir, clock).then((r) => (found = r));
+    const step = async (): Promise<void> => {
+      // Wait (on events) until the poll is parked in its sleep, then move the clock past it.
+      while (clock.pendingSleeps() === 0 && found === undefined) await new Promise((done) => setImmediate(done));
+      clock.advance(200);
+    };
+    await step();
+    await step();
+    expect(found).toBeUndefined();
+    // What a starting server leaves: postmaster.pid (pid, data dir, start time, port, ...) and reservd's password file.
+    await writeFile(path.join(dataDir, 'postmaster.pid'), `${process.pid}\n${dataDir}\n1764676800\n54777\n/tmp\n127.0.0.1\n`);
+    await writeFile(path.join(dataDir, 'reservd-password'), 's3cret-Pw\n', { mode: 0o600 });
+    for (let i = 0; i < 5 && found === undefined; i += 1) await step();
+    await waiting;
+    expect(found).toEqual({ url: 'postgres://postgres:s3cret-Pw@127.0.0.1:54777/reservd', pid: process.pid, port: 54777 });
+  });
+
+  it('waiting for a daemon that never comes gives up after 10 s of its clock', async () => {
+    const dataDir = path.join(dir, 'never-pgdata');
+    await mkdir(dataDir, { recursive: true });
+    const clock = createManualClock(Date.parse('2026-12-02T12:00:00Z'));
+    let found: Awaited<ReturnType<typeof waitForRunningServer>> | undefined;
+    const waiting = waitForRunningServer(dataDir, clock).then((r) => (found = r));
+    for (let i = 0; i < 60 && found === undefined; i += 1) {
+      while (clock.pendingSleeps() === 0 && found === undefined) await new Promise((done) => setImmediate(done));
+      clock.advance(200);
+    }
+    await waiting;
+    expect(found).toBeNull();
+    expect(clock.now() - Date.parse('2026-12-02T12:00:00Z')).toBeGreaterThanOrEqual(10_000);
   });
 
   it("talks to the embedded server a daemon holds instead of failing data_dir_in_use", { timeout: 90_000 }, async () => {

@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { redactUrl, scrubSecrets } from '../redact.js';
 import type { DatabaseConfig } from '../config/schema.js';
 import { findRunningEmbeddedServer, startEmbeddedServer, type EmbeddedServer } from './embedded-server.js';
@@ -68,6 +68,24 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
+/** How long an attaching command waits for a server another process is starting on the same data directory, ms. */
+const ATTACH_WAIT_MS = 10_000;
+const ATTACH_POLL_MS = 200;
+
+/**
+ * Polls `findRunningEmbeddedServer` for up to {@link ATTACH_WAIT_MS}: the other process's server writes its
+ * `postmaster.pid` (port line included) and reservd its password file while it starts.
+ * @returns the running server, or null when none appeared within the wait.
+ */
+export async function waitForRunningServer(dataDir: string, clock: Clock): Promise<Awaited<ReturnType<typeof findRunningEmbeddedServer>>> {
+  for (let waitedMs = 0; waitedMs <= ATTACH_WAIT_MS; waitedMs += ATTACH_POLL_MS) {
+    const running = await findRunningEmbeddedServer(dataDir);
+    if (running !== null) return running;
+    await clock.sleep(ATTACH_POLL_MS);
+  }
+  return null;
+}
+
 /**
  * Opens the database of `config`: `config.url` when set, otherwise an embedded PostgreSQL in
  * `config.embeddedDataDir` on 127.0.0.1:`config.embeddedPort` (initialised on first use). Does not migrate
@@ -87,9 +105,16 @@ export function createKysely(url: string, options: KyselyOptions): Kysely<Databa
  */
 export async function openDatabase(config: DatabaseConfig, logger: DbLogger, options: { clock?: Clock; attach?: boolean } = {}): Promise<DatabaseHandle> {
   let server: EmbeddedServer | null = null;
-  const running = config.url === null && options.attach === true ? await findRunningEmbeddedServer(config.embeddedDataDir) : null;
+  let running = config.url === null && options.attach === true ? await findRunningEmbeddedServer(config.embeddedDataDir) : null;
   if (config.url === null && running === null) {
-    server = await startEmbeddedServer({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
+    try {
+      server = await startEmbeddedServer({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
+    } catch (err) {
+      // A daemon starting at the same moment took the directory first (its postmaster.pid was not written yet
+      // when we looked): attach to it once it is up instead of failing.
+      running = options.attach === true && (err as { code?: unknown }).code === 'data_dir_in_use' ? await waitForRunningServer(config.embeddedDataDir, options.clock ?? systemClock) : null;
+      if (running === null) throw err;
+    }
   }
   const url = running?.url ?? server?.url ?? (config.url as string);
   const connectionTimeoutMs = config.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
