@@ -224,10 +224,12 @@ describe('a page that never finishes loading', () => {
       const handle = await flow.prepare(lease, target('09:00'));
       const preparedMs = systemClock.now() - startMs;
       expect(handle.preparedView).toBe('missing');
-      expect(preparedMs).toBeLessThan(HOOK_MS + 1500);
+      // Slack of 4 s for a loaded 2-core machine (Chromium's own start-up); a page that is waited on for ever
+      // runs into the test's 40 s timeout instead.
+      expect(preparedMs).toBeLessThan(HOOK_MS + 4000);
       const result = await flow.submit(handle, go);
       expect(result).toMatchObject({ outcome: 'site_changed', submitted: false });
-      expect(systemClock.now() - startMs - preparedMs).toBeLessThan(2 * HOOK_MS + 1500);
+      expect(systemClock.now() - startMs - preparedMs).toBeLessThan(2 * HOOK_MS + 4000);
       expect(posts()).toEqual([]);
     }, 40_000);
   }
