@@ -54,7 +54,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       FOR EACH ROW EXECUTE FUNCTION reservd_queue_notification()
   `.execute(db);
   await sql`
-    CREATE TRIGGER reservations_notify_outbox_update AFTER UPDATE OF status ON reservations
+    CREATE TRIGGER reservations_notify_outbox_update AFTER UPDATE ON reservations
       FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION reservd_queue_notification()
   `.execute(db);
 }

@@ -108,7 +108,7 @@ function parseCourts(value: string): number[] {
 }
 
 function parseId(value: string): number {
-  if (!/^[1-9]\d{0,15}$/.test(value)) throw new InvalidArgumentError(`<id> must be a reservation id, a whole number from 1 (got "${value}")`);
+  if (!/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`<id> must be a reservation id, a whole number from 1 to ${Number.MAX_SAFE_INTEGER} (got "${value}")`);
   return Number(value);
 }
 

@@ -66,3 +66,17 @@ export function redactUrl(url: string): string {
     return '[unparseable url]';
   }
 }
+
+/**
+ * Hides e-mail addresses and phone numbers in free text (a reason may quote what a site or a validation
+ * said): the status page and notifications show no contact details even when a stored message carries one. Any word
+ * with an `@` counts as an address (an invalid one such as `ana@` or `ana@gmail` too).
+ */
+export function withoutContacts(text: string): string {
+  return text.replace(/[^\s<>"'()]*@[^\s<>"'()]*/g, '[e-mail]').replace(/\+?\(?\d[\d\s().-]{6,}\d/g, (run) => (isPhoneLike(run) ? '[phone]' : run));
+}
+
+/** Nine digits or more, and not a date (`YYYY-MM-DD`) or a time (`HH:MM`) that merely runs into digits. */
+function isPhoneLike(run: string): boolean {
+  return (run.match(/\d/g) ?? []).length >= 9 && !/\d{4}-\d{2}-\d{2}/.test(run);
+}

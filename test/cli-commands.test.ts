@@ -144,7 +144,7 @@ describe('list', () => {
       '--status: "booked" is not a status (one of pending, scheduled, claimed, booking, succeeded, failed, rejected, expired, cancelled, needs_attention)',
     );
     await expect(listCommand(ctx, { to: '15/07/2027' }, false)).rejects.toThrow('--to: "15/07/2027" is not a date written YYYY-MM-DD');
-    await expect(listCommand(ctx, { limit: 0 }, false)).rejects.toThrow('--limit: must be 1 or more (got 0)');
+    await expect(listCommand(ctx, { limit: 0 }, false)).rejects.toThrow('--limit: must be a whole number from 1 to 100000 (got 0)');
     ctx.out = capture();
     await listCommand(ctx, { limit: 1 }, true);
     expect((JSON.parse(captured.out) as Array<{ id: number }>).map((r) => r.id)).toEqual([3]);

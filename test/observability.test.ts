@@ -8,7 +8,8 @@ import { parseConfig } from '../src/config/load.js';
 import { createKysely } from '../src/db/create-database.js';
 import type { Database } from '../src/db/types.js';
 import { createHttpServer, type HttpServer, type ObservedDaemon } from '../src/http/server.js';
-import { escapeHtml, formatCountdown, withoutContacts } from '../src/http/status-page.js';
+import { escapeHtml, formatCountdown } from '../src/http/status-page.js';
+import { withoutContacts } from '../src/redact.js';
 import { countReservationsByStatus, insertReservation, insertUser } from '../src/reservations/index.js';
 import { createSiteClockCache } from '../src/scheduling/site-clock-cache.js';
 import { createSilentLogger } from '../src/telemetry/logger.js';
@@ -189,6 +190,12 @@ describe('/healthz and /readyz', () => {
       const page = await fetch(`${deadBase}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toMatch(/<p class="problem" role="alert">The database did not answer: .*ECONNREFUSED/);
+      // /metrics still answers: the database-backed gauge has no series, the rest of the scrape is there.
+      const metrics = await fetch(`${deadBase}/metrics`);
+      expect(metrics.status).toBe(200);
+      const text = await metrics.text();
+      expect(text).toContain('# TYPE reservd_attempts_total counter');
+      expect(text).not.toMatch(/^reservd_reservations\{/m);
     } finally {
       await down.destroy();
     }

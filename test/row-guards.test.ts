@@ -439,6 +439,8 @@ describe('every constraint\'s refusal names its column', () => {
       'booking_attempts_outcome_known',
       'daemons_lease_positive',
       'daemons_venues_no_nulls',
+      'notification_outbox_state_known',
+      'notification_sinks_known',
       'reservations_courts_no_nulls',
       'reservations_courts_nonempty',
       'reservations_courts_one_dimensional',

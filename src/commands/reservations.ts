@@ -60,6 +60,16 @@ export async function addReservation(ctx: CommandContext, input: ImmediateBookin
 /** Every status, for `--status` (the CHECK `reservations_status_known`). */
 export const STATUSES: readonly ReservationStatus[] = ['pending', 'scheduled', 'claimed', 'booking', 'succeeded', 'failed', 'rejected', 'expired', 'cancelled', 'needs_attention'];
 
+/** The most rows one `list` prints (`--limit`). */
+const MAX_LIST_LIMIT = 100_000;
+
+/** Whether `value` is `YYYY-MM-DD` and a real calendar date (2026-02-30 is not). */
+function isCalendarDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+}
+
 /**
  * Checks `list`'s filters (before the database is opened).
  * @throws ReservdError invalid_request naming `--status`, `--from`, `--to` or `--limit` when one is not valid.
@@ -69,9 +79,11 @@ export function checkListFilter(filter: ReservationFilter): void {
     if (!STATUSES.includes(status)) throw new ReservdError('invalid_request', `--status: "${status}" is not a status (one of ${STATUSES.join(', ')})`);
   }
   for (const [flag, value] of [['--from', filter.from], ['--to', filter.to]] as const) {
-    if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new ReservdError('invalid_request', `${flag}: "${value}" is not a date written YYYY-MM-DD`);
+    if (value !== undefined && !isCalendarDate(value)) throw new ReservdError('invalid_request', `${flag}: "${value}" is not a date written YYYY-MM-DD`);
   }
-  if (filter.limit !== undefined && !(filter.limit >= 1)) throw new ReservdError('invalid_request', `--limit: must be 1 or more (got ${filter.limit})`);
+  if (filter.limit !== undefined && !(Number.isSafeInteger(filter.limit) && filter.limit >= 1 && filter.limit <= MAX_LIST_LIMIT)) {
+    throw new ReservdError('invalid_request', `--limit: must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${filter.limit})`);
+  }
 }
 
 /**

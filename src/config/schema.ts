@@ -301,12 +301,12 @@ const standingSchema = z.strictObject({
  */
 const notifySchema = z.strictObject({
   webhook: z.strictObject({
-    url: z.url().describe('URL the JSON message is POSTed to'),
+    url: z.url({ protocol: /^https?$/ }).describe('URL the JSON message is POSTed to (http or https)'),
     secret: secretSchema.describe('HMAC-SHA256 key of the X-Reservd-Signature header: a string, { "fromEnv": "NAME" } or { "fromFile": "/path" }'),
   }).optional().describe('POST each message as JSON, signed; default none'),
   telegram: z.strictObject({
     botToken: secretSchema.describe('Telegram bot token: a string, { "fromEnv": "NAME" } or { "fromFile": "/path" }'),
-    baseUrl: z.url().default('https://api.telegram.org').describe('Bot API base URL; default https://api.telegram.org'),
+    baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.telegram.org').describe('Bot API base URL (http or https); default https://api.telegram.org'),
   }).optional().describe('Send each message with the Bot API sendMessage to the person\'s booking_users.telegram_chat_id; default none'),
   maxAttempts: z.number().int().min(1).max(100).default(8).describe('attempts per message before it is recorded as failed (default 8)'),
   retryFirstMs: z.number().int().min(10).max(3_600_000).default(5_000).describe('ms before the first retry; doubles per failure (default 5 s)'),

@@ -166,6 +166,8 @@ const CONSTRAINT_RULES: Readonly<Record<string, { field: string; rule: string }>
   reservations_standing_link_whole: { field: 'standing_id/standing_occurrence', rule: 'must be set together or not at all (the daemon sets them on rows it creates from a standing reservation)' },
   reservations_standing_once: { field: 'standing_occurrence', rule: 'this occurrence of the standing reservation already has a reservation' },
   reservations_standing_id_fkey: { field: 'standing_id', rule: 'must be the id of a standing_reservations row' },
+  notification_sinks_known: { field: 'notification_sinks.name', rule: 'must be webhook or telegram' },
+  notification_outbox_state_known: { field: 'notification_outbox.state', rule: 'must be pending, delivered, failed or skipped' },
   standing_reservations_courts_nonempty: { field: 'standing_reservations.courts', rule: 'must list at least one court number' },
   standing_reservations_courts_one_dimensional: { field: 'standing_reservations.courts', rule: 'must be a one-dimensional list of court numbers (e.g. {3,1})' },
   standing_reservations_courts_no_nulls: { field: 'standing_reservations.courts', rule: 'must not contain NULL' },

@@ -1,3 +1,4 @@
+import { withoutContacts } from '../redact.js';
 import type { StatusPageRow } from '../reservations/index.js';
 import type { FireSample } from '../telemetry/metrics.js';
 
@@ -24,19 +25,6 @@ export interface StatusPageData {
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-/**
- * Hides e-mail addresses and phone numbers in free text (a reason may quote what a site or a validation
- * said): the page shows no contact details even when a stored message carries one.
- */
-export function withoutContacts(text: string): string {
-  return text.replace(/[^\s@<>"']+@[^\s@<>"']+\.[a-z]{2,}/gi, '[e-mail]').replace(/\+?\(?\d[\d\s().-]{6,}\d/g, (run) => (isPhoneLike(run) ? '[phone]' : run));
-}
-
-/** Nine digits or more, and not a date (`YYYY-MM-DD`) or a time (`HH:MM`) that merely runs into digits. */
-function isPhoneLike(run: string): boolean {
-  return (run.match(/\d/g) ?? []).length >= 9 && !/\d{4}-\d{2}-\d{2}/.test(run);
 }
 
 /** "Ada L." — first name and the last name's initial: enough to tell bookings apart on a shared screen. */

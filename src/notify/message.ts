@@ -1,4 +1,5 @@
 import type { ReservationStatus } from '../db/types.js';
+import { withoutContacts } from '../redact.js';
 
 /**
  * Notification texts (README "Notifications"): pure functions from a reservation's final row (and the
@@ -102,11 +103,11 @@ function detailLines(f: NotificationFacts): string[] {
   }
   if (f.status === 'failed') {
     if (f.outcome !== null) lines.push(`Outcome: ${f.outcome}`);
-    if (f.reason !== null) lines.push(`Reason: ${f.reason}`);
+    if (f.reason !== null) lines.push(`Reason: ${withoutContacts(f.reason)}`);
   }
-  if (f.status === 'rejected' || f.status === 'expired') lines.push(`Reason: ${f.reason ?? 'none recorded'}`);
+  if (f.status === 'rejected' || f.status === 'expired') lines.push(`Reason: ${f.reason === null ? 'none recorded' : withoutContacts(f.reason)}`);
   if (f.status === 'needs_attention') {
-    if (f.reason !== null) lines.push(`What to check: ${f.reason}`);
+    if (f.reason !== null) lines.push(`What to check: ${withoutContacts(f.reason)}`);
     lines.push(NEEDS_ATTENTION_CHECK);
   }
   lines.push(`Reservation ${f.reservationId}`);

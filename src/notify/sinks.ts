@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { NotificationSink } from '../db/types.js';
+import { withoutContacts } from '../redact.js';
 import type { NotificationFacts, NotificationMessage } from './message.js';
 
 /**
@@ -43,21 +44,29 @@ export function webhookBody(d: Delivery): string {
   return JSON.stringify({
     reservation_id: Number(f.reservationId), status: f.status, tone: d.message.tone, title: d.message.title, text: d.message.text,
     venue: f.venue, date: f.targetDate, time: f.targetTime, court: f.court, confirmation_code: f.confirmationCode,
-    confirmation_url: f.confirmationUrl, outcome: f.outcome, reason: f.reason,
+    confirmation_url: f.confirmationUrl, outcome: f.outcome, reason: f.reason === null ? null : withoutContacts(f.reason),
   });
 }
 
+/**
+ * POSTs `body` once. Redirects are not followed (`redirect: 'manual'`): a 301/302/303 would turn the POST into
+ * a bodiless GET whose 200 looks delivered, a 307/308 would re-send the signed body to another host; a 3xx is
+ * a refusal. Error texts never quote the URL (it may carry the bot token or a password) nor the answer's
+ * body (a receiver may echo the request, contact details and all); the body is not read at all.
+ */
 async function post(url: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<SendOutcome> {
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal });
+    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal, redirect: 'manual' });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { kind: 'retry', error: `request failed: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (cause ?? (err as Error).message)}` };
+    const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+    const why = (err as Error).name === 'TimeoutError' ? 'timed out' : typeof cause === 'string' && /^[A-Z_]+$/.test(cause) ? cause : (err as Error).name;
+    return { kind: 'retry', error: `request failed: ${why}` };
   }
-  const text = (await res.text().catch(() => '')).slice(0, 200);
+  await res.body?.cancel().catch(() => undefined);
   if (res.ok) return { kind: 'delivered' };
-  const error = `HTTP ${res.status}${text ? `: ${text}` : ''}`;
+  if (res.status >= 300 && res.status < 400) return { kind: 'reject', error: `HTTP ${res.status}: a redirect, not followed (point the URL at the receiver itself)` };
+  const error = `HTTP ${res.status}`;
   return res.status === 408 || res.status === 429 || res.status >= 500 ? { kind: 'retry', error } : { kind: 'reject', error };
 }
 

@@ -77,7 +77,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
     async collect() {
       this.reset();
-      const counts = await providers.reservationsByStatus?.();
+      // A database that does not answer leaves this gauge without series; the rest of the scrape still answers
+      // (/healthz says the database is down).
+      const counts = await providers.reservationsByStatus?.().catch(() => undefined);
       for (const [status, count] of Object.entries(counts ?? {})) this.set({ status }, count);
     },
   });
@@ -103,7 +105,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Notifications waiting in the outbox.',
       registers: [registry],
       async collect() {
-        if (providers.outboxDepth) this.set(await providers.outboxDepth());
+        this.reset();
+        const depth = await providers.outboxDepth?.().catch(() => undefined);
+        if (depth !== undefined) this.set(depth);
       },
     });
   };
