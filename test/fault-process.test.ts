@@ -332,10 +332,11 @@ describe('stopping and cancelling', () => {
     const daemon = await start();
     await daemon.waitForLog('the page to be ready', (l) => l.reservation_id === s.id && l.msg === 'page ready; waiting for the release instant', byRelease(s));
     await sql`UPDATE reservations SET status = 'cancelled' WHERE id = ${s.id}`.execute(database.db);
-    // The heartbeat (or the fire itself) finds the row cancelled and gives the booking up.
-    await daemon.waitForLog('the job to give up', (l) => l.reservation_id === s.id && typeof l.msg === 'string' && l.msg.includes('not submitting'), byRelease(s));
+    // The cancel's NOTIFY reaches the daemon at once: it releases the prepared page and ends the row clean.
+    await daemon.waitForLog('the cancel to be noticed', (l) => l.reservation_id === s.id && l.msg === `reservation ${s.id} cancelled by the user; releasing its prepared page, nothing is submitted`, byRelease(s));
     await waitFor('the release to pass', () => clock.now() > s.releaseAtMs + 1_000 || undefined, { timeoutMs: byRelease(s), everyMs: 50 });
     expect(submitsOf(s)).toEqual([]);
-    expect((await row(s.id)).status).toBe('cancelled');
+    const { rows } = await sql<{ status: string; lease_owner: string | null; finished: boolean }>`SELECT status, lease_owner, finished_at IS NOT NULL AS finished FROM reservations WHERE id = ${s.id}`.execute(database.db);
+    expect(rows[0]).toEqual({ status: 'cancelled', lease_owner: null, finished: true });
   }, 300_000);
 });
