@@ -11,11 +11,13 @@ import {
   type BookNowOptions,
   type CommonOptions,
   type DbUrlOptions,
+  type DoctorOptions,
   type ListOptions,
   type RunOptions,
   type SandboxOptions,
 } from './cli.js';
 import { dbUrlCommand, runPsql } from './commands/database.js';
+import { doctorCommand } from './commands/doctor.js';
 import { processOutput } from './commands/output.js';
 import { addReservation, cancelCommand, checkListFilter, listCommand, showCommand, type CommandContext } from './commands/reservations.js';
 import type { ReservationStatus } from './db/types.js';
@@ -276,7 +278,7 @@ const dataCommands = {
   add: (o: AddOptions) =>
     withDatabase(
       o,
-      (ctx) => addReservation(ctx, toInput(o), o.json === true),
+      (ctx) => addReservation(ctx, toInput(o), o.json === true, o.telegramChatId),
       (config, now) => void validateImmediateBooking(config, toInput(o), now),
     ),
   list: listFromOptions,
@@ -284,6 +286,17 @@ const dataCommands = {
   cancel: (id: number, o: CommonOptions & { json?: boolean }) => withDatabase(o, (ctx) => cancelCommand(ctx, id, o.json === true)),
   dbUrl: (o: DbUrlOptions) => dbUrlCommand(load(o, 'stderr').database, processOutput, { showPassword: o.showPassword === true, json: o.json === true }),
   psql: psqlCommand,
+  doctor: (o: DoctorOptions) =>
+    doctorCommand({
+      configPath: o.config,
+      load: () => load(o, 'stderr'),
+      // The logger `load` re-creates (stderr, the config's level), looked up at each call.
+      logger: { info: (obj, msg) => logger.info(obj, msg), warn: (obj, msg) => logger.warn(obj, msg), error: (obj, msg) => logger.error(obj, msg) },
+      clock: systemClock,
+      out: { write: (text) => processOutput.write(scrubSecrets(text, secrets)), error: processOutput.error },
+      json: o.json === true,
+      browser: o.browser,
+    }),
 };
 
 /**
