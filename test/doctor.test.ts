@@ -1,9 +1,11 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../migrations/index.js';
+import { createProgram, type AddOptions, type CommandHandlers, type DoctorOptions } from '../src/cli.js';
 import { createManualClock, systemClock } from '../src/clock.js';
 import { bounded, checkDataDir, doctorCommand, type DoctorDeps } from '../src/commands/doctor.js';
 import type { Output } from '../src/commands/output.js';
@@ -152,6 +154,75 @@ describe('checkDataDir', () => {
         status: 'warn',
         detail: `${path.join(dir, 'pgdata')} does not exist yet (created by the first "reservd migrate" or "reservd run")`,
       });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the command line', () => {
+  it('doctor takes --config, --no-browser and --json; add takes --telegram-chat-id', async () => {
+    const doctor: DoctorOptions[] = [];
+    const add: AddOptions[] = [];
+    const refuse = async (): Promise<number> => Promise.reject(new Error('not this one'));
+    const handlers: CommandHandlers = {
+      run: refuse, migrate: refuse, sandbox: refuse, bookNow: refuse, demo: refuse, list: refuse, show: refuse, cancel: refuse, dbUrl: refuse, psql: refuse,
+      add: async (o) => (add.push(o), 0),
+      doctor: async (o) => (doctor.push(o), 0),
+    };
+    const exits: number[] = [];
+    const program = () => createProgram(handlers, (code) => exits.push(code), 'config/reservd.json');
+    await program().parseAsync(['doctor'], { from: 'user' });
+    await program().parseAsync(['doctor', '-c', 'x.json', '--no-browser', '--json'], { from: 'user' });
+    expect(doctor).toEqual([{ config: 'config/reservd.json', browser: true }, { config: 'x.json', browser: false, json: true }]);
+    const flags = ['--venue', 'la-villa', '--date', '2027-07-15', '--time', '07:00', '--courts', '2', '--first-name', 'Ana', '--last-name', 'López', '--email', 'a@example.test', '--phone', '1'];
+    await program().parseAsync(['add', ...flags, '--telegram-chat-id', '123456789'], { from: 'user' });
+    expect(add[0]?.telegramChatId).toBe('123456789');
+    expect(exits).toEqual([0, 0, 0]);
+  });
+});
+
+describe('spawned reservd doctor', () => {
+  /** Runs `node --import tsx src/main.ts doctor <args>` to its end. */
+  function runDoctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'doctor', ...args], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      env: { ...process.env, RESERVD_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  it('exits 69 with a site down and 78 with an invalid config; the password never printed', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'reservd-doctor-'));
+    try {
+      const good = path.join(dir, 'good.json');
+      const down = `http://127.0.0.1:${await closedPort()}`;
+      await writeFile(good, JSON.stringify({ venues: { down: { ...LA_VILLA, site: { ...LA_VILLA.site, baseUrl: down } } } }));
+      const withPassword = database.url.replace('//postgres@', '//postgres:s3cret@');
+      const failed = await runDoctor(['--config', good, '--no-browser'], { DATABASE_URL: withPassword });
+      expect(failed.code).toBe(69);
+      const lines = failed.stdout.trimEnd().split('\n');
+      expect(lines.map((l) => l.split(':')[0])).toEqual(['✔ config', '✔ database', '✔ migrations', '✔ database clock', '✘ site down']);
+      expect(lines[0]).toBe(`✔ config: ${good} (1 venue)`);
+      expect(lines[1]).toContain(`${redactedDbUrl().replace('//postgres@', '//postgres:***@')} (database.url; PostgreSQL `);
+      expect(failed.stdout + failed.stderr).not.toContain('s3cret');
+
+      const bad = path.join(dir, 'bad.json');
+      await writeFile(bad, JSON.stringify({ venues: { 'la-villa': { ...LA_VILLA, timeZone: 'Mars/Olympus' }, other: { ...LA_VILLA, slotLengthS: 'long' } } }));
+      const invalid = await runDoctor(['--config', bad, '--json']);
+      expect(invalid.code).toBe(78);
+      const report = JSON.parse(invalid.stdout) as { ok: boolean; checks: Array<{ name: string; status: string; detail: string }> };
+      expect(report.ok).toBe(false);
+      expect(report.checks.map((c) => [c.name, c.status])).toEqual([['config', 'fail']]);
+      expect(report.checks[0]!.detail).toBe(
+        `${bad}: invalid configuration: venues.la-villa.timeZone: must be an IANA time zone such as "America/New_York"; venues.la-villa.site.baseUrl: required: a string; ` +
+          'venues.other.site.baseUrl: required: a string; venues.other.slotLengthS: must be a whole number, got the string "long"',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

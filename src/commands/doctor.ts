@@ -62,7 +62,9 @@ export async function doctorCommand(deps: DoctorDeps): Promise<number> {
     config = deps.load();
     results.push({ name: 'config', status: 'ok', detail: `${deps.configPath} (${plural(Object.keys(config.venues).length, "venue")})` });
   } catch (err) {
-    results.push({ name: 'config', status: 'fail', detail: `${deps.configPath}: ${errorText(err)}` });
+    const message = errorText(err);
+    // loadConfig's messages name the file already.
+    results.push({ name: 'config', status: 'fail', detail: message.startsWith(deps.configPath) ? message : `${deps.configPath}: ${message}` });
     report(deps.out, results, deps.json);
     return EXIT_DOCTOR_BAD_CONFIG;
   }
@@ -87,7 +89,7 @@ function report(out: Output, results: readonly CheckResult[], json: boolean): vo
 
 /** An error's message on one line (a config error lists its problems on indented lines). */
 function errorText(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+  return (err instanceof Error ? err.message : String(err)).replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ');
 }
 
 /**
