@@ -42,7 +42,7 @@ import { createLogger, type Logger } from './telemetry/logger.js';
  * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
  * exit code: 0 clean stop, 1 crash (a bug: logged with its stack), 2 booking failed (`book-now`), 65 invalid
  * booking input (or a change the database's guards refuse, `cancel`), 66 no such reservation (`show`, `cancel`),
- * 69 psql or the database missing, 75 a database that stayed unreachable (systemd tries again), 78 an operator
+ * 69 psql or the database missing (or a `doctor` check failed), 75 a database that stayed unreachable (systemd tries again), 78 an operator
  * error (systemd's `RestartPreventExitStatus=78` stops a restart loop): bad configuration or environment, a
  * database that refuses the login, an embedded data directory or a port in use. Exits 65, 75 and 78 print one
  * sentence on stderr (`reservd: ...`), no stack.
