@@ -11,6 +11,7 @@ import { bounded, checkDataDir, doctorCommand, type DoctorDeps } from '../src/co
 import type { Output } from '../src/commands/output.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { migrateAllDown, migrateToLatest } from '../src/db/migrate.js';
 import { createTestDatabase, silentDbLogger, type TestDatabase } from './helpers/database.js';
 import { LA_VILLA, startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
 
@@ -96,6 +97,17 @@ describe('reservd doctor', () => {
     expect(report.ok).toBe(false);
     expect(report.checks.map((c) => [c.name, c.status])).toEqual([['config', 'ok'], ['database', 'ok'], ['migrations', 'ok'], ['database clock', 'ok'], ['site down', 'fail']]);
     expect(report.checks[2]!.detail).toBe(`${KNOWN} of ${KNOWN} applied`);
+  }, 30_000);
+
+  it('fails the migrations check of a database missing migrations, naming them, and runs none', async () => {
+    await migrateAllDown(database.db, silentDbLogger);
+    try {
+      expect(await doctorCommand(deps(() => configWith({})))).toBe(69);
+      expect(captured.out.split('\n')[2]).toBe(`✘ migrations: 0 of ${KNOWN} applied; pending 0001_initial … ${Object.keys(migrations).at(-1)} (run "reservd migrate")`);
+      expect(await doctorCommand(deps(() => configWith({})))).toBe(69); // still none applied
+    } finally {
+      await migrateToLatest(database.db, silentDbLogger);
+    }
   }, 30_000);
 
   it('exits 78 with the config line failed when the config is invalid, checking nothing else', async () => {

@@ -141,7 +141,7 @@ async function databaseChecks(config: Config, logger: DbLogger, clock: Clock, ti
       const total = applied.length + pending.length;
       return pending.length === 0
         ? { name: 'migrations', status: 'ok', detail: `${applied.length} of ${total} applied` }
-        : { name: 'migrations', status: 'fail', detail: `${applied.length} of ${total} applied; pending ${pending.join(', ')} (run "reservd migrate")` };
+        : { name: 'migrations', status: 'fail', detail: `${applied.length} of ${total} applied; pending ${pending.length > 3 ? `${pending[0]} … ${pending.at(-1)}` : pending.join(', ')} (run "reservd migrate")` };
     });
     const dbClock = await bounded('database clock', clock, timeoutMs, async () => {
       const sentAtMs = clock.now();
