@@ -35,7 +35,14 @@ export interface DemoOptions {
 export interface JsonOption {
   json?: boolean;
 }
-export type AddOptions = BookNowOptions & JsonOption;
+export type AddOptions = BookNowOptions & JsonOption & {
+  /** `booking_users.telegram_chat_id` to store for the person (README "Notifications"). */
+  telegramChatId?: string;
+};
+export interface DoctorOptions extends CommonOptions, JsonOption {
+  /** False with `--no-browser`: Chromium is not launched. */
+  browser: boolean;
+}
 export interface ListOptions extends CommonOptions, JsonOption {
   status?: string[];
   venue?: string;
@@ -66,6 +73,8 @@ export interface CommandHandlers {
   cancel(id: number, options: CancelOptions): Promise<number>;
   dbUrl(options: DbUrlOptions): Promise<number>;
   psql(args: string[], options: PsqlOptions): Promise<number>;
+  /** `reservd doctor` (src/commands/doctor.ts); without it the command throws. */
+  doctor?(options: DoctorOptions): Promise<number>;
 }
 
 /**
@@ -125,10 +134,11 @@ function withBookingFlags(command: Command): Command {
     .requiredOption('--phone <phone>', "client's phone");
 }
 
-/** The reservation and database commands (`add`, `list`, `show`, `cancel`, `db-url`, `psql`). */
+/** The reservation and database commands (`add`, `list`, `show`, `cancel`, `db-url`, `psql`, `doctor`). */
 function addDataCommands(program: Command, handlers: CommandHandlers, configOption: readonly [string, string, string], finish: (p: Promise<number>) => Promise<void>): void {
   const json = ['--json', 'print the result as JSON'] as const;
   withBookingFlags(program.command('add').description('queue a reservation (a pending row the daemon validates, schedules and books at its release)').option(...configOption))
+    .option('--telegram-chat-id <id>', "the person's Telegram chat id, stored in booking_users.telegram_chat_id (README \"Notifications\")")
     .option(...json)
     .action((o: AddOptions) => finish(handlers.add(o)));
   program
@@ -170,6 +180,13 @@ function addDataCommands(program: Command, handlers: CommandHandlers, configOpti
     .argument('[args...]', 'psql arguments')
     .option(...configOption)
     .action((args: string[], o: PsqlOptions) => finish(handlers.psql(args, o)));
+  program
+    .command('doctor')
+    .description('check the config, database, Chromium, each venue\'s site and clock; one line per check (exit 0 ok, 69 a check failed, 78 bad config)')
+    .option(...configOption)
+    .option('--no-browser', 'do not launch Chromium')
+    .option(...json)
+    .action((o: DoctorOptions) => finish(handlers.doctor ? handlers.doctor(o) : Promise.reject(new Error('reservd doctor is not wired in this program'))));
 }
 
 /**

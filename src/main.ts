@@ -11,11 +11,13 @@ import {
   type BookNowOptions,
   type CommonOptions,
   type DbUrlOptions,
+  type DoctorOptions,
   type ListOptions,
   type RunOptions,
   type SandboxOptions,
 } from './cli.js';
 import { dbUrlCommand, runPsql } from './commands/database.js';
+import { doctorCommand } from './commands/doctor.js';
 import { processOutput } from './commands/output.js';
 import { addReservation, cancelCommand, checkListFilter, listCommand, showCommand, type CommandContext } from './commands/reservations.js';
 import type { ReservationStatus } from './db/types.js';
@@ -40,7 +42,7 @@ import { createLogger, type Logger } from './telemetry/logger.js';
  * loads config once, creates the logger and the app, installs signal handlers and maps the end to an
  * exit code: 0 clean stop, 1 crash (a bug: logged with its stack), 2 booking failed (`book-now`), 65 invalid
  * booking input (or a change the database's guards refuse, `cancel`), 66 no such reservation (`show`, `cancel`),
- * 69 psql or the database missing, 75 a database that stayed unreachable (systemd tries again), 78 an operator
+ * 69 psql or the database missing (or a `doctor` check failed), 75 a database that stayed unreachable (systemd tries again), 78 an operator
  * error (systemd's `RestartPreventExitStatus=78` stops a restart loop): bad configuration or environment, a
  * database that refuses the login, an embedded data directory or a port in use. Exits 65, 75 and 78 print one
  * sentence on stderr (`reservd: ...`), no stack.
@@ -276,7 +278,7 @@ const dataCommands = {
   add: (o: AddOptions) =>
     withDatabase(
       o,
-      (ctx) => addReservation(ctx, toInput(o), o.json === true),
+      (ctx) => addReservation(ctx, toInput(o), o.json === true, o.telegramChatId),
       (config, now) => void validateImmediateBooking(config, toInput(o), now),
     ),
   list: listFromOptions,
@@ -284,6 +286,17 @@ const dataCommands = {
   cancel: (id: number, o: CommonOptions & { json?: boolean }) => withDatabase(o, (ctx) => cancelCommand(ctx, id, o.json === true)),
   dbUrl: (o: DbUrlOptions) => dbUrlCommand(load(o, 'stderr').database, processOutput, { showPassword: o.showPassword === true, json: o.json === true }),
   psql: psqlCommand,
+  doctor: (o: DoctorOptions) =>
+    doctorCommand({
+      configPath: o.config,
+      load: () => load(o, 'stderr'),
+      // The logger `load` re-creates (stderr, the config's level), looked up at each call.
+      logger: { info: (obj, msg) => logger.info(obj, msg), warn: (obj, msg) => logger.warn(obj, msg), error: (obj, msg) => logger.error(obj, msg) },
+      clock: systemClock,
+      out: { write: (text) => processOutput.write(scrubSecrets(text, secrets)), error: processOutput.error },
+      json: o.json === true,
+      browser: o.browser,
+    }),
 };
 
 /**

@@ -96,6 +96,21 @@ describe('add', () => {
     expect(await database.db.selectFrom('reservations').select('id').execute()).toEqual([]);
     expect(captured.out).toBe('');
   });
+
+  it("--telegram-chat-id stores the person's chat id (a found person's too); a malformed one is refused before any write", async () => {
+    const chatOf = async () => (await database.db.selectFrom('booking_users').select(['id', 'telegram_chat_id']).orderBy('id').execute()).map((u) => [Number(u.id), u.telegram_chat_id]);
+    expect(await addReservation(ctx, { user: ANA, ...slot() }, false)).toBe(0);
+    expect(await chatOf()).toEqual([[1, null]]);
+    expect(await addReservation(ctx, { user: ANA, ...slot({ targetTime: '08:00' }) }, false, '123456789')).toBe(0);
+    expect(await addReservation(ctx, { user: BEN, ...slot({ targetTime: '09:00' }) }, false, '-1001234567890')).toBe(0);
+    expect(await chatOf()).toEqual([[1, '123456789'], [2, '-1001234567890']]);
+    await expect(addReservation(ctx, { user: ANA, ...slot({ targetTime: '10:00' }) }, false, '12 34')).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: '--telegram-chat-id: "12 34" is not a Telegram chat id (an integer such as 123456789, or @channelname)',
+    });
+    expect(await chatOf()).toEqual([[1, '123456789'], [2, '-1001234567890']]);
+    expect((await database.db.selectFrom('reservations').select('id').execute()).length).toBe(3);
+  });
 });
 
 describe('list', () => {

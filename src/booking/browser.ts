@@ -235,3 +235,17 @@ export function createBrowserPool(options: BrowserPoolOptions): ChromiumPool {
     },
   };
 }
+
+/**
+ * Launches `executablePath` headless with the pool's arguments, reads its version and closes it (`reservd
+ * doctor`). @returns the browser's version, e.g. "131.0.6778.204".
+ * @throws playwright's error when it does not start within `launchTimeoutMs`.
+ */
+export async function launchChromiumVersion(executablePath: string, launchTimeoutMs: number): Promise<string> {
+  const browser = await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS], timeout: launchTimeoutMs });
+  try {
+    return browser.version();
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+}

@@ -38,9 +38,11 @@ export interface CommandContext {
  *
  * @throws ContractError (invalid_request) naming the field; DatabaseConstraintError when the schema refuses the row.
  */
-export async function addReservation(ctx: CommandContext, input: ImmediateBookingInput, json: boolean): Promise<number> {
+export async function addReservation(ctx: CommandContext, input: ImmediateBookingInput, json: boolean, telegramChatId?: string): Promise<number> {
   const { releaseAt, slotAt } = validateImmediateBooking(ctx.config, input, ctx.now);
+  if (telegramChatId !== undefined) checkTelegramChatId(telegramChatId);
   const user = await findOrCreateUser(ctx.db, input.user);
+  if (telegramChatId !== undefined) await ctx.db.updateTable('booking_users').set({ telegram_chat_id: telegramChatId }).where('id', '=', String(user.id)).execute();
   let id: number;
   try {
     id = await insertReservation(ctx.db, { userId: user.id, venue: input.venue, targetDate: input.targetDate, targetTime: input.targetTime, courts: input.courts });
@@ -55,6 +57,17 @@ export async function addReservation(ctx: CommandContext, input: ImmediateBookin
       `follow it with: reservd show ${id}\n`,
   );
   return EXIT_OK;
+}
+
+/**
+ * A Telegram chat id as the Bot API gives it (`message.chat.id`): an integer, negative for groups, or a
+ * channel's `@username`.
+ * @throws ReservdError invalid_request naming `--telegram-chat-id` otherwise.
+ */
+export function checkTelegramChatId(value: string): void {
+  if (!/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/.test(value)) {
+    throw new ReservdError('invalid_request', `--telegram-chat-id: "${value}" is not a Telegram chat id (an integer such as 123456789, or @channelname)`);
+  }
 }
 
 /** Every status, for `--status` (the CHECK `reservations_status_known`). */

@@ -48,3 +48,17 @@ export async function migrateToLatest(db: Kysely<any>, logger: DbLogger): Promis
 export async function migrateAllDown(db: Kysely<any>, logger: DbLogger): Promise<string[]> {
   return settle(await createMigrator(db).migrateTo(NO_MIGRATIONS), 'down', logger);
 }
+
+/** Which of the known migrations (`migrations/index.ts`) a database has applied. */
+export interface MigrationStatus {
+  /** Known migrations applied, in name order. */
+  applied: string[];
+  /** Known migrations not applied yet, in name order. */
+  pending: string[];
+}
+
+/** Reads the migration bookkeeping without changing anything (`reservd doctor`). */
+export async function migrationStatus(db: Kysely<any>): Promise<MigrationStatus> {
+  const infos = await createMigrator(db).getMigrations();
+  return { applied: infos.filter((m) => m.executedAt !== undefined).map((m) => m.name), pending: infos.filter((m) => m.executedAt === undefined).map((m) => m.name) };
+}
